@@ -1,0 +1,142 @@
+"""A Router owns handlers and their filters; the Dispatcher feeds events through middlewares into it.
+
+    router = Router("menu")
+
+    @router.on("event.click", key_is("BIND"))
+    async def start_binding(event: ClickEvent, ctx: HandlerContext) -> Reply | None: ...
+
+Handlers are tried in registration order, child routers after the parent's own handlers; the first whose
+key matches and whose filters all pass wins. `"*"` matches every key (for fallbacks).
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from gateway.events import ClickEvent, Event, Inbound, TextMessage
+from gateway.replies import Reply
+from handlers.context import HandlerContext
+
+Handler = Callable[[Any, HandlerContext], Awaitable[Reply | None]]
+Filter = Callable[[Any, HandlerContext], bool | Awaitable[bool]]
+# A middleware wraps the rest of the chain: `await call_next(event, ctx)` runs it.
+CallNext = Callable[[Inbound, HandlerContext], Awaitable[Reply | None]]
+Middleware = Callable[[Inbound, HandlerContext, CallNext], Awaitable[Reply | None]]
+
+
+@dataclass(frozen=True)
+class Route:
+    key: str
+    handler: Handler
+    filters: tuple[Filter, ...]
+
+    async def accepts(self, event: Inbound, ctx: HandlerContext) -> bool:
+        if self.key != "*" and self.key != event.key:
+            return False
+        for check in self.filters:
+            verdict = check(event, ctx)
+            if inspect.isawaitable(verdict):
+                verdict = await verdict
+            if not verdict:
+                return False
+        return True
+
+
+class Router:
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self._routes: list[Route] = []
+        self._children: list[Router] = []
+
+    def on(self, key: str, *filters: Filter) -> Callable[[Handler], Handler]:
+        def register(handler: Handler) -> Handler:
+            self._routes.append(Route(key, handler, filters))
+            return handler
+
+        return register
+
+    def include(self, *routers: Router) -> None:
+        self._children.extend(routers)
+
+    def routes(self) -> Iterable[Route]:
+        yield from self._routes
+        for child in self._children:
+            yield from child.routes()
+
+    async def resolve(self, event: Inbound, ctx: HandlerContext) -> Route | None:
+        for route in self.routes():
+            if await route.accepts(event, ctx):
+                return route
+        return None
+
+
+class Dispatcher:
+    """Runs the middlewares in the order given (outermost first), then the first matching handler."""
+
+    def __init__(self, router: Router, middlewares: Sequence[Middleware] = ()) -> None:
+        self.router = router
+        self.middlewares = list(middlewares)
+
+    async def _call_handler(self, event: Inbound, ctx: HandlerContext) -> Reply | None:
+        route = await self.router.resolve(event, ctx)
+        if route is None:
+            return None
+        ctx.data["handler"] = f"{route.handler.__module__}.{route.handler.__qualname__}"
+        return await route.handler(event, ctx)
+
+    async def feed(self, event: Inbound, ctx: HandlerContext) -> Reply | None:
+        call: CallNext = self._call_handler
+        for middleware in reversed(self.middlewares):
+            call = _bind(middleware, call)
+        return await call(event, ctx)
+
+
+def _bind(middleware: Middleware, call_next: CallNext) -> CallNext:
+    async def step(event: Inbound, ctx: HandlerContext) -> Reply | None:
+        return await middleware(event, ctx, call_next)
+
+    return step
+
+
+# --- Filters -----------------------------------------------------------------------------------------
+
+
+def _normalise(text: str) -> str:
+    return text.strip().casefold()
+
+
+def text_in(*words: str) -> Filter:
+    """The text message is exactly one of `words` (case- and space-insensitive)."""
+    wanted = frozenset(_normalise(w) for w in words)
+
+    def check(event: Any, _ctx: HandlerContext) -> bool:
+        return isinstance(event, TextMessage) and _normalise(event.content) in wanted
+
+    return check
+
+
+def text_matches(pattern: str) -> Filter:
+    compiled = re.compile(pattern)
+
+    def check(event: Any, _ctx: HandlerContext) -> bool:
+        return isinstance(event, TextMessage) and compiled.search(event.content.strip()) is not None
+
+    return check
+
+
+def key_is(*keys: str) -> Filter:
+    """The event's EventKey (menu key, scene) is one of `keys`."""
+    wanted = frozenset(keys)
+
+    def check(event: Any, _ctx: HandlerContext) -> bool:
+        return isinstance(event, Event) and event.event_key in wanted
+
+    return check
+
+
+def is_click(event: Any, _ctx: HandlerContext) -> bool:
+    return isinstance(event, ClickEvent)

@@ -1,0 +1,1 @@
+"""SCRM Gateway: application wiring, settings and the `scrm` command line."""

@@ -1,0 +1,1 @@
+"""The `scrm` command line. Each module here adds its own sub-commands through `register(subparsers)`."""
