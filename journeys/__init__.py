@@ -1,0 +1,1 @@
+"""Journeys at run time: scheduling, enrolment, the push outbox and its dispatcher."""
