@@ -256,7 +256,10 @@ def build_event(raw: dict[str, Any]) -> Inbound:
         return ImageMessage(**msg, pic_url=_text(raw, "PicUrl"), media_id=_text(raw, "MediaId"))
     if msg_type == "voice":
         return VoiceMessage(
-            **msg, media_id=_text(raw, "MediaId"), format=_text(raw, "Format"), recognition=_text(raw, "Recognition")
+            **msg,
+            media_id=_text(raw, "MediaId"),
+            format=_text(raw, "Format"),
+            recognition=_text(raw, "Recognition"),
         )
     if msg_type in ("video", "shortvideo"):
         cls = VideoMessage if msg_type == "video" else ShortVideoMessage

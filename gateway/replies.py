@@ -151,7 +151,12 @@ class NewsReply(Reply):
     def api_payload(self, openid: str) -> dict[str, Any]:
         # The customer-service API sends one article per news message.
         first = self.articles[0]
-        article = {"title": first.title, "description": first.description, "url": first.url, "picurl": first.picurl}
+        article = {
+            "title": first.title,
+            "description": first.description,
+            "url": first.url,
+            "picurl": first.picurl,
+        }
         return {"touser": openid, "msgtype": "news", "news": {"articles": [article]}}
 
     def to_doc(self) -> dict[str, Any]:

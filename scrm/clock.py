@@ -60,4 +60,13 @@ def start_of_china_day(moment: datetime) -> datetime:
     return local.replace(hour=0, minute=0, second=0, microsecond=0).astimezone(UTC)
 
 
-__all__ = ["CHINA", "Clock", "FakeClock", "SystemClock", "china_to_utc", "start_of_china_day", "timedelta", "utc"]
+__all__ = [
+    "CHINA",
+    "Clock",
+    "FakeClock",
+    "SystemClock",
+    "china_to_utc",
+    "start_of_china_day",
+    "timedelta",
+    "utc",
+]

@@ -117,7 +117,9 @@ def _aes_key(raw: str) -> str:
     if not raw:
         return ""
     if len(raw) != 43:
-        raise SettingsError(f"WECHAT_AES_KEY must be the 43-character EncodingAESKey, got {len(raw)} characters")
+        raise SettingsError(
+            f"WECHAT_AES_KEY must be the 43-character EncodingAESKey, got {len(raw)} characters"
+        )
     try:
         decoded = base64.b64decode(raw + "=", validate=True)
     except (binascii.Error, ValueError):
@@ -174,7 +176,9 @@ def load_settings(
     if require_wechat:
         for name, value in (("WECHAT_APPID", appid), ("WECHAT_TOKEN", token)):
             if not value:
-                raise SettingsError(f"{name} is required by `scrm serve` (use `scrm demo` to try without WeChat)")
+                raise SettingsError(
+                    f"{name} is required by `scrm serve` (use `scrm demo` to try without WeChat)"
+                )
     api_base = merged.get("WECHAT_API_BASE", "").strip() or WECHAT_API_DEFAULT
     if not api_base.startswith(("http://", "https://")):
         raise SettingsError(f"WECHAT_API_BASE must be an http(s) URL, got {api_base!r}")

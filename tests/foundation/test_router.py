@@ -1,0 +1,69 @@
+from __future__ import annotations
+
+from typing import Any
+
+from gateway.events import Inbound, build_event
+from gateway.replies import Reply, TextReply
+from handlers.context import HandlerContext, Services
+from handlers.router import CallNext, Dispatcher, Router, key_is, text_in
+from scrm.clock import FakeClock
+from scrm.settings import Settings
+from storage.db import Database
+from storage.models.core import Account
+
+BASE = {"ToUserName": "gh_1", "FromUserName": "o_1", "CreateTime": "1700000000"}
+
+
+def _ctx(db: Database) -> HandlerContext:
+    return HandlerContext(
+        services=Services(db=db, settings=Settings(), clock=FakeClock()), account=Account(appid="wx1")
+    )
+
+
+async def test_first_matching_route_wins_and_children_come_after(db: Database) -> None:
+    parent, child = Router("parent"), Router("child")
+
+    @parent.on("text", text_in("绑定"))
+    async def bind(event: Any, ctx: HandlerContext) -> Reply | None:
+        return TextReply("bind")
+
+    @child.on("text")
+    async def any_text(event: Any, ctx: HandlerContext) -> Reply | None:
+        return TextReply("any")
+
+    @child.on("event.click", key_is("MENU_A"))
+    async def menu(event: Any, ctx: HandlerContext) -> Reply | None:
+        return TextReply("menu")
+
+    parent.include(child)
+    dispatcher = Dispatcher(parent)
+    text = build_event({**BASE, "MsgType": "text", "Content": " 绑定 ", "MsgId": "1"})
+    other = build_event({**BASE, "MsgType": "text", "Content": "hello", "MsgId": "2"})
+    click_b = build_event({**BASE, "MsgType": "event", "Event": "CLICK", "EventKey": "MENU_B"})
+    assert await dispatcher.feed(text, _ctx(db)) == TextReply("bind")
+    assert await dispatcher.feed(other, _ctx(db)) == TextReply("any")
+    assert await dispatcher.feed(click_b, _ctx(db)) is None
+
+
+async def test_middlewares_run_outermost_first(db: Database) -> None:
+    seen: list[str] = []
+    router = Router("r")
+
+    @router.on("*")
+    async def handler(event: Any, ctx: HandlerContext) -> Reply | None:
+        seen.append("handler")
+        return None
+
+    def named(name: str) -> Any:
+        async def middleware(event: Inbound, ctx: HandlerContext, call_next: CallNext) -> Reply | None:
+            seen.append(f"{name}>")
+            result = await call_next(event, ctx)
+            seen.append(f"<{name}")
+            return result
+
+        return middleware
+
+    await Dispatcher(router, [named("errors"), named("session")]).feed(
+        build_event({**BASE, "MsgType": "image", "MsgId": "3"}), _ctx(db)
+    )
+    assert seen == ["errors>", "session>", "handler", "<session", "<errors"]
