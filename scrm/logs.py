@@ -54,4 +54,6 @@ def configure_logging(level: str = "INFO") -> None:
     handler.addFilter(PhoneMaskingFilter())
     root.addHandler(handler)
     root.setLevel(level)
-    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    # Per-request and per-job lines drown the useful ones; keep their warnings only.
+    for noisy in ("aiohttp.access", "apscheduler", "alembic"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -8,6 +8,8 @@ import pkgutil
 import sys
 from collections.abc import Sequence
 
+from sqlalchemy.exc import DBAPIError, OperationalError
+
 import scrm.cli
 from scrm.settings import SettingsError
 
@@ -38,6 +40,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (SettingsError, UsageError) as error:
         print(f"scrm: {error}", file=sys.stderr)
         return 2
+    except (DBAPIError, OperationalError, ConnectionError) as error:
+        # The database is down or misnamed: say so in one line instead of a driver traceback.
+        reason = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
+        print(f"scrm: cannot use the database: {reason}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 130
     return int(code or 0)

@@ -12,6 +12,8 @@ import sqlmodel
 from alembic import op
 
 import storage.types
+from sqlalchemy import Text  # noqa: F401  (used by rendered JSONB types)
+from sqlalchemy.dialects import postgresql  # noqa: F401
 ${imports if imports else ""}
 
 revision: str = ${repr(up_revision)}

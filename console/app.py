@@ -1,0 +1,68 @@
+"""The console as an aiohttp application, mounted under a path of the main server.
+
+    console = build_console_app(services)             # base_path="/console"
+    root.add_subapp("/console", console)
+
+or simply `add_console(root, services)`, which also redirects `/console` to `/console/`.
+`services` is the gateway's handlers.context.Services; feature services are read from
+`services.extras` by name, and the pages that need an absent one say so instead of failing.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from aiohttp import web
+
+from console.imports_runner import IMPORTS, ImportTracker, shutdown_imports
+from console.keys import BASE_PATH, JINJA, SERVICES
+from console.rendering import build_environment
+from console.security import audit_writes, authenticate, require_csrf, security_headers
+from console.views import (
+    accounts,
+    dashboard,
+    deliveries,
+    imports,
+    journeys,
+    login,
+    profiles,
+    templates,
+    users,
+)
+from handlers.context import Services
+
+STATIC = Path(__file__).parent / "static"
+PAGES = (login, dashboard, templates, journeys, imports, profiles, deliveries, accounts, users)
+# Upload limit: the largest order export we accept, plus room for the multipart envelope.
+MAX_UPLOAD_BYTES = 200 * 1024 * 1024
+
+
+def build_console_app(services: Services, *, base_path: str = "/console") -> web.Application:
+    """The console's routes, middlewares and templates; mount it with `root.add_subapp(base_path, app)`."""
+    if base_path and (not base_path.startswith("/") or base_path.endswith("/")):
+        raise ValueError(f"base_path must look like /console (no trailing slash), got {base_path!r}")
+    app = web.Application(
+        middlewares=[security_headers, authenticate, require_csrf, audit_writes],
+        client_max_size=MAX_UPLOAD_BYTES,
+    )
+    app[SERVICES] = services
+    app[BASE_PATH] = base_path
+    app[JINJA] = build_environment()
+    app[IMPORTS] = ImportTracker()
+    for page in PAGES:
+        page.add_routes(app.router)
+    app.router.add_static("/static", STATIC, name="console.static")
+    app.on_cleanup.append(shutdown_imports)
+    return app
+
+
+def add_console(root: web.Application, services: Services, *, base_path: str = "/console") -> web.Application:
+    """Mount the console on `root` at `base_path`, with `base_path` itself redirecting to the dashboard."""
+    console = build_console_app(services, base_path=base_path)
+
+    async def to_dashboard(_request: web.Request) -> web.StreamResponse:
+        raise web.HTTPFound(base_path + "/")
+
+    root.router.add_get(base_path, to_dashboard)
+    root.add_subapp(base_path, console)
+    return console

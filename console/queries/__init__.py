@@ -1,0 +1,1 @@
+"""Read-only reports behind the console's pages (the tables belong to the features that write them)."""

@@ -1,0 +1,1 @@
+"""One module per console page; each exposes `add_routes(router)`."""

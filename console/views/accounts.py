@@ -1,0 +1,167 @@
+"""Official accounts (admins): their settings, and a connection test through the WeChat client."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from aiohttp import web
+from sqlmodel import col, select
+
+from console.access import admin_only
+from console.audit import audit
+from console.extras import optional_service
+from console.keys import SERVICES
+from console.rendering import redirect, render_page
+from storage.models.core import Account
+
+_APPID = re.compile(r"^wx[0-9a-zA-Z]{16}$")
+_TOKEN = re.compile(r"^[A-Za-z0-9]{3,32}$")
+_AES_KEY = re.compile(r"^[A-Za-z0-9+/]{43}$")
+KINDS = ("service", "subscription")
+
+
+def validate_account_form(form: dict[str, str], *, existing: Account | None) -> tuple[dict[str, Any], list[str]]:
+    """The clean values of an account form and the problems found (empty when it may be saved)."""
+    errors: list[str] = []
+    appid = form.get("appid", "").strip()
+    if not _APPID.match(appid):
+        errors.append("AppID must look like wx followed by 16 letters or digits.")
+    token = form.get("token", "").strip()
+    if not _TOKEN.match(token):
+        errors.append("Token must be 3-32 letters or digits, exactly as in the WeChat console.")
+    aes_key = form.get("aes_key", "").strip()
+    if aes_key and not _AES_KEY.match(aes_key):
+        errors.append("EncodingAESKey must be the 43-character key from the WeChat console (or empty).")
+    kind = form.get("kind", "service")
+    if kind not in KINDS:
+        errors.append("Kind must be service or subscription.")
+    name = form.get("name", "").strip()
+    if len(name) > 100:
+        errors.append("Name must be at most 100 characters.")
+    values: dict[str, Any] = {
+        "appid": appid,
+        "name": name,
+        "token": token,
+        "aes_key": aes_key,
+        "kind": kind,
+        "is_default": form.get("is_default") == "on",
+    }
+    # The secret is write-only: an empty field keeps the stored one.
+    secret = form.get("appsecret", "").strip()
+    if secret:
+        if len(secret) > 64:
+            errors.append("AppSecret must be at most 64 characters.")
+        values["appsecret"] = secret
+    elif existing is None:
+        values["appsecret"] = ""
+    return values, errors
+
+
+@admin_only
+async def account_list(request: web.Request) -> web.StreamResponse:
+    async with request.app[SERVICES].db.session() as session:
+        accounts = list((await session.exec(select(Account).order_by(col(Account.appid)))).all())
+    settings = request.app[SERVICES].settings
+    return render_page(
+        request,
+        "accounts.html",
+        accounts=accounts,
+        env_appid=settings.wechat_appid,
+        can_test=optional_service(request, "wechat_api", "check_connection") is not None,
+        result=None,
+    )
+
+
+async def _form_values(request: web.Request) -> dict[str, str]:
+    form = await request.post()
+    return {key: value for key, value in form.items() if isinstance(value, str)}
+
+
+@admin_only
+async def account_form(request: web.Request) -> web.StreamResponse:
+    account = await _load(request) if "account_id" in request.match_info else None
+    return render_page(request, "account_form.html", account=account, form=None, errors=[], kinds=KINDS)
+
+
+@admin_only
+async def account_save(request: web.Request) -> web.StreamResponse:
+    services = request.app[SERVICES]
+    existing = await _load(request) if "account_id" in request.match_info else None
+    form = await _form_values(request)
+    values, errors = validate_account_form(form, existing=existing)
+    async with services.db.transaction() as session:
+        clash = (await session.exec(select(Account).where(Account.appid == values["appid"]))).first()
+        if clash is not None and (existing is None or clash.id != existing.id):
+            errors.append(f"Another account already uses AppID {values['appid']}.")
+        if errors:
+            return render_page(
+                request, "account_form.html", status=400, account=existing, form=form, errors=errors, kinds=KINDS
+            )
+        account = await session.get(Account, existing.id) if existing is not None else None
+        if account is None:
+            account = Account(created_at=services.clock.now(), **values)
+        else:
+            for key, value in values.items():
+                setattr(account, key, value)
+        if account.is_default:
+            for other in (await session.exec(select(Account).where(col(Account.is_default).is_(True)))).all():
+                if other.id != account.id:
+                    other.is_default = False
+                    session.add(other)
+        session.add(account)
+        changed = sorted(key for key in values if key != "appsecret") + (["appsecret"] if "appsecret" in values else [])
+        audit(request, session, "console.account_saved", values["appid"], fields=changed)
+    directory = optional_service(request, "account_directory", "forget")
+    if directory is not None:
+        directory.forget(values["appid"])
+    raise redirect(request, "/accounts", "saved")
+
+
+@admin_only
+async def account_test(request: web.Request) -> web.StreamResponse:
+    account = await _load(request)
+    client = optional_service(request, "wechat_api", "check_connection")
+    result: dict[str, Any]
+    if client is None:
+        result = {"ok": False, "message": "No WeChat API client is configured in this process."}
+    else:
+        try:
+            answer = await client.check_connection(account.appid)
+            result = {"ok": bool(answer.get("token_ok", True)), "message": "Connected.", "answer": answer}
+        except Exception as error:  # noqa: BLE001 - every failure is the answer the admin asked for
+            result = {"ok": False, "message": f"{type(error).__name__}: {error}"}
+    async with request.app[SERVICES].db.transaction() as session:
+        audit(
+            request, session, "console.account_tested", account.appid, ok=result["ok"], message=result["message"][:200]
+        )
+        accounts = list((await session.exec(select(Account).order_by(col(Account.appid)))).all())
+    return render_page(
+        request,
+        "accounts.html",
+        accounts=accounts,
+        env_appid=request.app[SERVICES].settings.wechat_appid,
+        can_test=client is not None,
+        result={"appid": account.appid, **result},
+    )
+
+
+async def _load(request: web.Request) -> Account:
+    try:
+        account_id = int(request.match_info["account_id"])
+    except ValueError:
+        raise web.HTTPNotFound(text="No such account.") from None
+    async with request.app[SERVICES].db.session() as session:
+        account = await session.get(Account, account_id)
+    if account is None:
+        raise web.HTTPNotFound(text="No such account.")
+    return account
+
+
+def add_routes(router: web.UrlDispatcher) -> None:
+    router.add_get("/accounts", account_list)
+    router.add_get("/accounts/new", account_form)
+    router.add_post("/accounts/new", account_save)
+    router.add_get("/accounts/{account_id}", account_form)
+    router.add_post("/accounts/{account_id}", account_save)
+    router.add_post("/accounts/{account_id}/test", account_test)

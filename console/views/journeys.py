@@ -1,0 +1,171 @@
+"""Journeys: list, the steps as a timeline with per-step results, enable/disable, and the preview."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from aiohttp import web
+from pydantic import ValidationError
+from sqlalchemy import func
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from console.audit import audit
+from console.content_preview import preview_context
+from console.keys import SERVICES, VIEWER
+from console.queries.deliveries import step_results
+from console.rendering import redirect, render_page
+from console.security import actor_name
+from content.cache import notify_content_changed
+from content.model import BranchStep, ExitStep, JourneyDefinition, SendStep, WaitStep, format_duration
+from content.preview import PreviewInput, TimelineEntry, preview_timeline
+from content.publish import save_journey
+from content.sandbox import RenderError
+from content.versions import current_version, render_version, template_catalog
+from storage import content as store
+from storage.models.content import Journey
+from storage.models.pushes import JourneyRun
+
+MAX_PREVIEW_HOURS = 24 * 60
+
+
+async def journey_list(request: web.Request) -> web.StreamResponse:
+    async with request.app[SERVICES].db.session() as session:
+        journeys = list(await store.list_journeys(session))
+        statement = (
+            select(col(JourneyRun.journey_id), func.count())
+            .where(col(JourneyRun.state) == "active")
+            .group_by(col(JourneyRun.journey_id))
+        )
+        active = {int(j): int(n) for j, n in (await session.exec(statement)).all()}
+    return render_page(request, "journeys.html", journeys=journeys, active=active)
+
+
+async def _journey(session: AsyncSession, request: web.Request) -> Journey:
+    try:
+        journey_id = int(request.match_info["journey_id"])
+    except ValueError:
+        raise web.HTTPNotFound(text="No such journey.") from None
+    journey = await session.get(Journey, journey_id)
+    if journey is None:
+        raise web.HTTPNotFound(text="No such journey.")
+    return journey
+
+
+def describe_step(definition: JourneyDefinition, step: Any) -> dict[str, str]:
+    """One step as the diagram shows it: its kind, what it does, and where it goes next."""
+    following = definition.next_step_id(step.id) if not isinstance(step, BranchStep | ExitStep) else None
+    if isinstance(step, SendStep):
+        extra = f" · coupon from {step.coupon_pool}" if step.coupon_pool else ""
+        what = f"send {step.template} (dropped after {format_duration(step.expires_after)}){extra}"
+    elif isinstance(step, WaitStep):
+        if step.duration is not None:
+            what = f"wait {format_duration(step.duration)}"
+        else:
+            what = f"wait until {step.until} (China time)"
+    elif isinstance(step, BranchStep):
+        values = ", ".join(step.condition.values)
+        what = f"if {step.condition.kind} {values}: → {step.then}, else → {step.otherwise}"
+    else:
+        what = "exit the journey"
+    return {"id": step.id, "type": step.type, "what": what, "next": following or ""}
+
+
+def _hours_list(raw: str) -> tuple[list[float], str]:
+    hours: list[float] = []
+    for part in raw.replace("，", ",").split(","):
+        part = part.strip()
+        if not part:
+            continue
+        try:
+            value = float(part)
+        except ValueError:
+            return [], f"“{part}” is not a number of hours"
+        if not 0 <= value <= MAX_PREVIEW_HOURS:
+            return [], f"hours must be between 0 and {MAX_PREVIEW_HOURS}"
+        hours.append(value)
+    return hours, ""
+
+
+async def _timeline(
+    session: AsyncSession, request: web.Request, definition: JourneyDefinition, start: datetime
+) -> tuple[list[TimelineEntry], list[str]]:
+    """The content preview for one simulated follower; the inputs come from the query string."""
+    problems: list[str] = []
+    messages, problem = _hours_list(request.query.get("messages", "0"))
+    if problem:
+        problems.append(f"Follower messages: {problem}.")
+    purchases, problem = _hours_list(request.query.get("purchase", ""))
+    if problem:
+        problems.append(f"Purchase: {problem}.")
+    services = request.app[SERVICES]
+    profile_raw = request.query.get("profile", "")
+    context = await preview_context(session, int(profile_raw) if profile_raw.isdigit() else None, services.clock)
+    versions = {step.template: await current_version(session, step.template) for step in definition.send_steps()}
+
+    def render(step: SendStep) -> str:
+        version = versions.get(step.template)
+        if version is None:
+            return "(this template has no published version yet)"
+        try:
+            return render_version(version, context).preview_text()
+        except RenderError as error:
+            return f"(cannot render: {error})"
+
+    inputs = PreviewInput(
+        journey=definition,
+        templates=await template_catalog(session),
+        start=start,
+        messages_at=[start + timedelta(hours=h) for h in messages],
+        purchase_at=start + timedelta(hours=purchases[0]) if purchases else None,
+        render=render,
+    )
+    return preview_timeline(inputs), problems
+
+
+async def journey_page(request: web.Request) -> web.StreamResponse:
+    services = request.app[SERVICES]
+    async with services.db.session() as session:
+        journey = await _journey(session, request)
+        assert journey.id is not None
+        results = {r.step_key or str(r.step_index): r for r in await step_results(session, journey.id)}
+        try:
+            definition = JourneyDefinition.from_doc(journey.definition)
+        except ValidationError as error:
+            return render_page(
+                request, "journey.html", journey=journey, definition=None, steps=[], results=results,
+                timeline=[], problems=[f"The stored definition is invalid: {error.error_count()} problem(s)."],
+                query=request.query,
+            )  # fmt: skip
+        timeline, problems = await _timeline(session, request, definition, services.clock.now())
+    steps = [describe_step(definition, step) for step in definition.steps]
+    return render_page(
+        request, "journey.html", journey=journey, definition=definition, steps=steps, results=results,
+        timeline=timeline, problems=problems, query=request.query,
+    )  # fmt: skip
+
+
+async def journey_toggle(request: web.Request) -> web.StreamResponse:
+    """Enable or disable: saved through content's journey saver, so the version and hash move on."""
+    services = request.app[SERVICES]
+    form = await request.post()
+    wanted = form.get("enabled") == "on"
+    async with services.db.session() as session:
+        journey = await _journey(session, request)
+        try:
+            definition = JourneyDefinition.from_doc(journey.definition)
+        except ValidationError:
+            raise web.HTTPConflict(text="The stored definition is invalid: reload the content directory.") from None
+        changed = definition.model_copy(update={"enabled": wanted})
+        row, _status = await save_journey(session, changed, now=services.clock.now(), by=actor_name(request[VIEWER]))
+        audit(request, session, "console.journey_enabled" if wanted else "console.journey_disabled", row.name)
+        await session.commit()
+    notify_content_changed()
+    raise redirect(request, f"/journeys/{row.id}", "enabled" if wanted else "disabled")
+
+
+def add_routes(router: web.UrlDispatcher) -> None:
+    router.add_get("/journeys", journey_list)
+    router.add_get(r"/journeys/{journey_id:\d+}", journey_page)
+    router.add_post(r"/journeys/{journey_id:\d+}/enabled", journey_toggle)

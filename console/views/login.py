@@ -1,0 +1,117 @@
+"""Sign in, sign out. Wrong names and wrong passwords get the same answer, in the same time."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from urllib.parse import urlsplit
+
+from aiohttp import web
+
+from console.access import public
+from console.audit import audit
+from console.keys import BASE_PATH, SERVICES, VIEWER
+from console.passwords import dummy_hash, verify_password
+from console.rendering import china_time, redirect, render_page
+from console.security import (
+    CSRF_FIELD,
+    LOGIN_CSRF_COOKIE,
+    SESSION_COOKIE,
+    clear_cookie,
+    client_ip,
+    set_cookie,
+    tokens_match,
+)
+from storage.console import SESSION_ABSOLUTE, end_session, find_user, lockout_state, record_attempt, start_session
+
+_LOGIN_FORM_LIFETIME = 3600
+
+
+def _safe_next(request: web.Request, target: str) -> str:
+    """Only a path inside the console: never another host, never a scheme-relative `//evil`."""
+    base = request.app[BASE_PATH]
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith(base + "/") or target.startswith("//"):
+        return base + "/"
+    if target.startswith(base + "/login") or target.startswith(base + "/logout"):
+        return base + "/"
+    return target
+
+
+def _login_form(request: web.Request, *, error: str = "", status: int = 200, name: str = "") -> web.Response:
+    form_token = secrets.token_urlsafe(32)
+    response = render_page(
+        request,
+        "login.html",
+        status=status,
+        error=error,
+        name=name,
+        login_token=form_token,
+        next_path=_safe_next(request, request.query.get("next", "")),
+    )
+    set_cookie(request, response, LOGIN_CSRF_COOKIE, form_token, max_age=_LOGIN_FORM_LIFETIME)
+    return response
+
+
+@public
+async def login_page(request: web.Request) -> web.StreamResponse:
+    if VIEWER in request:
+        raise web.HTTPFound(request.app[BASE_PATH] + "/")
+    return _login_form(request)
+
+
+@public
+async def login_submit(request: web.Request) -> web.StreamResponse:
+    services = request.app[SERVICES]
+    form = await request.post()
+    name = str(form.get("name", "")).strip()[:60]
+    password = str(form.get("password", ""))
+    if not tokens_match(str(form.get(CSRF_FIELD, "")), request.cookies.get(LOGIN_CSRF_COOKIE, "")):
+        return _login_form(request, error="The sign-in form expired. Please try again.", status=403, name=name)
+    if not name or not password:
+        return _login_form(request, error="Enter your user name and password.", status=400, name=name)
+    ip = client_ip(request)
+    now = services.clock.now()
+    async with services.db.transaction() as session:
+        lock = await lockout_state(session, username=name, ip=ip, now=now)
+        if lock.locked:
+            until = china_time(lock.until, "%H:%M")
+            return _login_form(
+                request, error=f"Too many failed sign-ins. Try again after {until} (China time).", status=429, name=name
+            )
+        user = await find_user(session, name)
+    stored = user.password_hash if user is not None else dummy_hash()
+    # scrypt takes tens of milliseconds of CPU: run it off the event loop.
+    matches = await asyncio.to_thread(verify_password, password, stored)
+    succeeded = matches and user is not None and not user.disabled
+    async with services.db.transaction() as session:
+        await record_attempt(session, username=name, ip=ip, succeeded=succeeded, now=now)
+        if not succeeded or user is None:
+            audit(request, session, "console.login_failed", name, ip=ip)
+        else:
+            user = await session.merge(user)
+            token, _web_session = await start_session(session, user, ip=ip, now=now)
+            audit(request, session, "console.login", name, ip=ip, role=user.role)
+    if not succeeded:
+        return _login_form(request, error="Wrong user name or password.", status=401, name=name)
+    response = web.HTTPFound(_safe_next(request, str(form.get("next", ""))))
+    set_cookie(request, response, SESSION_COOKIE, token, max_age=int(SESSION_ABSOLUTE.total_seconds()))
+    clear_cookie(request, response, LOGIN_CSRF_COOKIE)
+    raise response
+
+
+async def logout(request: web.Request) -> web.StreamResponse:
+    services = request.app[SERVICES]
+    viewer = request[VIEWER]
+    async with services.db.transaction() as session:
+        await end_session(session, viewer.session_id, now=services.clock.now())
+        audit(request, session, "console.logout", viewer.name)
+    response = redirect(request, "/login", "signed_out")
+    clear_cookie(request, response, SESSION_COOKIE)
+    raise response
+
+
+def add_routes(router: web.UrlDispatcher) -> None:
+    router.add_get("/login", login_page, name="login")
+    router.add_post("/login", login_submit)
+    router.add_post("/logout", logout, name="logout")

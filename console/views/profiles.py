@@ -1,0 +1,133 @@
+"""Profiles: search by phone (admins), openid or name; one profile with its orders, runs, pushes, consent."""
+
+from __future__ import annotations
+
+import json
+
+from aiohttp import web
+
+from console.access import admin_only
+from console.audit import audit
+from console.keys import AUDITED, SERVICES, VIEWER
+from console.queries.profiles import (
+    SearchError,
+    find_by_openid_or_name,
+    find_by_phone,
+    followers_without_profile,
+    looks_like_phone,
+    profile_detail,
+)
+from console.rendering import redirect, render_page
+from console.rights import erase_profile, export_profile
+from console.security import actor_name
+from identity.services import phone_vault
+from storage.models.core import Profile
+
+
+def phone_for(request: web.Request, profile: Profile) -> str:
+    """The full number for admins, the masked one for editors (and when the data key is missing)."""
+    if not request[VIEWER].is_admin or profile.erased_at is not None or not profile.phone_sealed:
+        return profile.phone_masked
+    try:
+        return phone_vault(request.app[SERVICES]).unseal(profile.phone_sealed)
+    except ValueError:
+        return f"{profile.phone_masked} (set SCRM_DATA_KEY to read)"
+
+
+async def profile_search(request: web.Request) -> web.StreamResponse:
+    query = request.query.get("q", "").strip()[:100]
+    services = request.app[SERVICES]
+    viewer = request[VIEWER]
+    profiles: list[Profile] = []
+    unbound = []
+    problem = ""
+    if query:
+        async with services.db.session() as session:
+            if looks_like_phone(query):
+                if not viewer.is_admin:
+                    problem = "Searching by phone number is for admins; search by openid or name instead."
+                else:
+                    try:
+                        profiles = await find_by_phone(session, phone_vault(services), query)
+                    except SearchError as error:
+                        problem = str(error)
+            else:
+                profiles = await find_by_openid_or_name(session, query)
+                unbound = await followers_without_profile(session, query)
+    return render_page(
+        request,
+        "profiles.html",
+        query=query,
+        problem=problem,
+        rows=[(profile, phone_for(request, profile)) for profile in profiles],
+        unbound=unbound,
+    )
+
+
+async def profile_page(request: web.Request) -> web.StreamResponse:
+    try:
+        profile_id = int(request.match_info["profile_id"])
+    except ValueError:
+        raise web.HTTPNotFound(text="No such profile.") from None
+    services = request.app[SERVICES]
+    async with services.db.session() as session:
+        detail = await profile_detail(session, profile_id)
+    if detail is None:
+        raise web.HTTPNotFound(text="No such profile.")
+    phone = phone_for(request, detail.profile)
+    if request[VIEWER].is_admin and phone != detail.profile.phone_masked:
+        # Reading a full number is a disclosure of personal data: it is on the record.
+        async with services.db.transaction() as session:
+            audit(request, session, "console.profile_viewed", f"profile:{profile_id}", full_phone=True)
+    return render_page(
+        request,
+        "profile.html",
+        detail=detail,
+        phone=phone,
+        rights=request[VIEWER].is_admin,
+    )
+
+
+def _profile_id(request: web.Request) -> int:
+    try:
+        return int(request.match_info["profile_id"])
+    except ValueError:
+        raise web.HTTPNotFound(text="No such profile.") from None
+
+
+@admin_only
+async def profile_export(request: web.Request) -> web.StreamResponse:
+    profile_id = _profile_id(request)
+    services = request.app[SERVICES]
+    document = await export_profile(services, profile_id)
+    if document is None:
+        raise web.HTTPNotFound(text="No such profile.")
+    async with services.db.transaction() as session:
+        audit(request, session, "console.profile_exported", f"profile:{profile_id}")
+    return web.Response(
+        body=json.dumps(document, ensure_ascii=False, indent=2, default=str).encode("utf-8"),
+        content_type="application/json",
+        charset="utf-8",
+        headers={"Content-Disposition": f'attachment; filename="profile-{profile_id}.json"'},
+    )
+
+
+@admin_only
+async def profile_erase(request: web.Request) -> web.StreamResponse:
+    profile_id = _profile_id(request)
+    form = await request.post()
+    if form.get("confirm") != "ERASE":
+        raise web.HTTPBadRequest(text="Type ERASE in the box to confirm the erasure; nothing was changed.")
+    # identity.erase writes its own audit entry ("data.erased") in the same transaction.
+    report = await erase_profile(request.app[SERVICES], profile_id, actor=actor_name(request[VIEWER]))
+    if report is None:
+        raise web.HTTPNotFound(text="No such profile.")
+    request[AUDITED] = True
+    raise redirect(request, f"/profiles/{profile_id}", "erased")
+
+
+def add_routes(router: web.UrlDispatcher) -> None:
+    router.add_get("/profiles", profile_search)
+    router.add_get("/profiles/{profile_id}", profile_page)
+    router.add_post("/profiles/{profile_id}/export", profile_export)
+    router.add_post("/profiles/{profile_id}/erase", profile_erase)

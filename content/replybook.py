@@ -1,0 +1,152 @@
+"""The reply book the handlers ask for automatic replies, backed by the loaded content.
+
+Rules (reply_rules) and the published templates they name are cached per process. The cache reloads
+when content is loaded in this process (content.cache) and at most `ttl` after a load elsewhere (another
+process, `scrm content load`), so the 5-second callback never waits on more than one small query.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from content.cache import content_generation
+from content.fields import build_render_context, empty_context
+from content.replies import normalise_keyword
+from content.sandbox import RenderError
+from content.templates import TemplateBody, parse_body, render_body
+from gateway.replies import Reply, TextReply
+from scrm.clock import Clock
+from storage import content as store
+from storage.db import Database
+from storage.models.content import ReplyRule
+from storage.models.core import Follower, Profile
+
+log = logging.getLogger(__name__)
+
+DEFAULT_HELP = "您好！有什么可以帮您？"
+
+
+@dataclass
+class _Snapshot:
+    rules: list[ReplyRule] = field(default_factory=list)
+    bodies: dict[str, TemplateBody] = field(default_factory=dict)
+    loaded_at: datetime | None = None
+    generation: int = -1
+
+
+class ContentReplyBook:
+    """Welcome, keyword, menu, scan and help replies from the content (see handlers.replybook)."""
+
+    def __init__(self, db: Database, clock: Clock, *, ttl: timedelta = timedelta(seconds=30)) -> None:
+        self._db = db
+        self._clock = clock
+        self._ttl = ttl
+        self._snapshot = _Snapshot()
+        self._lock = asyncio.Lock()
+
+    def invalidate(self) -> None:
+        """Forget the cache: the next question reloads the rules."""
+        self._snapshot = _Snapshot()
+
+    async def _current(self) -> _Snapshot:
+        snapshot = self._snapshot
+        now = self._clock.now()
+        fresh = snapshot.loaded_at is not None and now - snapshot.loaded_at < self._ttl
+        if fresh and snapshot.generation == content_generation():
+            return snapshot
+        async with self._lock:
+            if self._snapshot is not snapshot:  # another task reloaded while we waited
+                return self._snapshot
+            generation = content_generation()
+            async with self._db.session() as session:
+                rules = list(await store.list_reply_rules(session))
+                published = await store.published_versions(session)
+            bodies = {}
+            for template, version in published:
+                try:
+                    bodies[template.name] = parse_body(version.body)
+                except ValueError:
+                    log.exception("template %s version %s cannot be read", template.name, version.version)
+            self._snapshot = _Snapshot(rules, bodies, now, generation)
+            return self._snapshot
+
+    def _rules(self, snapshot: _Snapshot, appid: str, kind: str) -> list[ReplyRule]:
+        # Rules of this account first, then those for every account; each by priority.
+        mine = [rule for rule in snapshot.rules if rule.kind == kind and rule.appid == appid]
+        shared = [rule for rule in snapshot.rules if rule.kind == kind and rule.appid == ""]
+        return mine + shared
+
+    def _render(
+        self, snapshot: _Snapshot, rule: ReplyRule, follower: Follower | None, profile: Profile | None
+    ) -> Reply | None:
+        body = snapshot.bodies.get(rule.template_name)
+        if body is None:
+            log.warning(
+                "reply rule %s %r names template %s, which is not published",
+                rule.kind,
+                rule.match_key,
+                rule.template_name,
+            )
+            return None
+        context = build_render_context(follower, profile, None, self._clock.now()) if follower else empty_context()
+        try:
+            return render_body(body, context).reply
+        except RenderError:
+            log.exception("reply template %s cannot be rendered", rule.template_name)
+            return None
+
+    def _first(self, rules: Sequence[ReplyRule], key: str) -> ReplyRule | None:
+        return next((rule for rule in rules if rule.match_key == key), None)
+
+    async def welcome(self, appid: str, follower: Follower, scene: str | None) -> Reply | None:
+        """The welcome of a new follower: the scene's own welcome when the follow came by QR code."""
+        snapshot = await self._current()
+        rules = self._rules(snapshot, appid, "welcome")
+        rule = (self._first(rules, scene) if scene else None) or self._first(rules, "")
+        if rule is None:
+            return None
+        profile = None
+        if follower.profile_id is not None:
+            async with self._db.session() as session:
+                profile = await session.get(Profile, follower.profile_id)
+        return self._render(snapshot, rule, follower, profile)
+
+    async def keyword(self, appid: str, text: str) -> Reply | None:
+        """The reply to a text: an exact keyword first, then the first keyword the text contains."""
+        snapshot = await self._current()
+        said = normalise_keyword(text)
+        if not said:
+            return None
+        rules = self._rules(snapshot, appid, "keyword")
+        rule = next((r for r in rules if r.match_mode == "exact" and r.match_key == said), None)
+        if rule is None:
+            contains = [r for r in rules if r.match_mode == "contains" and r.match_key in said]
+            rule = contains[0] if contains else None
+        return self._render(snapshot, rule, None, None) if rule else None
+
+    async def menu(self, appid: str, key: str) -> Reply | None:
+        snapshot = await self._current()
+        rule = self._first(self._rules(snapshot, appid, "menu"), key)
+        return self._render(snapshot, rule, None, None) if rule else None
+
+    async def scan(self, appid: str, scene: str) -> Reply | None:
+        """The reply when a follower scans a channel QR code again."""
+        snapshot = await self._current()
+        rule = self._first(self._rules(snapshot, appid, "scan"), scene)
+        return self._render(snapshot, rule, None, None) if rule else None
+
+    async def help(self, appid: str) -> Reply:
+        """Always an answer: the help template, else a list of the keywords the account answers."""
+        snapshot = await self._current()
+        rule = self._first(self._rules(snapshot, appid, "help"), "")
+        reply = self._render(snapshot, rule, None, None) if rule else None
+        if reply is not None:
+            return reply
+        words = [r.match_key for r in self._rules(snapshot, appid, "keyword")][:8]
+        if words:
+            return TextReply(f"{DEFAULT_HELP}回复关键词试试：" + "、".join(words))
+        return TextReply(DEFAULT_HELP)

@@ -1,0 +1,89 @@
+"""Everything no feature router took: platform notices are acknowledged, other messages answered politely.
+
+`notices_router` takes the events that need no answer (LOCATION reports, send-job results, subscription
+notice consent changes); it does no database work, since LOCATION can arrive every 5 seconds and the
+interaction itself is already recorded by the follower middleware. `fallback_router` must come last.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from gateway.events import (
+    Event,
+    Inbound,
+    MassSendJobFinishEvent,
+    SubscribeMsgEvent,
+    TemplateSendJobFinishEvent,
+    UnknownEvent,
+    UnknownMessage,
+)
+from gateway.replies import Reply, TextReply
+from handlers.context import HandlerContext
+from handlers.router import Router
+
+log = logging.getLogger("scrm.handlers.fallback")
+
+DEFAULT_MESSAGE_REPLY = "已收到您的消息，我们会尽快回复。回复「帮助」查看可以做什么。"
+
+notices_router = Router("notices")
+fallback_router = Router("fallback")
+
+
+@notices_router.on("event.location")
+async def accept_location(event: Event, ctx: HandlerContext) -> Reply | None:
+    return None
+
+
+@notices_router.on("event.templatesendjobfinish")
+async def log_template_result(event: TemplateSendJobFinishEvent, ctx: HandlerContext) -> Reply | None:
+    log.info(
+        "template message result msg_id=%s status=%s openid=%s appid=%s",
+        event.msg_id,
+        event.status,
+        event.openid,
+        ctx.account.appid,
+    )
+    return None
+
+
+@notices_router.on("event.masssendjobfinish")
+async def log_mass_send_result(event: MassSendJobFinishEvent, ctx: HandlerContext) -> Reply | None:
+    log.info(
+        "mass send result msg_id=%s status=%s sent=%d errors=%d total=%d appid=%s",
+        event.msg_id,
+        event.status,
+        event.sent_count,
+        event.error_count,
+        event.total_count,
+        ctx.account.appid,
+    )
+    return None
+
+
+async def _log_subscribe_msg(event: SubscribeMsgEvent, ctx: HandlerContext) -> Reply | None:
+    outcomes = ",".join(
+        f"{item.get('TemplateId', '?')}={item.get('SubscribeStatusString', '?')}" for item in event.items
+    )
+    log.info("subscription notice %s openid=%s outcomes=%s", event.event, event.openid, outcomes or "-")
+    return None
+
+
+for _key in ("event.subscribe_msg_popup_event", "event.subscribe_msg_change_event", "event.subscribe_msg_sent_event"):
+    notices_router.on(_key)(_log_subscribe_msg)
+
+
+@fallback_router.on("*")
+async def answer_anything_else(event: Inbound, ctx: HandlerContext) -> Reply | None:
+    """Unknown kinds are logged and get `success`; events get `success`; messages a polite default."""
+    if isinstance(event, UnknownMessage | UnknownEvent):
+        log.info(
+            "unknown callback kind=%s msg_id=%s appid=%s: answered success",
+            event.key,
+            event.message_id,
+            ctx.account.appid,
+        )
+        return None
+    if isinstance(event, Event):
+        return None
+    return TextReply(DEFAULT_MESSAGE_REPLY)

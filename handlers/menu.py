@@ -1,0 +1,30 @@
+"""Custom-menu taps: CLICK keys answered from the reply book; VIEW (a link opened) only recorded."""
+
+from __future__ import annotations
+
+import logging
+
+from gateway.events import ClickEvent, ViewEvent
+from gateway.replies import Reply
+from handlers.context import HandlerContext
+from handlers.replybook import reply_book
+from handlers.router import Router
+
+log = logging.getLogger("scrm.handlers.menu")
+
+menu_router = Router("menu")
+
+
+@menu_router.on("event.click")
+async def answer_menu_click(event: ClickEvent, ctx: HandlerContext) -> Reply | None:
+    """The reply configured for this menu key; `success` (and a log line) when there is none."""
+    reply = await reply_book(ctx).menu(ctx.account.appid, event.event_key)
+    if reply is None:
+        log.info("no reply for menu key=%s appid=%s", event.event_key, ctx.account.appid)
+    return reply
+
+
+@menu_router.on("event.view")
+async def record_menu_link(event: ViewEvent, ctx: HandlerContext) -> Reply | None:
+    """A menu link was opened; the interaction is already recorded and WeChat shows no reply."""
+    return None

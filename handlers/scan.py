@@ -1,0 +1,26 @@
+"""QR scans by existing followers: remember the scene, publish "scanned", answer from the reply book."""
+
+from __future__ import annotations
+
+from gateway.events import ScanEvent
+from gateway.replies import Reply
+from handlers.context import HandlerContext
+from handlers.replybook import reply_book
+from handlers.router import Router
+from storage.followers import add_domain_event, mark_scanned
+
+scan_router = Router("scan")
+
+
+@scan_router.on("event.scan")
+async def record_scan(event: ScanEvent, ctx: HandlerContext) -> Reply | None:
+    """A follower scanned a parametric QR code; EventKey is the raw scene value."""
+    follower = ctx.require_follower()
+    session = ctx.require_session()
+    now = ctx.clock.now()
+    mark_scanned(follower, at=now, scene=event.scene)
+    session.add(follower)
+    add_domain_event(session, follower, "scanned", at=now, payload={"scene": event.scene}, dedup_key=event.dedup_key)
+    if not event.scene:
+        return None
+    return await reply_book(ctx).scan(ctx.account.appid, event.scene)

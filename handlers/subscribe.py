@@ -1,0 +1,25 @@
+"""Follows: create or revive the follower, remember the channel, tell the journeys, say welcome."""
+
+from __future__ import annotations
+
+from gateway.events import SubscribeEvent
+from gateway.replies import Reply
+from handlers.context import HandlerContext
+from handlers.replybook import reply_book
+from handlers.router import Router
+from storage.followers import add_domain_event, mark_subscribed
+
+subscribe_router = Router("subscribe")
+
+
+@subscribe_router.on("event.subscribe")
+async def welcome_new_follower(event: SubscribeEvent, ctx: HandlerContext) -> Reply | None:
+    """A follow, possibly through a channel QR code (`qrscene_<scene>`): subscribed, welcomed, enrolled."""
+    follower = ctx.require_follower()
+    session = ctx.require_session()
+    now = ctx.clock.now()
+    mark_subscribed(follower, at=now, scene=event.scene)
+    session.add(follower)
+    # The journeys enrol new followers from this event; its key is the delivery's, so it is published once.
+    add_domain_event(session, follower, "followed", at=now, payload={"scene": event.scene}, dedup_key=event.dedup_key)
+    return await reply_book(ctx).welcome(ctx.account.appid, follower, event.scene)

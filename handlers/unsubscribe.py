@@ -1,0 +1,23 @@
+"""Unfollows: mark the follower gone and tell the journeys (they cancel pending pushes). No reply."""
+
+from __future__ import annotations
+
+from gateway.events import UnsubscribeEvent
+from gateway.replies import Reply
+from handlers.context import HandlerContext
+from handlers.router import Router
+from storage.followers import add_domain_event, mark_unsubscribed
+
+unsubscribe_router = Router("unsubscribe")
+
+
+@unsubscribe_router.on("event.unsubscribe")
+async def forget_follower(event: UnsubscribeEvent, ctx: HandlerContext) -> Reply | None:
+    """The follower left: status unsubscribed, "unfollowed" published; WeChat delivers no reply anyway."""
+    follower = ctx.require_follower()
+    session = ctx.require_session()
+    now = ctx.clock.now()
+    mark_unsubscribed(follower, at=now)
+    session.add(follower)
+    add_domain_event(session, follower, "unfollowed", at=now, payload={}, dedup_key=event.dedup_key)
+    return None

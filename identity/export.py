@@ -1,0 +1,80 @@
+"""Everything held about a person, as one JSON document (the right of access)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import select
+from sqlmodel import SQLModel
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+import storage.models  # noqa: F401  (every table must be registered before the walk)
+from identity.erase import subject_keys
+from identity.personal_data import subject_condition
+from identity.subjects import Subject
+
+# Sections named in the document; any other table holding the person's rows appears under "other".
+SECTIONS = {
+    "followers": "followers",
+    "follower_links": "links",
+    "consents": "consents",
+    "orders": "orders",
+    "pushes": "pushes",
+    "inbound_events": "inbound_events",
+    "domain_events": "domain_events",
+    "audit_log": "audit",
+}
+# Internal machinery: lookup hashes, lock leases and code hashes mean nothing to the person.
+HIDDEN_COLUMNS = {
+    "profiles": {"phone_key", "phone_sealed"},
+    "conversation_states": {"lock_owner", "lock_until"},
+    "sms_codes": {"code_hash", "phone_key"},
+}
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, bytes):
+        return value.hex()
+    return value
+
+
+def _row(table: str, mapping: Any) -> dict[str, Any]:
+    hidden = HIDDEN_COLUMNS.get(table, set())
+    return {key: _plain(value) for key, value in mapping.items() if key not in hidden}
+
+
+async def export_subject(session: AsyncSession, subject: Subject, *, now: datetime) -> dict[str, Any]:
+    """The person's data from every table, grouped by what it is; the phone number in clear."""
+    keys = subject_keys(subject)
+    connection = await session.connection()
+    document: dict[str, Any] = {
+        "generated_at": now.isoformat(),
+        "phone": subject.e164,
+        "profile": None,
+        **{section: [] for section in SECTIONS.values()},
+        "other": {},
+    }
+    if subject.profile is not None:
+        document["profile"] = _row("profiles", subject.profile.model_dump())
+    for table in SQLModel.metadata.sorted_tables:
+        if table.name == "profiles":
+            continue
+        statement = select(table).where(subject_condition(table, keys))
+        primary = list(table.primary_key.columns)
+        if primary:
+            statement = statement.order_by(*primary)
+        rows = [_row(table.name, r) for r in (await connection.execute(statement)).mappings().all()]
+        if not rows:
+            continue
+        section = SECTIONS.get(table.name)
+        if section is not None:
+            document[section] = rows
+        else:
+            document["other"][table.name] = rows
+    return document

@@ -1,0 +1,72 @@
+"""Enabled journeys and published templates as the runtime sees them, read from the content tables."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from pydantic import ValidationError
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from content.model import JourneyDefinition
+from storage.models.content import Journey, Template
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class LiveJourney:
+    """An enabled journey with its parsed definition."""
+
+    id: int
+    name: str
+    version: int
+    definition: JourneyDefinition
+
+
+@dataclass(frozen=True)
+class PublishedTemplate:
+    version_id: int
+    kind: str
+    purpose: str
+
+
+async def enabled_journeys(session: AsyncSession) -> list[LiveJourney]:
+    """Every enabled journey whose stored definition parses; broken ones are logged and left out."""
+    rows = (await session.exec(select(Journey).where(col(Journey.enabled).is_(True)).order_by(col(Journey.id)))).all()
+    live: list[LiveJourney] = []
+    for row in rows:
+        try:
+            definition = JourneyDefinition.from_doc(row.definition)
+        except ValidationError as error:
+            log.error("journey %s has an invalid stored definition and is ignored: %s", row.name, error)
+            continue
+        if definition.enabled and row.id is not None:
+            live.append(LiveJourney(row.id, row.name, row.version, definition))
+    return live
+
+
+async def journeys_by_id(session: AsyncSession, ids: set[int]) -> dict[int, LiveJourney]:
+    """Definitions of the given journeys, enabled or not (running runs finish their journey)."""
+    if not ids:
+        return {}
+    rows = (await session.exec(select(Journey).where(col(Journey.id).in_(sorted(ids))))).all()
+    found: dict[int, LiveJourney] = {}
+    for row in rows:
+        try:
+            definition = JourneyDefinition.from_doc(row.definition)
+        except ValidationError as error:
+            log.error("journey %s has an invalid stored definition: %s", row.name, error)
+            continue
+        if row.id is not None:
+            found[row.id] = LiveJourney(row.id, row.name, row.version, definition)
+    return found
+
+
+async def published_template(session: AsyncSession, name: str) -> PublishedTemplate | None:
+    """The version a push of template `name` renders now (None when missing or never published)."""
+    template = (await session.exec(select(Template).where(Template.name == name))).first()
+    if template is None or template.current_version_id is None:
+        return None
+    return PublishedTemplate(template.current_version_id, template.kind, template.purpose)

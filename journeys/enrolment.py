@@ -1,0 +1,245 @@
+"""Domain events drive journeys: enrol on triggers, end runs on goals, cancel pushes on opt-outs.
+
+Each batch of events is claimed and processed in ONE transaction: the claim (`processed_at` set by a
+conditional UPDATE; SKIP LOCKED on PostgreSQL) commits together with the runs and pushes it created, so
+an event is processed exactly once even when several processes run this job or one dies mid-batch.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, cast
+
+from sqlalchemy import Table, select, update
+from sqlmodel import col
+from sqlmodel import select as model_select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from journeys.attribution import attribute_order, mark_refunded
+from journeys.catalogue import LiveJourney, enabled_journeys, journeys_by_id
+from journeys.policy import DispatchPolicy
+from journeys.runner import advance_run
+from scrm.clock import Clock
+from storage.db import Database
+from storage.models.core import DomainEvent, Follower
+from storage.models.pushes import JourneyRun
+from storage.pushes import cancel_open_pushes, picked_once
+
+log = logging.getLogger(__name__)
+EVENTS = cast(Table, DomainEvent.__table__)  # type: ignore[attr-defined]
+ORDER_EVENTS = frozenset({"first_purchase", "repeat_purchase"})
+# Scans emit this kind for one journey (payload "journey_id"); it enrols into that journey only.
+NO_PURCHASE = "no_purchase"
+
+
+@dataclass
+class EnrolmentReport:
+    events: int = 0
+    enrolled: int = 0
+    goals_reached: int = 0
+    exited: int = 0
+    cancelled_pushes: int = 0
+    attributed: int = 0
+
+
+async def _claim_events(session: AsyncSession, now: datetime, limit: int) -> list[DomainEvent]:
+    conn = await session.connection()
+    waiting = picked_once(
+        conn,
+        select(EVENTS.c.id)
+        .where(EVENTS.c.processed_at.is_(None))
+        .order_by(EVENTS.c.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True),
+    )
+    claimed = await conn.execute(
+        update(EVENTS)
+        .where(EVENTS.c.id.in_(waiting), EVENTS.c.processed_at.is_(None))
+        .values(processed_at=now)
+        .returning(EVENTS.c.id)
+    )
+    ids = sorted(claimed.scalars().all())
+    if not ids:
+        return []
+    rows = (await session.exec(model_select(DomainEvent).where(col(DomainEvent.id).in_(ids)))).all()
+    return sorted(rows, key=lambda e: e.id or 0)
+
+
+async def _followers_of(session: AsyncSession, event: DomainEvent) -> list[Follower]:
+    if event.follower_id is not None:
+        follower = await session.get(Follower, event.follower_id)
+        return [follower] if follower is not None else []
+    if event.profile_id is None:
+        return []
+    statement = model_select(Follower).where(Follower.profile_id == event.profile_id)
+    return list((await session.exec(statement)).all())
+
+
+async def _active_runs(session: AsyncSession, follower_ids: list[int]) -> list[JourneyRun]:
+    if not follower_ids:
+        return []
+    statement = model_select(JourneyRun).where(
+        col(JourneyRun.follower_id).in_(follower_ids), JourneyRun.state == "active"
+    )
+    return list((await session.exec(statement)).all())
+
+
+class Enrolment:
+    """Consumes domain events and moves runs forward; `policy` places planned pushes out of quiet hours."""
+
+    def __init__(self, db: Database, clock: Clock, policy: DispatchPolicy, *, attribution_days: int = 7) -> None:
+        self.db = db
+        self.clock = clock
+        self.policy = policy
+        self.attribution_days = attribution_days
+
+    async def process_events(self, limit: int = 200) -> EnrolmentReport:
+        """Process one batch of unprocessed domain events; returns what it did."""
+        report = EnrolmentReport()
+        now = self.clock.now()
+        async with self.db.transaction() as session:
+            events = await _claim_events(session, now, limit)
+            if not events:
+                return report
+            journeys = await enabled_journeys(session)
+            for event in events:
+                await self._handle(session, event, journeys, now, report)
+                report.events += 1
+        return report
+
+    async def drain_events(self, batch: int = 200) -> EnrolmentReport:
+        """Process batches until no event is waiting."""
+        total = EnrolmentReport()
+        while True:
+            report = await self.process_events(batch)
+            for name in vars(total):
+                setattr(total, name, getattr(total, name) + getattr(report, name))
+            if report.events < batch:
+                return total
+
+    async def _handle(
+        self,
+        session: AsyncSession,
+        event: DomainEvent,
+        journeys: list[LiveJourney],
+        now: datetime,
+        report: EnrolmentReport,
+    ) -> None:
+        followers = await _followers_of(session, event)
+        follower_ids = [f.id for f in followers if f.id is not None]
+        payload: dict[str, Any] = dict(event.payload or {})
+        if event.kind in ("unfollowed", "consent_withdrawn"):
+            await self._stop_follower(session, event.kind, follower_ids, now, report)
+            return
+        credited = event.kind in ORDER_EVENTS and await attribute_order(session, event, self.attribution_days, now)
+        report.attributed += int(credited)
+        if event.kind == "order_refunded":
+            await mark_refunded(session, payload)
+        await self._check_goals(session, event.kind, payload, follower_ids, now, report)
+        for journey in journeys:
+            if event.kind == NO_PURCHASE:
+                if payload.get("journey_id") != journey.id:
+                    continue
+            elif not journey.definition.trigger.matches_event(event.kind, payload):
+                continue
+            for follower in followers:
+                if await self._enrol(session, journey, follower, event, now):
+                    report.enrolled += 1
+
+    async def _stop_follower(
+        self, session: AsyncSession, kind: str, follower_ids: list[int], now: datetime, report: EnrolmentReport
+    ) -> None:
+        # Unfollowing ends everything (WeChat delivers nothing to a non-follower); withdrawing consent
+        # stops marketing only: service notices (order shipped...) still go.
+        purposes = ("marketing", "service") if kind == "unfollowed" else ("marketing",)
+        conn = await session.connection()
+        for follower_id in follower_ids:
+            cancelled = await cancel_open_pushes(conn, now=now, follower_id=follower_id, reason=kind, purposes=purposes)
+            report.cancelled_pushes += len(cancelled)
+        for run in await _active_runs(session, follower_ids):
+            run.state, run.end_reason, run.ended_at, run.resume_at = "exited", kind, now, None
+            session.add(run)
+            report.exited += 1
+
+    async def _check_goals(
+        self,
+        session: AsyncSession,
+        kind: str,
+        payload: dict[str, Any],
+        follower_ids: list[int],
+        now: datetime,
+        report: EnrolmentReport,
+    ) -> None:
+        runs = await _active_runs(session, follower_ids)
+        definitions = await journeys_by_id(session, {run.journey_id for run in runs})
+        reached = [
+            run
+            for run in runs
+            if (journey := definitions.get(run.journey_id)) is not None
+            and journey.definition.goal is not None
+            and journey.definition.goal.matches_event(kind, payload)
+        ]
+        for run in reached:
+            run.state, run.end_reason, run.ended_at, run.resume_at = "goal_reached", f"goal: {kind}", now, None
+            run.step_id = ""
+            session.add(run)
+            report.goals_reached += 1
+        if reached:
+            conn = await session.connection()
+            cancelled = await cancel_open_pushes(
+                conn, now=now, run_ids=[r.id for r in reached if r.id is not None], reason="journey goal reached"
+            )
+            report.cancelled_pushes += len(cancelled)
+
+    async def _enrol(
+        self, session: AsyncSession, journey: LiveJourney, follower: Follower, event: DomainEvent, now: datetime
+    ) -> bool:
+        if follower.id is None or follower.status != "subscribed":
+            return False
+        previous = (
+            await session.exec(
+                model_select(JourneyRun)
+                .where(JourneyRun.journey_id == journey.id, JourneyRun.follower_id == follower.id)
+                .order_by(col(JourneyRun.id).desc())
+                .limit(1)
+            )
+        ).first()
+        if previous is not None:
+            if previous.state == "active":
+                return False
+            if not journey.definition.reentry.allows(previous.ended_at or previous.entered_at, now):
+                return False
+        run = JourneyRun(
+            journey_id=journey.id, journey_name=journey.name, journey_version=journey.version,
+            follower_id=follower.id, profile_id=follower.profile_id, trigger_event_id=event.id,
+            context={"event": event.kind, **dict(event.payload or {})}, entered_at=now,
+        )  # fmt: skip
+        session.add(run)
+        await advance_run(session, run, journey, now, self.policy)
+        session.add(run)
+        return True
+
+    async def advance_due_runs(self, limit: int = 500) -> int:
+        """Continue runs whose wait is over; returns how many moved."""
+        now = self.clock.now()
+        async with self.db.transaction() as session:
+            statement = (
+                model_select(JourneyRun)
+                .where(JourneyRun.state == "active", col(JourneyRun.resume_at) <= now)
+                .order_by(col(JourneyRun.resume_at))
+                .limit(limit)
+                .with_for_update(skip_locked=True)
+            )
+            runs = list((await session.exec(statement)).all())
+            definitions = await journeys_by_id(session, {run.journey_id for run in runs})
+            for run in runs:
+                journey = definitions.get(run.journey_id)
+                if journey is None:
+                    run.state, run.end_reason, run.ended_at, run.resume_at = "exited", "journey deleted", now, None
+                else:
+                    # Continue from the planned moment, not from when this job happened to run.
+                    await advance_run(session, run, journey, run.resume_at or now, self.policy)
+                session.add(run)
+        return len(runs)

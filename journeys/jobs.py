@@ -1,0 +1,168 @@
+"""The periodic jobs of journeys: plain async functions of a JourneyRuntime, registered in JOBS.
+
+The scheduler (journeys.scheduler) runs them on the leader only; tests call them directly with a
+FakeClock in the runtime's services.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import col, select
+
+from journeys.catalogue import enabled_journeys
+from journeys.enrolment import NO_PURCHASE
+from journeys.report import journey_report
+from journeys.runtime import JourneyRuntime
+from scrm.clock import start_of_china_day
+from storage.models.core import AuditEntry, DomainEvent, Follower, Profile
+from storage.models.pushes import JourneyRun
+
+log = logging.getLogger(__name__)
+
+
+async def dispatch_tick(rt: JourneyRuntime) -> dict[str, int]:
+    """Housekeeping (expiry, held requeue, dead claims), then send what is due (bounded per tick)."""
+    counts = await rt.dispatcher.housekeeping()
+    report = await rt.dispatcher.drain(max_batches=50)
+    return {**counts, **report.as_dict()}
+
+
+async def process_domain_events(rt: JourneyRuntime) -> dict[str, int]:
+    """Enrol, end runs on goals, cancel on opt-outs; then move runs whose wait is over."""
+    report = await rt.enrolment.drain_events()
+    moved = await rt.enrolment.advance_due_runs()
+    return {**vars(report), "runs_advanced": moved}
+
+
+async def _emit(rt: JourneyRuntime, events: list[DomainEvent]) -> int:
+    """Insert scan events; a dedup_key already present means this scan already emitted it."""
+    created = 0
+    for event in events:
+        try:
+            async with rt.services.db.transaction() as session:
+                session.add(event)
+            created += 1
+        except IntegrityError:
+            continue
+    return created
+
+
+async def scan_no_purchase(rt: JourneyRuntime) -> int:
+    """Emit `no_purchase` for followers with no order for N days (per journey with that trigger)."""
+    now = rt.services.clock.now()
+    events: list[DomainEvent] = []
+    async with rt.services.db.session() as session:
+        journeys = [j for j in await enabled_journeys(session) if j.definition.trigger.kind == "no_purchase"]
+        for journey in journeys:
+            cutoff = now - timedelta(days=int(journey.definition.trigger.days or 0))
+            rows = (
+                await session.exec(
+                    select(Follower.id, Follower.subscribed_at, Profile.last_order_at)
+                    .outerjoin(Profile, col(Profile.id) == col(Follower.profile_id))
+                    .where(Follower.status == "subscribed", col(Follower.subscribed_at) <= cutoff)
+                )
+            ).all()
+            for follower_id, subscribed_at, last_order_at in rows:
+                anchor = last_order_at or subscribed_at
+                if follower_id is None or anchor is None or anchor > cutoff:
+                    continue
+                events.append(
+                    DomainEvent(
+                        kind=NO_PURCHASE, occurred_at=now, follower_id=follower_id,
+                        payload={"journey_id": journey.id, "days": journey.definition.trigger.days},
+                        dedup_key=f"no_purchase:{journey.id}:{follower_id}:{anchor.isoformat()}",
+                    )
+                )  # fmt: skip
+    return await _emit(rt, events)
+
+
+async def scan_segments(rt: JourneyRuntime) -> int:
+    """Emit `segment_entered` for followers already in a journey's segment but never enrolled in it.
+
+    Imports emit the event when a profile changes segment; this catches journeys created afterwards.
+    """
+    now = rt.services.clock.now()
+    events: list[DomainEvent] = []
+    async with rt.services.db.session() as session:
+        journeys = [j for j in await enabled_journeys(session) if j.definition.trigger.kind == "segment_entered"]
+        for journey in journeys:
+            segment = str(journey.definition.trigger.segment)
+            enrolled = select(JourneyRun.follower_id).where(JourneyRun.journey_id == journey.id)
+            rows = (
+                await session.exec(
+                    select(Follower.id, Follower.profile_id)
+                    .join(Profile, col(Profile.id) == col(Follower.profile_id))
+                    .where(
+                        Profile.segment == segment,
+                        Follower.status == "subscribed",
+                        col(Follower.id).not_in(enrolled),
+                    )
+                )
+            ).all()
+            events += [
+                DomainEvent(
+                    kind="segment_entered", occurred_at=now, follower_id=fid, profile_id=pid,
+                    payload={"segment": segment, "source": "scan"},
+                    dedup_key=f"segment_scan:{journey.id}:{fid}:{segment}",
+                )
+                for fid, pid in rows
+                if fid is not None
+            ]  # fmt: skip
+    return await _emit(rt, events)
+
+
+async def refresh_tokens(rt: JourneyRuntime) -> dict[str, str]:
+    """Refresh every account's shared access token ahead of its expiry (the client decides when)."""
+    return await rt.api.tokens.refresh_tokens()
+
+
+async def run_mass_sends(rt: JourneyRuntime) -> dict[str, int]:
+    report = await rt.mass_sender.run_due()
+    return vars(report)
+
+
+async def nightly_aggregates(rt: JourneyRuntime) -> dict[str, Any]:
+    """Keep yesterday's per-journey figures in the audit log (the report's history), run nightly hooks."""
+    now = rt.services.clock.now()
+    async with rt.services.db.session() as session:
+        rows = await journey_report(session)
+        session.add(
+            AuditEntry(
+                at=now, actor="scheduler", action="journeys.daily_report",
+                target=start_of_china_day(now).date().isoformat(), detail={"journeys": rows},
+            )
+        )  # fmt: skip
+        await session.commit()
+    for hook in rt.services.extras.get("nightly_hooks", ()):
+        await hook(rt.services)
+    return {"journeys": len(rows)}
+
+
+Job = Callable[[JourneyRuntime], Awaitable[Any]]
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    """A job and when it runs: every `seconds`, or daily at `hour:minute` China time."""
+
+    function: Job
+    seconds: int | None = None
+    hour: int | None = None
+    minute: int = 0
+
+
+JOBS: dict[str, JobSpec] = {
+    "dispatch_tick": JobSpec(dispatch_tick, seconds=5),
+    "process_domain_events": JobSpec(process_domain_events, seconds=5),
+    "scan_no_purchase": JobSpec(scan_no_purchase, seconds=3600),
+    "scan_segments": JobSpec(scan_segments, seconds=900),
+    "refresh_tokens": JobSpec(refresh_tokens, seconds=300),
+    "run_mass_sends": JobSpec(run_mass_sends, seconds=60),
+    "nightly_aggregates": JobSpec(nightly_aggregates, hour=3, minute=15),
+}

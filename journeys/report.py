@@ -1,0 +1,95 @@
+"""Per journey and step: what happened to the pushes, and the orders and revenue attributed to them."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+from sqlalchemy import select as sa_select
+from sqlmodel import col, func, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from storage.models.content import Journey
+from storage.models.pushes import JourneyRun, Push, PushAttribution
+
+STATUS_COLUMNS = ("sent", "held", "pending", "expired", "skipped", "failed", "cancelled", "unknown")
+
+
+async def journey_report(session: AsyncSession) -> list[dict[str, Any]]:
+    """One entry per journey with runs or pushes: runs by state and steps with counts, orders, revenue."""
+    names = {j.id: j.name for j in (await session.exec(select(Journey))).all()}
+    steps: dict[tuple[int, int, str], dict[str, Any]] = {}
+
+    def step_row(journey_id: int, index: int, key: str) -> dict[str, Any]:
+        return steps.setdefault(
+            (journey_id, index, key),
+            {"step": key, "index": index, **dict.fromkeys(STATUS_COLUMNS, 0), "delivered_after_hold": 0,
+             "orders": 0, "revenue_fen": 0},
+        )  # fmt: skip
+
+    conn = await session.connection()
+    by_status = await conn.execute(
+        sa_select(col(Push.journey_id), col(Push.step_index), col(Push.step_key), col(Push.status), func.count())
+        .where(col(Push.journey_id).is_not(None))
+        .group_by(col(Push.journey_id), col(Push.step_index), col(Push.step_key), col(Push.status))
+    )
+    for journey_id, index, key, status, count in by_status.all():
+        bucket = "pending" if status in ("claimed", "sending") else status
+        row = step_row(int(journey_id or 0), index, key)
+        row[bucket] = row.get(bucket, 0) + int(count)
+    after_hold = await session.exec(
+        select(Push.journey_id, Push.step_index, Push.step_key, func.count())
+        .where(Push.status == "sent", col(Push.held_at).is_not(None), col(Push.journey_id).is_not(None))
+        .group_by(col(Push.journey_id), col(Push.step_index), col(Push.step_key))
+    )
+    for journey_id, index, key, count in after_hold.all():
+        step_row(int(journey_id or 0), index, key)["delivered_after_hold"] = int(count)
+    credits = await conn.execute(
+        sa_select(col(PushAttribution.journey_id), col(PushAttribution.step_index), col(Push.step_key),
+                  col(PushAttribution.amount_fen), col(PushAttribution.refunded))
+        .join(Push, col(Push.id) == col(PushAttribution.push_id))
+        .where(col(PushAttribution.journey_id).is_not(None))
+    )  # fmt: skip
+    for journey_id, index, key, amount, refunded in credits.all():
+        row = step_row(int(journey_id or 0), index, key)
+        row["orders"] += 1
+        row["revenue_fen"] += 0 if refunded else int(amount)
+    runs: dict[int, dict[str, int]] = defaultdict(dict)
+    run_counts = await session.exec(
+        select(JourneyRun.journey_id, JourneyRun.state, func.count()).group_by(
+            col(JourneyRun.journey_id), col(JourneyRun.state)
+        )
+    )
+    for journey_id, state, count in run_counts.all():
+        runs[journey_id][state] = int(count)
+    report: list[dict[str, Any]] = []
+    for journey_id in sorted(set(runs) | {key[0] for key in steps}):
+        journey_steps = sorted((v for k, v in steps.items() if k[0] == journey_id), key=lambda r: r["index"])
+        report.append(
+            {
+                "journey_id": journey_id,
+                "journey": names.get(journey_id, f"#{journey_id}"),
+                "runs": dict(sorted(runs.get(journey_id, {}).items())),
+                "steps": journey_steps,
+                "orders": sum(s["orders"] for s in journey_steps),
+                "revenue_fen": sum(s["revenue_fen"] for s in journey_steps),
+            }
+        )
+    return report
+
+
+def format_report(report: list[dict[str, Any]]) -> list[str]:
+    """The report as aligned text lines (money in yuan)."""
+    if not report:
+        return ["no journey has run yet"]
+    header = f"{'step':<20}" + "".join(f"{c:>10}" for c in (*STATUS_COLUMNS, "orders")) + f"{'revenue':>14}"
+    lines: list[str] = []
+    for journey in report:
+        runs = ", ".join(f"{state} {count}" for state, count in journey["runs"].items()) or "no runs"
+        lines.append(f"journey {journey['journey']} (runs: {runs})")
+        lines.append("  " + header)
+        for step in journey["steps"]:
+            cells = "".join(f"{step[c]:>10}" for c in (*STATUS_COLUMNS, "orders"))
+            lines.append(f"  {step['step']:<20}{cells}{step['revenue_fen'] / 100:>14.2f}")
+        lines.append(f"  total: {journey['orders']} orders, {journey['revenue_fen'] / 100:.2f} yuan attributed")
+    return lines

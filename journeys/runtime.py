@@ -1,0 +1,56 @@
+"""Everything journeys need at run time, built once per process from the application's Services."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from gateway.wechat_api.client import WeChatAPI
+from handlers.context import Services
+from journeys.adapters import ContentRenderer, WeChatSender
+from journeys.dispatcher import Dispatcher, DispatcherConfig
+from journeys.enrolment import Enrolment
+from journeys.mass_send import MassSender
+from journeys.policy import DispatchPolicy
+from journeys.wake import make_interaction_hook
+
+
+@dataclass
+class JourneyRuntime:
+    services: Services
+    api: WeChatAPI
+    dispatcher: Dispatcher
+    enrolment: Enrolment
+    mass_sender: MassSender
+    # True when this runtime created the API client (and must close it).
+    owns_api: bool = False
+
+    async def close(self) -> None:
+        if self.owns_api:
+            await self.api.close()
+
+
+def build_runtime(services: Services, config: DispatcherConfig | None = None) -> JourneyRuntime:
+    """Wire the dispatcher, enrolment and mass sender; register the wake-on-interaction hook.
+
+    Uses `services.extras["wechat_api"]` when the application made one, else creates a client.
+    """
+    existing = services.extras.get("wechat_api")
+    api = existing if isinstance(existing, WeChatAPI) else WeChatAPI(services.settings, services.db, services.clock)
+    sender = WeChatSender(api)
+    policy = DispatchPolicy.from_settings(services.settings)
+    dispatcher = Dispatcher(
+        services.db, sender, ContentRenderer(services.db, services.clock), services.clock, policy, config
+    )
+    enrolment = Enrolment(services.db, services.clock, policy, attribution_days=services.settings.attribution_days)
+    runtime = JourneyRuntime(
+        services=services,
+        api=api,
+        dispatcher=dispatcher,
+        enrolment=enrolment,
+        mass_sender=MassSender(services.db, sender, services.clock),
+        owns_api=existing is None,
+    )
+    hooks = services.extras.setdefault("interaction_hooks", [])
+    hooks.append(make_interaction_hook(dispatcher))
+    services.extras["push_dispatcher"] = dispatcher
+    return runtime

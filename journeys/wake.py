@@ -1,0 +1,37 @@
+"""Wake on interaction: a follower who writes, clicks, scans or follows opens a customer-service window,
+so their held pushes are delivered right then, in order, within that window's count.
+
+The gateway runs the hook after the reply went back (`services.extras["interaction_hooks"]`), so the
+delivery never delays the reply; a failure here is logged and the dispatcher's tick retries later.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+
+from gateway.events import Inbound
+from handlers.context import HandlerContext
+from journeys.dispatcher import Dispatcher
+
+log = logging.getLogger(__name__)
+
+InteractionHook = Callable[[HandlerContext, Inbound], Awaitable[None]]
+
+
+def make_interaction_hook(dispatcher: Dispatcher) -> InteractionHook:
+    """The hook to append to `services.extras["interaction_hooks"]`."""
+
+    async def deliver_held_pushes(ctx: HandlerContext, event: Inbound) -> None:
+        if not event.is_interaction or ctx.follower is None or ctx.follower.id is None:
+            return
+        try:
+            report = await dispatcher.deliver_for_follower(ctx.follower.id)
+        except Exception:
+            # The reply is already gone; the dispatcher's periodic sweep requeues these pushes later.
+            log.exception("delivering held pushes to follower %s after %s failed", ctx.follower.id, event.key)
+            return
+        if report.claimed:
+            log.info("follower %s interacted (%s): %s", ctx.follower.id, event.key, report.as_dict())
+
+    return deliver_held_pushes

@@ -1,0 +1,88 @@
+"""Profile enrichment after an import: aggregates, RFM and segments for the touched profiles only."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from orders.cells import PURCHASED
+from orders.retry import retrying
+from orders.rfm import lifecycle_stage, score, segment
+from storage.db import Database
+from storage.orders import insert_domain_events
+from storage.profiles import PurchaseSummary, current_aggregates, purchase_summaries, write_aggregates
+
+TOP_PRODUCTS = 3
+# Profiles re-scored per transaction: small enough to keep locks short, large enough to stay set-based.
+REFRESH_CHUNK = 10_000
+
+
+def aggregate_values(summary: PurchaseSummary, now: datetime) -> dict[str, Any]:
+    """Every aggregate column of a profile from its purchase summary."""
+    ranked = sorted(summary.products, key=lambda item: (-item[1], _newest_first(item[2]), item[0]))
+    latest = max(summary.products, key=lambda item: (item[2] is not None, item[2] or now), default=None)
+    rfm = score(summary.order_count, summary.total_spent_fen, summary.last_order_at, now)
+    named = segment(rfm)
+    return {
+        "order_count": summary.order_count,
+        "total_spent_fen": summary.total_spent_fen,
+        "avg_order_fen": summary.total_spent_fen // summary.order_count if summary.order_count else 0,
+        "first_order_at": summary.first_order_at,
+        "last_order_at": summary.last_order_at,
+        "last_product": latest[0][:200] if latest else None,
+        "top_products": [product[:200] for product, _count, _at in ranked[:TOP_PRODUCTS]],
+        "r_score": rfm.recency,
+        "f_score": rfm.frequency,
+        "m_score": rfm.monetary,
+        "segment": named,
+        "lifecycle_stage": lifecycle_stage(summary.order_count, named),
+    }
+
+
+def _newest_first(moment: datetime | None) -> float:
+    return -moment.timestamp() if moment is not None else 0.0
+
+
+def segment_event(profile_id: int, values: dict[str, Any], previous: str, now: datetime) -> dict[str, Any]:
+    """The `segment_entered` event; keyed by the purchase history so a re-run finds it already there."""
+    last = values["last_order_at"]
+    return {
+        "kind": "segment_entered",
+        "occurred_at": now,
+        "profile_id": profile_id,
+        "payload": {"segment": values["segment"], "previous": previous, "order_count": values["order_count"]},
+        "dedup_key": f"segment_entered:{profile_id}:{values['segment']}:{values['order_count']}:"
+        f"{last.isoformat() if last else '-'}",
+    }
+
+
+async def refresh_profiles(db: Database, profile_ids: Iterable[int], now: datetime) -> set[int]:
+    """Recompute aggregates of these profiles; returns the ids whose stored values changed."""
+    ordered = sorted(set(profile_ids))
+    changed: set[int] = set()
+    for start in range(0, len(ordered), REFRESH_CHUNK):
+        part = ordered[start : start + REFRESH_CHUNK]
+        changed |= await retrying(lambda part=part: _refresh_chunk(db, part, now))  # type: ignore[misc]
+    return changed
+
+
+async def _refresh_chunk(db: Database, part: list[int], now: datetime) -> set[int]:
+    async with db.engine.begin() as conn:
+        summaries = await purchase_summaries(conn, db.dialect, part, PURCHASED)
+        stored = await current_aggregates(conn, db.dialect, part)
+        rows: list[dict[str, Any]] = []
+        events: list[dict[str, Any]] = []
+        for profile_id in part:
+            if profile_id not in stored:
+                continue  # erased meanwhile
+            values = aggregate_values(summaries[profile_id], now)
+            before = stored[profile_id]
+            if values == before:
+                continue
+            rows.append({"profile_id": profile_id, **values, "updated_at": now})
+            if values["segment"] != before["segment"] and values["order_count"] > 0:
+                events.append(segment_event(profile_id, values, before["segment"], now))
+        await write_aggregates(conn, db.dialect, rows)
+        await insert_domain_events(conn, db.dialect, events)
+    return {row["profile_id"] for row in rows}

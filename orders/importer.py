@@ -1,0 +1,184 @@
+"""The order importer: stream a file, normalise in Python, write in batches, then enrich profiles.
+
+    reports = await import_files(db, settings, [Path("ExportOrderList.csv")], clock=SystemClock())
+
+Reading and normalising run in a worker thread one batch ahead of the database writes, so a web
+upload imported in a background task does not stall the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from identity.vault import PhoneVault
+from orders.aggregates import refresh_profiles
+from orders.opening import open_export
+from orders.presets import Preset
+from orders.records import Batch, OrderReader, RejectedRow
+from orders.report import FileReport
+from orders.retry import retrying
+from orders.writer import BatchOutcome, BatchWriter
+from scrm.clock import Clock
+from scrm.settings import Settings
+from storage.db import Database
+from storage.orders import finish_run, start_run
+
+# rows done, bytes read, bytes in the file
+ProgressCallback = Callable[[int, int, int], None]
+# file report, the file's header names, rejected rows of one batch
+RejectsCallback = Callable[[FileReport, list[str], list[RejectedRow]], None]
+# Orders per transaction: large batches amortise round trips and commits; memory stays small.
+BATCH_SIZE = 5_000
+
+
+@dataclass(frozen=True)
+class ImportOptions:
+    """How to read the files: `platform` is a preset name, `auto`, or `generic` with a `mapping`."""
+
+    platform: str = "auto"
+    mapping: Preset | None = None
+    dry_run: bool = False
+    actor: str = ""
+    batch_size: int = BATCH_SIZE
+
+
+def file_hash(path: Path) -> str:
+    """SHA-256 of the file's bytes, recorded on the run so the same file is recognisable later."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+async def import_files(
+    db: Database,
+    settings: Settings,
+    paths: Sequence[Path],
+    *,
+    clock: Clock,
+    options: ImportOptions | None = None,
+    progress: ProgressCallback | None = None,
+    on_rejects: RejectsCallback | None = None,
+) -> list[FileReport]:
+    """Import every file in turn. All files are opened and checked first: one bad file writes nothing."""
+    chosen = options or ImportOptions()
+    for path in paths:
+        table, _preset = await asyncio.to_thread(open_export, path, chosen.platform, chosen.mapping)
+        table.close()
+    return [
+        await import_file(db, settings, path, clock=clock, options=chosen, progress=progress, on_rejects=on_rejects)
+        for path in paths
+    ]
+
+
+async def import_file(
+    db: Database,
+    settings: Settings,
+    path: Path,
+    *,
+    clock: Clock,
+    options: ImportOptions | None = None,
+    progress: ProgressCallback | None = None,
+    on_rejects: RejectsCallback | None = None,
+) -> FileReport:
+    """Import one export file and return its report. Bad input raises ImportInputError, writing nothing."""
+    chosen = options or ImportOptions()
+    table, preset = await asyncio.to_thread(open_export, path, chosen.platform, chosen.mapping)
+    try:
+        report = FileReport(path.name, preset.platform, preset.name, await asyncio.to_thread(file_hash, path))
+        report.dry_run = chosen.dry_run
+        reader = OrderReader(table, preset)
+        if not chosen.dry_run:
+            async with db.engine.begin() as conn:
+                report.run_id = await start_run(
+                    conn,
+                    {
+                        "file_name": path.name[:255],
+                        "content_hash": report.content_hash,
+                        "platform": preset.platform,
+                        "preset": preset.name[:80],
+                        "actor": chosen.actor[:100],
+                        "state": "running",
+                        "started_at": clock.now(),
+                        "rejects_by_reason": {},
+                        "hints_by_kind": {},
+                    },
+                )
+        writer = BatchWriter(
+            dialect=db.dialect,
+            vault=PhoneVault(settings.data_key),
+            platform=preset.platform,
+            provided=reader.provided,
+            run_id=report.run_id,
+        )
+        touched = await _write_batches(db, reader, writer, report, clock, chosen, progress, on_rejects)
+        if not chosen.dry_run and report.run_id is not None:
+            await refresh_profiles(db, touched, clock.now())
+            async with db.engine.begin() as conn:
+                await finish_run(
+                    conn, report.run_id, {**report.counts(), "state": "completed", "finished_at": clock.now()}
+                )
+        return report
+    finally:
+        table.close()
+
+
+async def _write_batches(
+    db: Database,
+    reader: OrderReader,
+    writer: BatchWriter,
+    report: FileReport,
+    clock: Clock,
+    options: ImportOptions,
+    progress: ProgressCallback | None,
+    on_rejects: RejectsCallback | None,
+) -> set[int]:
+    """Write every batch; returns the ids of all profiles the file's orders belong to."""
+    batches = reader.batches(options.batch_size)
+    created_ids: set[int] = set()
+    updated_ids: set[int] = set()
+    touched: set[int] = set()
+    pending: asyncio.Future[Batch | None] = asyncio.ensure_future(asyncio.to_thread(next, batches, None))
+    try:
+        while (batch := await pending) is not None:
+            # Read the next batch while this one is written.
+            pending = asyncio.ensure_future(asyncio.to_thread(next, batches, None))
+            outcome = await _write_one(db, writer, batch, clock, options.dry_run)
+            report.rows_read = batch.rows_read
+            report.orders_created += outcome.created
+            report.orders_updated += outcome.updated
+            report.orders_unchanged += outcome.unchanged
+            report.hints_by_kind.update(
+                record.phone.kind for record in batch.orders if record.phone.kind not in ("mobile", "empty")
+            )
+            report.add_rejects(batch.rejects)
+            if on_rejects is not None and batch.rejects:
+                on_rejects(report, reader.table.headers, batch.rejects)
+            created_ids |= outcome.new_profile_ids
+            updated_ids |= outcome.changed_profile_ids
+            touched |= outcome.profile_ids
+            report.profiles_created += len(outcome.new_profile_ids) + len(outcome.new_profile_keys)
+            report.profiles_updated = len(updated_ids - created_ids)
+            if progress is not None:
+                progress(batch.rows_read, batch.position, reader.table.size)
+    finally:
+        if not pending.done():
+            # Let the reader thread finish its batch before the file is closed under it.
+            await asyncio.wait([pending])
+    return touched
+
+
+async def _write_one(db: Database, writer: BatchWriter, batch: Batch, clock: Clock, dry_run: bool) -> BatchOutcome:
+    async def attempt() -> BatchOutcome:
+        if dry_run:
+            async with db.engine.connect() as conn:
+                return await writer.write(conn, batch.orders, batch.rejects, clock.now())
+        async with db.engine.begin() as conn:
+            return await writer.write(conn, batch.orders, batch.rejects, clock.now())
+
+    return await retrying(attempt)

@@ -1,0 +1,89 @@
+"""Application wiring: one process serves the gateway, the console and (in demo mode) the sandbox,
+and takes part in the scheduler-leader election that drives journeys."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from aiohttp import web
+
+from console.app import add_console
+from content.replybook import ContentReplyBook
+from gateway.app import add_gateway_routes
+from gateway.wechat_api.client import WeChatAPI
+from handlers.binding import binding_router
+from handlers.context import Services
+from handlers.default_router import build_default_dispatcher
+from handlers.optout import optout_router
+from identity.services import build_identity_services, warn_if_unencrypted
+from journeys.scheduler import SchedulerHandle, start_scheduler
+from sandbox.callbacks import SandboxAccount
+from sandbox.fake_wechat import FakeWeChat
+from sandbox.simulator import add_sandbox_routes
+from scrm.clock import Clock
+from scrm.settings import Settings
+from storage.db import Database
+
+log = logging.getLogger("scrm.app")
+
+SCHEDULER_KEY = web.AppKey("scrm.scheduler", SchedulerHandle)
+# Console uploads stream to disk themselves; this only bounds ordinary form posts.
+MAX_FORM_BODY = 2 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Sandbox:
+    """The demo's in-process WeChat: a fake API mounted beside the gateway and the follower simulator."""
+
+    fake: FakeWeChat
+    public_origin: str
+
+
+def build_services(settings: Settings, db: Database, clock: Clock) -> Services:
+    """Every long-lived collaborator the handlers, journeys and console look up by name."""
+    services = Services(db=db, settings=settings, clock=clock)
+    services.extras.update(build_identity_services(db, settings, clock))
+    services.extras["reply_book"] = ContentReplyBook(db, clock)
+    services.extras["wechat_api"] = WeChatAPI(settings, db, clock)
+    return services
+
+
+def build_web_app(services: Services, *, sandbox: Sandbox | None = None, scheduler: bool = True) -> web.Application:
+    """The whole HTTP surface: /wechat, /healthz, /readyz, /console, and /sandbox in demo mode."""
+    app = web.Application(client_max_size=MAX_FORM_BODY)
+    add_gateway_routes(app, services, build_default_dispatcher(binding_router, optout_router))
+    add_console(app, services)
+    if sandbox is not None:
+        sandbox.fake.mount(app, "/fake-wechat", public_origin=sandbox.public_origin)
+        add_sandbox_routes(
+            app,
+            gateway_url="/wechat",
+            account=SandboxAccount.from_settings(services.settings),
+            fake=sandbox.fake,
+            clock=services.clock,
+            sms_outbox=services.extras.get("sms_outbox"),
+        )
+
+    async def home(_request: web.Request) -> web.StreamResponse:
+        raise web.HTTPFound("/console/")
+
+    app.router.add_get("/", home)
+
+    async def start_jobs(app: web.Application) -> None:
+        warn_if_unencrypted(services.settings, log)
+        if scheduler:
+            app[SCHEDULER_KEY] = await start_scheduler(services)
+
+    async def stop_jobs(app: web.Application) -> None:
+        handle = app.get(SCHEDULER_KEY)
+        if handle is not None:
+            await handle.stop()
+        api = services.extras.get("wechat_api")
+        if isinstance(api, WeChatAPI):
+            await api.close()
+
+    app.on_startup.append(start_jobs)
+    # Cleanup runs after in-flight requests and their after-reply work have finished.
+    app.on_cleanup.append(stop_jobs)
+    return app

@@ -1,0 +1,105 @@
+"""`scrm serve` (a real official account) and `scrm demo` (everything on a laptop, with a sandbox)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+from typing import Any
+
+from aiohttp import web
+
+from scrm.app import Sandbox, build_services, build_web_app
+from scrm.clock import SystemClock
+from scrm.logs import configure_logging
+from scrm.settings import Settings, load_settings
+from storage.db import Database
+from storage.migrate import upgrade
+
+log = logging.getLogger("scrm.serve")
+
+# Seconds aiohttp waits for in-flight callbacks on SIGTERM/SIGINT before closing connections.
+SHUTDOWN_TIMEOUT = 10.0
+
+
+def register(subparsers: Any) -> None:
+    serve = subparsers.add_parser("serve", help="serve the WeChat callback gateway and the console")
+    serve.add_argument("--host", help="bind address (default SCRM_HOST or 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port (default SCRM_PORT or 8080)")
+    serve.add_argument("--no-scheduler", action="store_true", help="never become the journeys scheduler leader")
+    serve.set_defaults(run=_serve)
+    demo = subparsers.add_parser("demo", help="run everything on this machine with a built-in WeChat sandbox")
+    demo.add_argument("--host", help="bind address (default 127.0.0.1)")
+    demo.add_argument("--port", type=int, help="port (default SCRM_PORT or 8080)")
+    demo.set_defaults(run=_demo)
+
+
+def _bind(settings: Settings, args: argparse.Namespace) -> Settings:
+    changes: dict[str, Any] = {}
+    if args.host:
+        changes["host"] = args.host
+    if args.port:
+        if not 1 <= args.port <= 65535:
+            raise ValueError("--port must be between 1 and 65535")
+        changes["port"] = args.port
+    return settings.with_overrides(**changes) if changes else settings
+
+
+def _serve(args: argparse.Namespace) -> int:
+    settings = _bind(load_settings(require_wechat=True), args)
+    configure_logging(settings.log_level)
+    upgrade(settings.database_url)
+    db = Database(settings.database_url)
+    services = build_services(settings, db, SystemClock())
+    app = build_web_app(services, scheduler=not args.no_scheduler)
+
+    async def close_db(_app: web.Application) -> None:
+        await db.dispose()
+
+    app.on_cleanup.append(close_db)
+    log.info("serving WeChat callbacks on http://%s:%s/wechat", settings.host, settings.port)
+    web.run_app(app, host=settings.host, port=settings.port, shutdown_timeout=SHUTDOWN_TIMEOUT, print=None)
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from scrm.demo import DEMO_ACCOUNT, seed_demo
+
+    base = load_settings()
+    settings = _bind(base.with_overrides(demo=True, **DEMO_ACCOUNT), args)
+    origin = f"http://{'127.0.0.1' if settings.host in ('0.0.0.0', '::') else settings.host}:{settings.port}"  # noqa: S104
+    settings = settings.with_overrides(wechat_api_base=f"{origin}/fake-wechat")
+    configure_logging(settings.log_level)
+    upgrade(settings.database_url)
+    db = Database(settings.database_url)
+    clock = SystemClock()
+    credentials = asyncio.run(_seed(db, settings, clock, seed_demo))
+
+    from sandbox.fake_wechat import FakeWeChat
+
+    services = build_services(settings, Database(settings.database_url), clock)
+    app = build_web_app(services, sandbox=Sandbox(FakeWeChat(), origin))
+
+    async def close_db(_app: web.Application) -> None:
+        await services.db.dispose()
+
+    app.on_cleanup.append(close_db)
+    print(
+        "\nSCRM Gateway demo (SQLite, WeChat sandbox; nothing leaves this machine)\n"
+        f"  follower simulator  {origin}/sandbox/\n"
+        f"  admin console       {origin}/console/   {credentials}\n"
+        f"  WeChat callback URL {origin}/wechat   (token {settings.wechat_token})\n"
+        f"  database            {settings.database_url}\n"
+        "Press Ctrl+C to stop.\n",
+        flush=True,
+    )
+    web.run_app(app, host=settings.host, port=settings.port, shutdown_timeout=SHUTDOWN_TIMEOUT, print=None)
+    return 0
+
+
+async def _seed(db: Database, settings: Settings, clock: SystemClock, seed: Any) -> str:
+    try:
+        result: str = await seed(db, settings, clock)
+        return result
+    finally:
+        await db.dispose()

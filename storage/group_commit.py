@@ -1,0 +1,157 @@
+"""Group commit for the callback hot path: many callbacks' small writes share one transaction.
+
+Every callback writes twice before it answers (claim the delivery, record the interaction) and once
+after (finish the delivery). On SQLite, which has one writer, those writes run on one dedicated
+connection in one thread: whatever steps are waiting when the thread is free run together between
+`BEGIN IMMEDIATE` and `COMMIT`, in a single hop from the event loop. A caller gets its result only after
+that commit, so nothing is acknowledged before it is durable. A batch that fails is re-run one step per
+transaction, so one bad step cannot fail its neighbours.
+
+On PostgreSQL (row-level locking, many writers) each step simply runs in its own transaction on the
+shared engine. Each write therefore comes in two spellings: `sqlite_step(cursor)` (plain SQL on the
+sqlite3 connection) and `engine_step(conn)` (SQLAlchemy Core on an AsyncConnection).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import threading
+import weakref
+from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from storage.db import Database
+
+T = TypeVar("T")
+SQLiteStep = Callable[[sqlite3.Cursor], T]
+EngineStep = Callable[[AsyncConnection], Awaitable[T]]
+
+
+def sqlite_time(moment: datetime) -> str:
+    """A datetime as SQLAlchemy's SQLite dialect stores UTCDateTime values (naive UTC text)."""
+    if moment.tzinfo is None:
+        raise ValueError(f"naive datetime {moment!r} given to a UTC column")
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+def parse_sqlite_time(text: str | None) -> datetime | None:
+    """The inverse of `sqlite_time`: aware UTC."""
+    if text is None:
+        return None
+    return datetime.fromisoformat(text).replace(tzinfo=UTC)
+
+
+class GroupCommit:
+    """Runs hot-path write steps in shared transactions; one per database per process (`group_commit`)."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+        path = db.engine.url.database
+        self._path = path if db.dialect == "sqlite" and path and path != ":memory:" else None
+        self._pending: list[tuple[SQLiteStep[Any], asyncio.Future[Any]]] = []
+        self._flushing: asyncio.Task[None] | None = None
+        self._executor: ThreadPoolExecutor | None = None
+        self._connection: sqlite3.Connection | None = None
+        self._lock = threading.Lock()
+
+    async def submit(self, sqlite_step: SQLiteStep[T], engine_step: EngineStep[T]) -> T:
+        """Run the step in a committed transaction and return its result."""
+        if self._path is None:
+            async with self._db.engine.begin() as conn:
+                return await engine_step(conn)
+        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        self._pending.append((sqlite_step, future))
+        if self._flushing is None or self._flushing.done():
+            self._flushing = asyncio.create_task(self._flush())
+        return await future
+
+    async def _flush(self) -> None:
+        loop = asyncio.get_running_loop()
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="scrm-group-commit")
+        while self._pending:
+            batch, self._pending = self._pending, []
+            outcomes = await loop.run_in_executor(self._executor, self._run_batch, [step for step, _ in batch])
+            for (_step, future), (ok, value) in zip(batch, outcomes, strict=True):
+                if future.done():
+                    continue
+                if ok:
+                    future.set_result(value)
+                else:
+                    future.set_exception(value)
+
+    def _connect(self) -> sqlite3.Connection:
+        if self._connection is None:
+            assert self._path is not None
+            # isolation_level=None: transactions are spelled out below (BEGIN IMMEDIATE takes the write
+            # lock up front, so a batch never fails half-way on a busy snapshot).
+            connection = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
+            connection.execute("PRAGMA journal_mode=WAL")
+            connection.execute("PRAGMA synchronous=NORMAL")
+            connection.execute("PRAGMA busy_timeout=30000")
+            connection.execute("PRAGMA foreign_keys=ON")
+            self._connection = connection
+        return self._connection
+
+    def _run_batch(self, steps: list[SQLiteStep[Any]]) -> list[tuple[bool, Any]]:
+        with self._lock:
+            connection = self._connect()
+            cursor = connection.cursor()
+            try:
+                cursor.execute("BEGIN IMMEDIATE")
+                results = [step(cursor) for step in steps]
+                cursor.execute("COMMIT")
+                return [(True, result) for result in results]
+            except Exception:
+                if connection.in_transaction:
+                    cursor.execute("ROLLBACK")
+            return [self._run_alone(cursor, step) for step in steps]
+
+    @staticmethod
+    def _run_alone(cursor: sqlite3.Cursor, step: SQLiteStep[Any]) -> tuple[bool, Any]:
+        try:
+            cursor.execute("BEGIN IMMEDIATE")
+            result = step(cursor)
+            cursor.execute("COMMIT")
+        except Exception as error:
+            if cursor.connection.in_transaction:
+                cursor.execute("ROLLBACK")
+            return False, error
+        return True, result
+
+    def close(self) -> None:
+        """Close the dedicated connection and its thread (waits for a batch in progress)."""
+        if self._executor is not None:
+            self._executor.shutdown(wait=True)
+            self._executor = None
+        with self._lock:
+            if self._connection is not None:
+                self._connection.close()
+                self._connection = None
+
+
+_writers: weakref.WeakKeyDictionary[AsyncEngine, GroupCommit] = weakref.WeakKeyDictionary()
+
+
+def group_commit(db: Database) -> GroupCommit:
+    """The process's one GroupCommit for this database: every hot-path writer must share it."""
+    writer = _writers.get(db.engine)
+    if writer is None:
+        writer = _writers[db.engine] = GroupCommit(db)
+        weakref.finalize(db.engine, writer.close)
+    return writer
+
+
+async def close_group_commit(db: Database) -> None:
+    """Release the dedicated SQLite connection of `db` (application shutdown)."""
+    writer = _writers.pop(db.engine, None)
+    if writer is not None:
+        await asyncio.to_thread(writer.close)
+
+
+__all__ = ["GroupCommit", "close_group_commit", "group_commit", "parse_sqlite_time", "sqlite_time"]

@@ -1,0 +1,206 @@
+"""The `inbound_events` ledger: one row per callback, claimed by INSERT so duplicates are found everywhere.
+
+Rules (the same for every gateway process, because the database is the only shared memory):
+
+- **Claim.** The first delivery inserts its de-duplication key; the unique index makes every later
+  delivery of the same message (WeChat's retries, in this or any other process) a conflict, so a handler
+  never runs twice.
+- **Finish.** When the handler is done the row becomes `done` with the reply document and how it went
+  out (`inline`, `api` or `none`); a retry answers with that reply.
+- **Stale rows.** A row still `processing` after `STALE_AFTER` belongs to a process that died (or hung)
+  mid-callback. WeChat has stopped retrying by then (its retries span ~15 s), so a late duplicate gets
+  `success` at once rather than waiting, and `purge_deliveries` marks such rows `abandoned`.
+- **Retention.** Rows are kept for `RETENTION` (far beyond the retry window) and then deleted by
+  `purge_deliveries`, a scheduled job, never on the hot path.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, TypeVar
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from storage.db import Database
+from storage.group_commit import GroupCommit, group_commit, sqlite_time
+from storage.models.core import InboundEvent
+
+STALE_AFTER = timedelta(seconds=60)
+RETENTION = timedelta(days=1)
+
+PROCESSING = "processing"
+DONE = "done"
+ABANDONED = "abandoned"
+
+_T = TypeVar("_T")
+_table = InboundEvent.__table__  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """What a retry needs to know about the first delivery of its message."""
+
+    id: int
+    state: str
+    reply: dict[str, Any] | None
+    delivered_via: str
+    received_at: datetime
+
+    def is_stale(self, now: datetime) -> bool:
+        return self.state == PROCESSING and now - self.received_at > STALE_AFTER
+
+
+async def retry_when_locked(operation: Callable[[], Awaitable[_T]], attempts: int = 5) -> _T:
+    """Run `operation`, retrying when SQLite reports "database is locked".
+
+    busy_timeout normally queues writers, but SQLite gives up at once when a transaction that read first
+    then tries to write after another writer committed; the whole transaction is then simply re-run.
+    """
+    for attempt in range(attempts):
+        try:
+            return await operation()
+        except OperationalError as error:
+            if "database is locked" not in str(error) or attempt == attempts - 1:
+                raise
+            await asyncio.sleep(0.01 * (attempt + 1))
+    raise AssertionError("unreachable")
+
+
+async def claim_delivery(
+    db: Database,
+    *,
+    dedup_key: str,
+    appid: str,
+    openid: str,
+    kind: str,
+    msg_id: str | None,
+    received_at: datetime,
+    payload: dict[str, Any],
+    writer: GroupCommit | None = None,
+) -> int | None:
+    """Insert the delivery; its row id when this call claimed it, None when it is a duplicate."""
+    kind, msg_id = kind[:64], msg_id[:64] if msg_id else None
+
+    async def engine_step(conn: AsyncConnection) -> int | None:
+        # Built only when used: the SQLite path never pays for compiling it.
+        statement = (
+            postgresql.insert(_table)
+            .values(
+                dedup_key=dedup_key,
+                appid=appid,
+                openid=openid,
+                kind=kind,
+                msg_id=msg_id,
+                received_at=received_at,
+                state=PROCESSING,
+                delivered_via="none",
+                payload=payload,
+            )
+            .on_conflict_do_nothing(index_elements=["dedup_key"])
+            .returning(_table.c.id)
+        )
+        row = (await conn.execute(statement)).first()
+        return None if row is None else int(row[0])
+
+    params = (dedup_key, appid, openid, kind, msg_id, sqlite_time(received_at), PROCESSING, json.dumps(payload))
+
+    def sqlite_step(cursor: sqlite3.Cursor) -> int | None:
+        cursor.execute(_CLAIM_SQL, params)
+        row = cursor.fetchone()
+        return None if row is None else int(row[0])
+
+    return await (writer or group_commit(db)).submit(sqlite_step, engine_step)
+
+
+_CLAIM_SQL = (
+    "INSERT INTO inbound_events (dedup_key, appid, openid, kind, msg_id, received_at, state, delivered_via, payload)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, 'none', ?) ON CONFLICT (dedup_key) DO NOTHING RETURNING id"
+)
+_FINISH_SQL = "UPDATE inbound_events SET state = ?, reply = ?, delivered_via = ?, finished_at = ? WHERE id = ?"
+
+
+async def find_delivery(db: Database, dedup_key: str) -> Delivery | None:
+    """The ledger row of a de-duplication key, if any."""
+    statement = select(_table.c.id, _table.c.state, _table.c.reply, _table.c.delivered_via, _table.c.received_at).where(
+        _table.c.dedup_key == dedup_key
+    )
+    async with db.engine.connect() as conn:
+        row = (await conn.execute(statement)).first()
+    if row is None:
+        return None
+    return Delivery(
+        id=row.id, state=row.state, reply=row.reply, delivered_via=row.delivered_via, received_at=row.received_at
+    )
+
+
+async def finish_delivery(
+    db: Database,
+    delivery_id: int,
+    *,
+    reply: dict[str, Any] | None,
+    delivered_via: str,
+    finished_at: datetime,
+    writer: GroupCommit | None = None,
+) -> None:
+    """Mark the delivery done with its reply document (None when the answer was `success`)."""
+
+    async def engine_step(conn: AsyncConnection) -> None:
+        statement = (
+            update(_table)
+            .where(_table.c.id == delivery_id)
+            .values(state=DONE, reply=reply, delivered_via=delivered_via, finished_at=finished_at)
+        )
+        await conn.execute(statement)
+
+    params = (DONE, None if reply is None else json.dumps(reply), delivered_via, sqlite_time(finished_at), delivery_id)
+
+    def sqlite_step(cursor: sqlite3.Cursor) -> None:
+        cursor.execute(_FINISH_SQL, params)
+
+    await (writer or group_commit(db)).submit(sqlite_step, engine_step)
+
+
+async def purge_deliveries(db: Database, now: datetime, retention: timedelta = RETENTION) -> tuple[int, int]:
+    """Housekeeping job: mark stale `processing` rows abandoned, delete rows older than `retention`.
+
+    Returns (abandoned, deleted). Retention must exceed WeChat's retry period (~15 s) by far.
+    """
+    if retention < STALE_AFTER:
+        raise ValueError(f"retention must be at least {STALE_AFTER}, the de-duplication window")
+    abandon = (
+        update(_table)
+        .where(_table.c.state == PROCESSING, _table.c.received_at < now - STALE_AFTER)
+        .values(state=ABANDONED, finished_at=now)
+    )
+    remove = delete(_table).where(_table.c.received_at < now - retention)
+
+    async def attempt() -> tuple[int, int]:
+        async with db.engine.begin() as conn:
+            abandoned = (await conn.execute(abandon)).rowcount
+            deleted = (await conn.execute(remove)).rowcount
+        return int(abandoned), int(deleted)
+
+    return await retry_when_locked(attempt)
+
+
+__all__ = [
+    "ABANDONED",
+    "DONE",
+    "PROCESSING",
+    "RETENTION",
+    "STALE_AFTER",
+    "Delivery",
+    "claim_delivery",
+    "find_delivery",
+    "finish_delivery",
+    "purge_deliveries",
+    "retry_when_locked",
+]

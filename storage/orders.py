@@ -1,0 +1,256 @@
+"""SQL of the order import: bulk upserts keyed by (platform, order number), runs, rejects, domain events.
+
+Written with SQLAlchemy Core on a connection, never the ORM per row: a batch is one `executemany` of
+a dialect-specific `INSERT ... ON CONFLICT`, which also makes two imports running at once converge
+on one row per order instead of failing or duplicating.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, Table, bindparam, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlmodel import SQLModel
+
+import storage.models.core  # noqa: F401  (registers domain_events)
+import storage.models.orders  # noqa: F401  (registers the tables below)
+from storage.types import UTCDateTime
+
+ORDERS: Table = SQLModel.metadata.tables["orders"]
+IMPORT_RUNS: Table = SQLModel.metadata.tables["import_runs"]
+IMPORT_REJECTS: Table = SQLModel.metadata.tables["import_rejects"]
+DOMAIN_EVENTS: Table = SQLModel.metadata.tables["domain_events"]
+
+# Order columns an import compares to decide created / updated / unchanged.
+COMPARED_COLUMNS = (
+    "status",
+    "status_text",
+    "total_fen",
+    "paid_fen",
+    "refund_fen",
+    "item_count",
+    "products",
+    "first_product",
+    "ordered_at",
+    "paid_at",
+    "completed_at",
+    "profile_id",
+    "phone_hint",
+    "hint_kind",
+    "hint_last4",
+    "receiver_name",
+    "receiver_city",
+)
+# Keep IN lists well under SQLite's and asyncpg's bound-parameter limits.
+CHUNK = 2000
+
+
+def _insert(dialect: str, table: Table) -> Any:
+    return postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
+
+
+def chunks(values: Sequence[Any], size: int = CHUNK) -> Iterable[Sequence[Any]]:
+    """Consecutive slices of at most `size` values."""
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
+
+
+async def existing_orders(
+    conn: AsyncConnection, platform: str, order_nos: Sequence[str], columns: Sequence[str]
+) -> dict[str, tuple[Any, ...]]:
+    """The stored values of `columns` for the orders that already exist, by order number."""
+    found: dict[str, tuple[Any, ...]] = {}
+    query = select(ORDERS.c.order_no, *(ORDERS.c[name] for name in columns)).where(
+        ORDERS.c.platform == platform, ORDERS.c.order_no.in_(bindparam("numbers", expanding=True))
+    )
+    for part in chunks(order_nos):
+        for row in await conn.execute(query, {"numbers": list(part)}):
+            found[row[0]] = tuple(row[1:])
+    return found
+
+
+def sqlite_time(value: datetime | None) -> str | None:
+    """A UTC time as the exact text SQLAlchemy's SQLite DateTime stores, for driver-level writes."""
+    # The exact text SQLAlchemy's SQLite DateTime writes (naive UTC), so Core reads it back the same.
+    if value is None:
+        return None
+    if value.tzinfo is not UTC:
+        value = value.astimezone(UTC)
+    # An aware UTC time ends in "+00:00": cutting it off is much cheaper than replace(tzinfo=None).
+    return value.isoformat(" ", "microseconds")[:26]
+
+
+def json_text(value: Any) -> str:
+    """A JSON document as compact UTF-8 text, for driver-level writes."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def document_text(value: Any) -> str:
+    """JSON text for a document column: a value already encoded by the caller (a str) passes as is."""
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+async def driver_executemany(
+    conn: AsyncConnection, dialect: str, table: Table, rows: list[dict[str, Any]], conflict: str
+) -> None:
+    """`INSERT ... ON CONFLICT <conflict>` of many rows straight through the driver.
+
+    The hot path of an import: values are converted once here (JSON to text, times to what the
+    column type stores) and handed to the driver's executemany, skipping SQLAlchemy's per-value
+    bind processing, which costs more than the database work itself.
+    """
+    columns = [column.name for column in table.columns if column.name in rows[0]]
+    times = {c.name for c in table.columns if isinstance(c.type, UTCDateTime)}
+    documents = {c.name for c in table.columns if c.name in columns and not isinstance(c.type, UTCDateTime)
+                 and c.type._type_affinity is JSON}  # fmt: skip
+    postgres = dialect == "postgresql"
+    converters: list[Any] = [
+        document_text if name in documents else (sqlite_time if name in times and not postgres else None)
+        for name in columns
+    ]
+    pairs = list(zip(columns, converters, strict=True))
+    records = [tuple(row[name] if convert is None else convert(row[name]) for name, convert in pairs) for row in rows]
+    if postgres:
+        await _copy_then_merge(conn, table, columns, records, conflict)
+        return
+    marks = ", ".join("?" for _ in columns)
+    sql = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({marks}) ON CONFLICT {conflict}"  # noqa: S608
+    await conn.exec_driver_sql(sql, records)
+
+
+_stage_numbers = itertools.count()
+
+
+async def _copy_then_merge(
+    conn: AsyncConnection, table: Table, columns: list[str], records: list[tuple[Any, ...]], conflict: str
+) -> None:
+    """PostgreSQL: COPY the rows into a temporary table, then one `INSERT ... SELECT ... ON CONFLICT`.
+
+    COPY is several times faster than a prepared-statement executemany; the merge keeps the
+    upsert semantics (and the conflict target's order, so concurrent importers lock rows in one
+    order). The stage table lives in this transaction only, so a retry or a crash leaves nothing.
+    """
+    stage = f"import_stage_{table.name}_{next(_stage_numbers)}"
+    names = ", ".join(columns)
+    # The conflict target, e.g. "(platform, order_no)", doubles as the merge order.
+    target = conflict[conflict.index("(") + 1 : conflict.index(")")]
+    # A statement first, so the transaction is open before the driver-level COPY joins it.
+    await conn.exec_driver_sql(
+        f"CREATE TEMPORARY TABLE {stage} ON COMMIT DROP AS SELECT {names} FROM {table.name} WITH NO DATA"  # noqa: S608
+    )
+    raw = await conn.get_raw_connection()
+    await raw.driver_connection.copy_records_to_table(stage, records=records, columns=columns)  # type: ignore[union-attr]
+    await conn.exec_driver_sql(
+        f"INSERT INTO {table.name} ({names}) SELECT {names} FROM {stage} ORDER BY {target} "  # noqa: S608
+        f"ON CONFLICT {conflict}"
+    )
+    await conn.exec_driver_sql(f"DROP TABLE {stage}")
+
+
+async def driver_select_in(
+    conn: AsyncConnection, dialect: str, sql: str, values: Sequence[Any], leading: Sequence[Any] = ()
+) -> list[tuple[Any, ...]]:
+    """Rows of `sql` for many values, straight through the driver (raw driver values come back).
+
+    `sql` holds `{marks}` for the leading parameters' placeholders, in order, and `{match}` where
+    the tested column is followed by its membership test (`= ANY($n)` or `IN (?, ...)`).
+    """
+    found: list[tuple[Any, ...]] = []
+    if dialect == "postgresql":
+        marks = [f"${n}" for n in range(1, len(leading) + 1)]
+        statement = sql.format(*marks, match=f"= ANY(${len(leading) + 1})")
+        for part in chunks(values, 20_000):
+            result = await conn.exec_driver_sql(statement, (*leading, list(part)))
+            found.extend(tuple(row) for row in result)
+        return found
+    for part in chunks(values):
+        statement = sql.format(*("?" * len(leading)), match=f"IN ({', '.join('?' * len(part))})")
+        result = await conn.exec_driver_sql(statement, (*leading, *part))
+        found.extend(tuple(row) for row in result)
+    return found
+
+
+async def upsert_orders(
+    conn: AsyncConnection, dialect: str, rows: list[dict[str, Any]], update_columns: Iterable[str]
+) -> None:
+    """Insert orders, or update the given columns of those that exist (sorted: one lock order for all)."""
+    if not rows:
+        return
+    rows.sort(key=lambda row: row["order_no"])
+    updates = ", ".join(f"{name} = excluded.{name}" for name in update_columns)
+    await driver_executemany(conn, dialect, ORDERS, rows, f"(platform, order_no) DO UPDATE SET {updates}")
+
+
+async def purchased_profiles(conn: AsyncConnection, profile_ids: Sequence[int], statuses: Iterable[str]) -> set[int]:
+    """Which of these profiles already have at least one order counted as a purchase."""
+    result: set[int] = set()
+    query = (
+        select(ORDERS.c.profile_id)
+        .where(ORDERS.c.profile_id.in_(bindparam("ids", expanding=True)), ORDERS.c.status.in_(list(statuses)))
+        .distinct()
+    )
+    for part in chunks(sorted(profile_ids)):
+        result.update(row[0] for row in await conn.execute(query, {"ids": list(part)}))
+    return result
+
+
+async def insert_domain_events(conn: AsyncConnection, dialect: str, events: list[dict[str, Any]]) -> None:
+    """Emit domain events; one whose dedup_key exists already is skipped, so re-runs never emit twice."""
+    if not events:
+        return
+    events.sort(key=lambda event: event["dedup_key"])
+    rows = [{"appid": None, "follower_id": None, "processed_at": None, **event} for event in events]
+    await driver_executemany(conn, dialect, DOMAIN_EVENTS, rows, "(dedup_key) DO NOTHING")
+
+
+async def start_run(conn: AsyncConnection, values: Mapping[str, Any]) -> int:
+    """Record the start of an import and return its id."""
+    result = await conn.execute(IMPORT_RUNS.insert().returning(IMPORT_RUNS.c.id), [dict(values)])
+    return int(result.scalar_one())
+
+
+async def finish_run(conn: AsyncConnection, run_id: int, values: Mapping[str, Any]) -> None:
+    """Store the final counts of an import run."""
+    await conn.execute(update(IMPORT_RUNS).where(IMPORT_RUNS.c.id == run_id).values(**values))
+
+
+async def insert_rejects(conn: AsyncConnection, rows: list[dict[str, Any]]) -> None:
+    """Keep rejected rows for download from the console."""
+    if rows:
+        await conn.execute(IMPORT_REJECTS.insert(), rows)
+
+
+async def run_rejects(conn: AsyncConnection, run_id: int) -> list[dict[str, Any]]:
+    """The rejected rows of one run, in file order."""
+    query = (
+        select(IMPORT_REJECTS.c.line_no, IMPORT_REJECTS.c.reason, IMPORT_REJECTS.c.detail, IMPORT_REJECTS.c.cells)
+        .where(IMPORT_REJECTS.c.import_run_id == run_id)
+        .order_by(IMPORT_REJECTS.c.line_no)
+    )
+    return [dict(row._mapping) for row in await conn.execute(query)]
+
+
+async def recent_runs(conn: AsyncConnection, limit: int = 20) -> list[dict[str, Any]]:
+    """The latest import runs, newest first."""
+    query = select(IMPORT_RUNS).order_by(IMPORT_RUNS.c.id.desc()).limit(limit)
+    return [dict(row._mapping) for row in await conn.execute(query)]
+
+
+async def orders_of_profile(conn: AsyncConnection, profile_id: int) -> list[dict[str, Any]]:
+    """Every order linked to a profile, oldest first (identity proof questions, data export)."""
+    query = select(ORDERS).where(ORDERS.c.profile_id == profile_id).order_by(ORDERS.c.ordered_at, ORDERS.c.id)
+    return [dict(row._mapping) for row in await conn.execute(query)]
+
+
+def stamp(values: dict[str, Any], run_id: int | None, now: datetime) -> dict[str, Any]:
+    """Add the bookkeeping columns every written order row carries."""
+    values["import_run_id"] = run_id
+    values["created_at"] = now
+    values["updated_at"] = now
+    return values

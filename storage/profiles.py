@@ -1,0 +1,231 @@
+"""SQL for phone-keyed profiles fed by order imports: find-or-create by lookup key, purchase summaries.
+
+A profile is found through `PhoneVault.lookup_key(e164)` and stores `seal(e164)`; creation is an
+`INSERT ... ON CONFLICT DO NOTHING` followed by a read, so concurrent imports meet on one row.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Table, bindparam, func, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlmodel import SQLModel
+
+import storage.models.core  # noqa: F401  (registers profiles)
+from identity.vault import PhoneVault, mask_phone
+from storage.orders import driver_executemany, driver_select_in, json_text, sqlite_time
+
+PROFILES: Table = SQLModel.metadata.tables["profiles"]
+
+
+@dataclass(frozen=True, slots=True)
+class KnownProfile:
+    """What an import needs to know about an existing profile."""
+
+    id: int
+    name: str | None
+    city: str | None
+
+
+async def find_profiles(conn: AsyncConnection, dialect: str, phone_keys: Sequence[str]) -> dict[str, KnownProfile]:
+    """Existing profiles by lookup key."""
+    rows = await driver_select_in(
+        conn, dialect, "SELECT phone_key, id, name, city FROM profiles WHERE phone_key {match}", sorted(phone_keys)
+    )
+    return {key: KnownProfile(profile_id, name, city) for key, profile_id, name, city in rows}
+
+
+@dataclass(frozen=True, slots=True)
+class NewPerson:
+    """A usable phone seen in a file, with the receiver name and city that came with it."""
+
+    e164: str
+    name: str | None
+    city: str | None
+
+
+async def create_profiles(
+    conn: AsyncConnection, dialect: str, vault: PhoneVault, people: Mapping[str, NewPerson], now: datetime
+) -> None:
+    """Create profiles for these lookup keys unless they exist (sorted: one lock order for everyone)."""
+    if not people:
+        return
+    rows: list[dict[str, Any]] = [
+        {
+            "phone_key": key,
+            "phone_sealed": vault.seal(person.e164),
+            "phone_masked": mask_phone(person.e164),
+            "name": person.name,
+            "city": person.city,
+            "order_count": 0,
+            "total_spent_fen": 0,
+            "avg_order_fen": 0,
+            "top_products": [],
+            "r_score": 0,
+            "f_score": 0,
+            "m_score": 0,
+            "segment": "prospect",
+            "lifecycle_stage": "prospect",
+            "tags": [],
+            "created_at": now,
+            "updated_at": now,
+        }
+        for key, person in sorted(people.items())
+    ]
+    await driver_executemany(conn, dialect, PROFILES, rows, "(phone_key) DO NOTHING")
+
+
+async def fill_missing_details(conn: AsyncConnection, updates: list[dict[str, Any]], now: datetime) -> None:
+    """Give profiles a name and city from orders only where they have none (never overwrite)."""
+    if not updates:
+        return
+    statement = (
+        update(PROFILES)
+        .where(PROFILES.c.id == bindparam("profile_id"))
+        .values(
+            name=func.coalesce(PROFILES.c.name, bindparam("new_name")),
+            city=func.coalesce(PROFILES.c.city, bindparam("new_city")),
+            updated_at=bindparam("now", type_=PROFILES.c.updated_at.type),
+        )
+    )
+    rows = [{**row, "now": now} for row in sorted(updates, key=lambda row: row["profile_id"])]
+    await conn.execute(statement, rows)
+
+
+@dataclass
+class PurchaseSummary:
+    """What a profile's orders add up to (only orders counted as purchases)."""
+
+    profile_id: int
+    order_count: int = 0
+    total_spent_fen: int = 0
+    first_order_at: datetime | None = None
+    last_order_at: datetime | None = None
+    # (product, orders, latest order time) for each main product bought.
+    products: list[tuple[str, int, datetime | None]] = field(default_factory=list)
+
+
+def stored_time(value: Any) -> datetime | None:
+    """A time as the driver returns it (SQLite: naive UTC text; PostgreSQL: aware) to aware UTC."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return datetime.fromisoformat(value).replace(tzinfo=UTC)
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)  # type: ignore[no-any-return]
+    return value.astimezone(UTC)  # type: ignore[no-any-return]
+
+
+async def purchase_summaries(
+    conn: AsyncConnection, dialect: str, profile_ids: Sequence[int], purchased: Iterable[str]
+) -> dict[int, PurchaseSummary]:
+    """Set-based totals per profile, for these profiles only (two grouped queries per chunk)."""
+    # The statuses are our own constants (orders.cells), never user text: safe to inline.
+    statuses = ", ".join(f"'{status}'" for status in sorted(purchased))
+    where = f"profile_id {{match}} AND status IN ({statuses})"
+    totals = (
+        "SELECT profile_id, count(*), sum(coalesce(paid_fen, total_fen, 0) - refund_fen), "  # noqa: S608
+        f"min(ordered_at), max(ordered_at) FROM orders WHERE {where} GROUP BY profile_id"
+    )
+    by_product = (
+        "SELECT profile_id, first_product, count(*), max(ordered_at) FROM orders "  # noqa: S608
+        f"WHERE {where} AND first_product IS NOT NULL GROUP BY profile_id, first_product"
+    )
+    ordered = sorted(profile_ids)
+    summaries = {profile_id: PurchaseSummary(profile_id) for profile_id in ordered}
+    for profile_id, count, total, first, last in await driver_select_in(conn, dialect, totals, ordered):
+        summary = summaries[profile_id]
+        summary.order_count, summary.total_spent_fen = int(count), int(total or 0)
+        summary.first_order_at, summary.last_order_at = stored_time(first), stored_time(last)
+    for profile_id, product, count, latest in await driver_select_in(conn, dialect, by_product, ordered):
+        summaries[profile_id].products.append((product, int(count), stored_time(latest)))
+    return summaries
+
+
+AGGREGATE_COLUMNS = (
+    "order_count",
+    "total_spent_fen",
+    "avg_order_fen",
+    "first_order_at",
+    "last_order_at",
+    "last_product",
+    "top_products",
+    "r_score",
+    "f_score",
+    "m_score",
+    "segment",
+    "lifecycle_stage",
+)
+
+
+async def current_aggregates(
+    conn: AsyncConnection, dialect: str, profile_ids: Sequence[int]
+) -> dict[int, dict[str, Any]]:
+    """The aggregate columns as stored now, to update only profiles whose values change."""
+    sql = f"SELECT id, {', '.join(AGGREGATE_COLUMNS)} FROM profiles WHERE id {{match}}"  # noqa: S608
+    stored: dict[int, dict[str, Any]] = {}
+    for row in await driver_select_in(conn, dialect, sql, sorted(profile_ids)):
+        values = dict(zip(AGGREGATE_COLUMNS, row[1:], strict=True))
+        values["first_order_at"] = stored_time(values["first_order_at"])
+        values["last_order_at"] = stored_time(values["last_order_at"])
+        products = values["top_products"]
+        values["top_products"] = json.loads(products) if isinstance(products, str | bytes) else products
+        stored[row[0]] = values
+    return stored
+
+
+_AGGREGATE_TIMES = frozenset({"first_order_at", "last_order_at", "updated_at"})
+
+
+async def write_aggregates(conn: AsyncConnection, dialect: str, rows: list[dict[str, Any]]) -> None:
+    """Store recomputed aggregates; each row holds `profile_id`, every aggregate column and `updated_at`.
+
+    Straight through the driver's executemany (values converted here), as for order upserts: an
+    import can re-score hundreds of thousands of profiles.
+    """
+    if not rows:
+        return
+    postgres = dialect == "postgresql"
+    columns = [*AGGREGATE_COLUMNS, "updated_at"]
+    marks = [f"${n}" if postgres else "?" for n in range(1, len(columns) + 2)]
+    assignments = ", ".join(f"{name} = {mark}" for name, mark in zip(columns, marks, strict=False))
+    sql = f"UPDATE profiles SET {assignments} WHERE id = {marks[-1]}"  # noqa: S608 - column names are ours
+
+    def convert(name: str, value: Any) -> Any:
+        if name == "top_products":
+            return json_text(value)
+        if name in _AGGREGATE_TIMES and not postgres:
+            return sqlite_time(value)
+        return value
+
+    params = [
+        (*(convert(name, row[name]) for name in columns), row["profile_id"])
+        for row in sorted(rows, key=lambda row: row["profile_id"])
+    ]
+    if postgres:
+        await _copy_then_update(conn, columns, params)
+        return
+    await conn.exec_driver_sql(sql, params)
+
+
+async def _copy_then_update(conn: AsyncConnection, columns: list[str], params: list[tuple[Any, ...]]) -> None:
+    """PostgreSQL: COPY the new aggregates into a temporary table, then one `UPDATE ... FROM` (by id order)."""
+    stage = "import_stage_aggregates"
+    await conn.exec_driver_sql(
+        f"CREATE TEMPORARY TABLE {stage} ON COMMIT DROP AS "  # noqa: S608 - column names are ours
+        f"SELECT {', '.join(columns)}, id AS profile_id FROM profiles WITH NO DATA"
+    )
+    raw = await conn.get_raw_connection()
+    await raw.driver_connection.copy_records_to_table(  # type: ignore[union-attr]
+        stage, records=params, columns=[*columns, "profile_id"]
+    )
+    assignments = ", ".join(f"{name} = s.{name}" for name in columns)
+    await conn.exec_driver_sql(
+        f"UPDATE profiles SET {assignments} FROM {stage} s WHERE profiles.id = s.profile_id"  # noqa: S608
+    )
+    await conn.exec_driver_sql(f"DROP TABLE {stage}")

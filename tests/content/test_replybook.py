@@ -1,0 +1,96 @@
+"""The content-backed reply book: welcome per scene, keywords, menus, scans, help, cache refresh."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+import content
+from content.loader import read_content_dir
+from content.publish import load_bundle
+from content.replybook import ContentReplyBook
+from content.versions import save_template
+from gateway.replies import NewsReply, TextReply
+from handlers.replybook import ReplyBook
+from scrm.clock import FakeClock
+from storage.db import Database
+from storage.models.core import Follower, Profile
+
+SEED = Path(content.__file__).parent / "seed"
+APPID = "wx1234567890abcdef"
+
+
+@pytest.fixture
+async def book(db: Database, clock: FakeClock) -> ContentReplyBook:
+    async with db.transaction() as session:
+        await load_bundle(session, read_content_dir(SEED), now=clock.now())
+    return ContentReplyBook(db, clock)
+
+
+def _text(reply: object) -> str:
+    assert isinstance(reply, TextReply)
+    return reply.content
+
+
+async def test_it_follows_the_handlers_protocol(book: ContentReplyBook) -> None:
+    assert isinstance(book, ReplyBook)
+
+
+async def test_welcome_uses_the_followers_profile_and_the_scene(
+    db: Database, clock: FakeClock, book: ContentReplyBook
+) -> None:
+    async with db.transaction() as session:
+        profile = Profile(
+            phone_key="+8613800138000",
+            phone_sealed="+8613800138000",
+            name="李女士",
+            created_at=clock.now(),
+            updated_at=clock.now(),
+        )
+        session.add(profile)
+        await session.flush()
+        follower = Follower(
+            appid=APPID, openid="o1", profile_id=profile.id, created_at=clock.now(), updated_at=clock.now()
+        )
+        session.add(follower)
+    assert _text(await book.welcome(APPID, follower, None)).startswith("李女士，欢迎来到茶语 CHAYU！")
+    stranger = Follower(appid=APPID, openid="o2", created_at=clock.now(), updated_at=clock.now())
+    assert _text(await book.welcome(APPID, stranger, None)).startswith("你好，欢迎来到茶语")
+    assert _text(await book.welcome(APPID, stranger, "store_shanghai")).startswith("欢迎从茶语门店来到这里")
+    assert _text(await book.welcome(APPID, stranger, "unknown_scene")).startswith("你好，欢迎")
+
+
+async def test_keywords_menus_scans_and_help(book: ContentReplyBook) -> None:
+    assert "新客券" in _text(await book.keyword(APPID, "请问有 优惠券 吗"))
+    assert "chayu.jd.com" in _text(await book.keyword(APPID, "旗舰店"))
+    assert await book.keyword(APPID, "今天天气不错") is None
+    story = await book.menu(APPID, "MENU_STORY")
+    assert isinstance(story, NewsReply) and "山茶花" in story.articles[0].title
+    assert await book.menu(APPID, "NO_SUCH_KEY") is None
+    assert "肌肤测试" in _text(await book.scan(APPID, "store_hangzhou"))
+    assert await book.scan(APPID, "elsewhere") is None
+    assert "「绑定」" in _text(await book.help(APPID))
+
+
+async def test_without_content_help_still_answers(db: Database, clock: FakeClock) -> None:
+    empty = ContentReplyBook(db, clock)
+    assert await empty.welcome(APPID, Follower(appid=APPID, openid="o"), None) is None
+    assert _text(await empty.help(APPID)) == "您好！有什么可以帮您？"
+
+
+@pytest.mark.storage
+async def test_the_cache_refreshes_on_load_and_after_its_ttl(
+    db: Database, clock: FakeClock, book: ContentReplyBook
+) -> None:
+    assert "「绑定」" in _text(await book.help(APPID))
+    async with db.transaction() as session:
+        # Written as another process would: nothing tells this process's cache.
+        await save_template(session, "help_text", {"kind": "text", "content": "新的帮助"}, now=clock.now())
+    assert "「绑定」" in _text(await book.help(APPID))
+    clock.advance(timedelta(seconds=31))
+    assert _text(await book.help(APPID)) == "新的帮助"
+    async with db.transaction() as session:
+        await load_bundle(session, read_content_dir(SEED), now=clock.now())  # this process: refresh at once
+    assert "「绑定」" in _text(await book.help(APPID))

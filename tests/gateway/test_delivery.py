@@ -1,0 +1,157 @@
+"""Late replies through the API, after-reply hooks, handler failures, graceful shutdown, health."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from aiohttp import web
+from sqlmodel import select
+
+from gateway.app import ENDPOINT_KEY
+from gateway.events import Inbound, TextMessage
+from gateway.health import health_routes
+from gateway.replies import Reply, TextReply
+from handlers.context import HandlerContext, Services
+from handlers.middlewares import DEFAULT_MIDDLEWARES, POLITE_FALLBACK
+from handlers.router import Dispatcher, Router
+from storage.db import Database
+from storage.models.core import InboundEvent
+from tests.gateway.conftest import RecordingWeChatAPI
+from tests.support.wechat import TestAccount, plaintext_callback, read_reply, safe_callback, text_xml
+
+
+def _dispatcher(handler: Any) -> Dispatcher:
+    router = Router("test")
+    router.on("text")(handler)
+    return Dispatcher(router, DEFAULT_MIDDLEWARES)
+
+
+async def _delivery(db: Database) -> InboundEvent:
+    async with db.session() as session:
+        return (await session.exec(select(InboundEvent))).one()
+
+
+async def test_slow_handler_answers_success_then_sends_through_the_api(
+    make_client: Any, services: Services, account: TestAccount, now_ts: int, api: RecordingWeChatAPI, db: Database
+) -> None:
+    services.settings = services.settings.with_overrides(reply_deadline=0.1)
+    release = asyncio.Event()
+
+    async def slow(event: TextMessage, ctx: HandlerContext) -> Reply | None:
+        await release.wait()
+        return TextReply("终于好了")
+
+    client = await make_client(_dispatcher(slow))
+    callback = safe_callback(account, text_xml("o-slow", "查询", msg_id="3001"), timestamp=now_ts)
+    response = await client.post("/wechat", params=callback.params, data=callback.body)
+    assert (response.status, await response.text()) == (200, "success")
+    assert api.sent == []
+    release.set()
+    await client.app[ENDPOINT_KEY].background.drain()
+    assert api.sent == [(account.appid, {"touser": "o-slow", "msgtype": "text", "text": {"content": "终于好了"}})]
+    row = await _delivery(db)
+    assert (row.state, row.delivered_via, row.reply) == ("done", "api", {"kind": "text", "content": "终于好了"})
+
+
+async def test_fast_handler_is_recorded_as_inline(
+    client: Any, account: TestAccount, now_ts: int, api: RecordingWeChatAPI, db: Database
+) -> None:
+    callback = plaintext_callback(account, text_xml("o-fast", "帮助", msg_id="3002"), timestamp=now_ts)
+    await client.post("/wechat", params=callback.params, data=callback.body)
+    await client.app[ENDPOINT_KEY].background.drain()
+    row = await _delivery(db)
+    assert (row.state, row.delivered_via, row.kind, row.openid) == ("done", "inline", "text", "o-fast")
+    assert api.sent == []
+
+
+async def test_failed_late_send_is_recorded_as_not_delivered(
+    make_client: Any, services: Services, account: TestAccount, now_ts: int, api: RecordingWeChatAPI, db: Database
+) -> None:
+    services.settings = services.settings.with_overrides(reply_deadline=0.1)
+    api.failure = RuntimeError("45015 out of window")
+    release = asyncio.Event()
+
+    async def slow(event: TextMessage, ctx: HandlerContext) -> Reply | None:
+        await release.wait()
+        return TextReply("迟到")
+
+    client = await make_client(_dispatcher(slow))
+    callback = plaintext_callback(account, text_xml("o-fail", "x", msg_id="3003"), timestamp=now_ts)
+    assert await (await client.post("/wechat", params=callback.params, data=callback.body)).text() == "success"
+    release.set()
+    await client.app[ENDPOINT_KEY].background.drain()
+    row = await _delivery(db)
+    assert (row.state, row.delivered_via) == ("done", "none")
+
+
+async def test_handler_exception_gets_a_polite_fallback(
+    make_client: Any, account: TestAccount, now_ts: int, caplog: Any
+) -> None:
+    async def broken(event: TextMessage, ctx: HandlerContext) -> Reply | None:
+        raise RuntimeError("template store is down")
+
+    client = await make_client(_dispatcher(broken))
+    callback = plaintext_callback(account, text_xml("o-err", "x", msg_id="3004"), timestamp=now_ts)
+    response = await client.post("/wechat", params=callback.params, data=callback.body)
+    assert response.status == 200
+    assert read_reply(account, await response.text())["Content"] == POLITE_FALLBACK
+    assert any("msg_id=3004" in record.getMessage() for record in caplog.records if record.levelname == "ERROR")
+
+
+async def test_interaction_hooks_run_after_the_reply_is_written(
+    make_client: Any, services: Services, account: TestAccount, now_ts: int
+) -> None:
+    reply_written = asyncio.Event()
+    seen: list[tuple[str, bool]] = []
+
+    async def hook(ctx: HandlerContext, event: Inbound) -> None:
+        seen.append((event.openid, reply_written.is_set()))
+
+    async def failing_hook(ctx: HandlerContext, event: Inbound) -> None:
+        raise RuntimeError("journeys unavailable")
+
+    services.extras["interaction_hooks"] = [failing_hook, hook]
+    client = await make_client()
+    callback = plaintext_callback(account, text_xml("o-hook", "帮助", msg_id="3005"), timestamp=now_ts)
+    response = await client.post("/wechat", params=callback.params, data=callback.body)
+    await response.text()
+    reply_written.set()
+    await client.app[ENDPOINT_KEY].background.drain()
+    # The failing hook is logged and does not stop the next one; both ran only after the answer.
+    assert seen == [("o-hook", True)]
+
+
+async def test_shutdown_waits_for_late_replies(
+    make_client: Any, services: Services, account: TestAccount, now_ts: int, api: RecordingWeChatAPI
+) -> None:
+    services.settings = services.settings.with_overrides(reply_deadline=0.1)
+    release = asyncio.Event()
+
+    async def slow(event: TextMessage, ctx: HandlerContext) -> Reply | None:
+        await release.wait()
+        return TextReply("关机前送达")
+
+    client = await make_client(_dispatcher(slow))
+    callback = plaintext_callback(account, text_xml("o-bye", "x", msg_id="3006"), timestamp=now_ts)
+    assert await (await client.post("/wechat", params=callback.params, data=callback.body)).text() == "success"
+    asyncio.get_running_loop().call_soon(release.set)
+    await client.close()  # runs on_shutdown / on_cleanup, which drain the late reply
+    assert [payload["text"]["content"] for _appid, payload in api.sent] == ["关机前送达"]
+
+
+async def test_health_and_readiness(client: Any) -> None:
+    assert (await client.get("/healthz")).status == 200
+    ready = await client.get("/readyz")
+    assert ready.status == 200
+    assert (await ready.json())["database"] == "ok"
+
+
+async def test_readiness_fails_when_the_database_is_unreachable(aiohttp_client: Any) -> None:
+    unreachable = Database("sqlite+aiosqlite:////nonexistent-dir/scrm.db")
+    app = web.Application()
+    app.router.add_routes(health_routes(unreachable))
+    client = await aiohttp_client(app)
+    assert (await client.get("/readyz")).status == 503
+    assert (await client.get("/healthz")).status == 200
+    await unreachable.dispose()

@@ -1,0 +1,38 @@
+"""A dispatcher process for the kill -9 test: `python -m tests.journeys.crash_worker DB_URL API_BASE`.
+
+It drains due pushes slowly (small batches) until killed; the test kills it mid-batch.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+
+from gateway.wechat_api.client import WeChatAPI
+from journeys.adapters import ContentRenderer, WeChatSender
+from journeys.dispatcher import Dispatcher, DispatcherConfig
+from journeys.policy import DispatchPolicy
+from scrm.clock import SystemClock
+from scrm.settings import Settings
+from storage.db import Database
+
+
+async def main(database_url: str, api_base: str) -> None:
+    settings = Settings(
+        database_url=database_url, wechat_appid="wx1234567890abcdef", wechat_appsecret="secret",
+        wechat_api_base=api_base,
+    )  # fmt: skip
+    db = Database(database_url)
+    clock = SystemClock()
+    async with WeChatAPI(settings, db, clock) as api:
+        config = DispatcherConfig(batch_size=40, concurrency=8)
+        dispatcher = Dispatcher(
+            db, WeChatSender(api), ContentRenderer(db, clock), clock, DispatchPolicy.from_settings(settings), config
+        )
+        print("ready", flush=True)
+        while True:
+            await dispatcher.drain()
+
+
+if __name__ == "__main__":
+    asyncio.run(main(sys.argv[1], sys.argv[2]))

@@ -1,0 +1,55 @@
+"""Small helpers for order-import tests: run an import, read tables back."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select, text
+
+from orders.importer import ImportOptions, import_files
+from orders.report import FileReport
+from scrm.clock import FakeClock
+from scrm.settings import Settings
+from storage.db import Database
+from storage.orders import DOMAIN_EVENTS, ORDERS
+from storage.profiles import PROFILES
+
+
+async def run_import(
+    db: Database, path: Path, clock: FakeClock | None = None, settings: Settings | None = None, **options: Any
+) -> FileReport:
+    """Import one file and return its report."""
+    reports = await import_files(
+        db, settings or Settings(), [path], clock=clock or FakeClock(), options=ImportOptions(**options)
+    )
+    return reports[0]
+
+
+async def rows(db: Database, sql: str, **params: Any) -> list[dict[str, Any]]:
+    """Rows of a query as dicts."""
+    async with db.engine.connect() as conn:
+        return [dict(row._mapping) for row in await conn.execute(text(sql), params)]
+
+
+async def orders_by_no(db: Database) -> dict[str, dict[str, Any]]:
+    """Every order keyed by its order number, with typed values (aware times, parsed JSON)."""
+    async with db.engine.connect() as conn:
+        return {row.order_no: dict(row._mapping) for row in await conn.execute(select(ORDERS))}
+
+
+async def profiles(db: Database) -> list[dict[str, Any]]:
+    """Every profile with typed values, by id."""
+    async with db.engine.connect() as conn:
+        return [dict(row._mapping) for row in await conn.execute(select(PROFILES).order_by(PROFILES.c.id))]
+
+
+async def events(db: Database) -> list[dict[str, Any]]:
+    """Every domain event with typed values, by id."""
+    async with db.engine.connect() as conn:
+        return [dict(row._mapping) for row in await conn.execute(select(DOMAIN_EVENTS).order_by(DOMAIN_EVENTS.c.id))]
+
+
+async def count(db: Database, table: str) -> int:
+    """Rows in a table."""
+    return int((await rows(db, f"SELECT COUNT(*) AS n FROM {table}"))[0]["n"])  # noqa: S608 - test helper

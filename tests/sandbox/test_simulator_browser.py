@@ -1,0 +1,47 @@
+"""The simulator page in a real headless Chromium: a person creates a follower, follows, chats, sees a push."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from gateway.wechat_api import WeChatAPI
+from scrm.clock import FakeClock
+from scrm.settings import Settings
+from storage.db import Database
+from tests.sandbox.conftest import APPID, Sandbox
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+async def test_a_person_chats_as_a_follower(
+    sandbox: Sandbox, settings: Settings, db: Database, clock: FakeClock
+) -> None:
+    playwright_api = pytest.importorskip("playwright.async_api")
+    if CHROMIUM is None:
+        pytest.skip("Chromium is not installed")
+    async with playwright_api.async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        try:
+            page = await browser.new_page()
+            await page.goto(str(sandbox.client.make_url("/sandbox/")))
+            await page.fill("input[name=label]", "<img src=x onerror=alert(1)>")
+            await page.click("#create-follower button[type=submit]")
+            await page.click("button[data-action=follow]")
+            chat = page.locator("#chat")
+            await chat.get_by_text("欢迎关注!").wait_for()
+            await page.fill("#text", "<b>hi</b>")
+            await page.press("#text", "Enter")
+            await chat.get_by_text("echo: <b>hi</b>").wait_for()  # shown as text, not markup
+            assert await page.locator("#chat b, #followers img").count() == 0
+            openid = next(iter(sandbox.simulator.chats.followers))
+            base = settings.with_overrides(wechat_api_base=sandbox.fake.base_url, wechat_appid=APPID)
+            async with WeChatAPI(base, db, clock) as api:
+                payload = {"touser": openid, "msgtype": "text", "text": {"content": "限时优惠 8 折"}}
+                await api.send_custom_message(APPID, payload)
+            await chat.get_by_text("限时优惠 8 折").wait_for()  # the poll brings the push in
+        finally:
+            await browser.close()

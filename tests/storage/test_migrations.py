@@ -1,0 +1,49 @@
+"""The migrations build exactly the schema the models describe, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import Connection
+from sqlmodel import SQLModel
+
+from storage.migrate import upgrade
+from tests.conftest import PG_URL
+
+pytestmark = pytest.mark.storage
+
+
+def _differences(connection: Connection) -> list[object]:
+    context = MigrationContext.configure(connection, opts={"compare_type": False})
+    return list(compare_metadata(context, SQLModel.metadata))
+
+
+def test_sqlite_migrations_match_models(tmp_path: Path) -> None:
+    path = tmp_path / "migrated.db"
+    upgrade(f"sqlite+aiosqlite:///{path}")
+    upgrade(f"sqlite+aiosqlite:///{path}")  # a second upgrade is a no-op, not an error
+    engine = create_engine(f"sqlite:///{path}")
+    with engine.connect() as connection:
+        assert _differences(connection) == []
+        assert connection.execute(text("PRAGMA journal_mode")).scalar() in {"wal", "delete"}
+    engine.dispose()
+
+
+@pytest.mark.skipif(not PG_URL, reason="PostgreSQL run only (SCRM_TEST_DATABASE_URL)")
+def test_postgres_migrations_match_models() -> None:
+    sync_url = PG_URL.replace("+asyncpg", "+psycopg")
+    admin = create_engine(sync_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text("DROP DATABASE IF EXISTS scrm_migration_check"))
+        connection.execute(text("CREATE DATABASE scrm_migration_check"))
+    admin.dispose()
+    base = PG_URL.rsplit("/", 1)[0]
+    upgrade(f"{base}/scrm_migration_check")
+    engine = create_engine(f"{base.replace('+asyncpg', '+psycopg')}/scrm_migration_check")
+    with engine.connect() as connection:
+        assert _differences(connection) == []
+    engine.dispose()
