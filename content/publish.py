@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -21,6 +22,7 @@ from content.model import JourneyDefinition
 from content.templates import content_hash
 from content.versions import save_valid_template, template_catalog
 from storage import content as store
+from storage.db import Database
 from storage.models.content import CouponPool, Journey, ReplyRule
 
 
@@ -134,3 +136,18 @@ async def load_bundle(session: AsyncSession, bundle: ContentBundle, *, now: date
             report.reply_rules += await store.replace_reply_rules(session, appid, rules)
     notify_content_changed()
     return report
+
+
+async def load_directory(db: Database, root: Path, *, now: datetime, by: str = "") -> LoadReport:
+    """Validate a content directory against what the database already holds, then load it in one
+    transaction. Raises ContentError listing every problem, writing nothing."""
+    from content.loader import read_content_dir
+
+    async with db.session() as session:
+        catalog = await template_catalog(session)
+        pools = [pool.name for pool in await store.list_pools(session)]
+    bundle = read_content_dir(root, known_templates=catalog, known_pools=pools)
+    if bundle.issues:
+        raise ContentError(bundle.issues)
+    async with db.transaction() as session:
+        return await load_bundle(session, bundle, now=now, by=by)

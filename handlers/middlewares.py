@@ -24,6 +24,7 @@ from gateway.events import WINDOW_EVENTS, Event, Inbound, Message, UnsubscribeEv
 from gateway.replies import Reply, TextReply
 from handlers.context import HandlerContext
 from handlers.router import CallNext, Middleware
+from identity.linking import link_by_unionid
 from storage.followers import ensure_follower, record_interaction
 from storage.group_commit import group_commit
 
@@ -91,6 +92,11 @@ async def follower(event: Inbound, ctx: HandlerContext, call_next: CallNext) -> 
         found = await ensure_follower(writer, appid=appid, openid=event.openid, at=now)
     session.add(found)
     ctx.follower = found
+    if found.unionid and found.profile_id is None:
+        # The same person may already be a known customer through the brand's other account. Commit at
+        # once, like the interaction: later steps write in their own transactions and would wait on us.
+        if await link_by_unionid(session, found, now=now) is not None:
+            await session.commit()
     if event.is_interaction:
         for hook in ctx.services.extras.get("interaction_hooks", ()):
             ctx.after_reply.append(_bind_hook(hook, ctx, event))

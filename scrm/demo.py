@@ -15,8 +15,7 @@ from pathlib import Path
 from sqlmodel import func, select
 
 from console.passwords import hash_password
-from content.loader import read_content_dir
-from content.publish import load_bundle
+from content.publish import load_directory
 from orders.importer import ImportOptions, import_file
 from scrm.clock import CHINA, Clock
 from scrm.settings import Settings
@@ -56,11 +55,7 @@ async def _seed_content(db: Database, clock: Clock) -> None:
     async with db.session() as session:
         if (await session.exec(select(func.count()).select_from(Template))).one():
             return
-    bundle = read_content_dir(SEED_CONTENT)
-    if bundle.issues:
-        raise RuntimeError(f"the bundled demo content does not validate: {bundle.issues[0]}")
-    async with db.transaction() as session:
-        await load_bundle(session, bundle, now=clock.now(), by="demo")
+    await load_directory(db, SEED_CONTENT, now=clock.now(), by="demo")
 
 
 async def _seed_admin(db: Database, clock: Clock) -> str:

@@ -21,9 +21,9 @@ from content.preview_source import (
     published_bodies,
     stored_journey,
 )
-from content.publish import load_bundle
+from content.publish import load_directory
 from content.templates import TemplateBody, parse_body, render_body
-from content.versions import current_version, template_catalog
+from content.versions import current_version
 from identity.vault import PhoneVault, mask_phone
 from scrm.cli.common import print_json, with_database
 from scrm.cli.main import UsageError
@@ -111,15 +111,11 @@ def _validate(args: argparse.Namespace) -> int:
 
 def _load(args: argparse.Namespace) -> int:
     async def load(db: Database, _settings: Settings) -> int:
-        async with db.session() as session:
-            catalog = await template_catalog(session)
-            pools = [pool.name for pool in await store.list_pools(session)]
-        bundle = read_content_dir(args.dir, known_templates=catalog, known_pools=pools)
-        if bundle.issues:
-            _print_issues(bundle.issues)
+        try:
+            report = await load_directory(db, args.dir, now=SystemClock().now(), by=args.by)
+        except ContentError as error:
+            _print_issues(error)
             return 1
-        async with db.transaction() as session:
-            report = await load_bundle(session, bundle, now=SystemClock().now(), by=args.by)
         for line in report.lines():
             print(line)
         return 0

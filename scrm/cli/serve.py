@@ -5,14 +5,17 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
 
+from content.issues import ContentError
+from content.publish import load_directory
 from scrm.app import Sandbox, build_services, build_web_app
 from scrm.clock import SystemClock
 from scrm.logs import configure_logging
-from scrm.settings import Settings, load_settings
+from scrm.settings import Settings, SettingsError, load_settings
 from storage.db import Database
 from storage.migrate import upgrade
 
@@ -50,6 +53,8 @@ def _serve(args: argparse.Namespace) -> int:
     configure_logging(settings.log_level)
     upgrade(settings.database_url)
     db = Database(settings.database_url)
+    if settings.content_dir:
+        asyncio.run(_load_content(settings))
     services = build_services(settings, db, SystemClock())
     app = build_web_app(services, scheduler=not args.no_scheduler)
 
@@ -95,6 +100,19 @@ def _demo(args: argparse.Namespace) -> int:
     )
     web.run_app(app, host=settings.host, port=settings.port, shutdown_timeout=SHUTDOWN_TIMEOUT, print=None)
     return 0
+
+
+async def _load_content(settings: Settings) -> None:
+    """SCRM_CONTENT_DIR is loaded on start: changed templates get new versions, the rest is untouched."""
+    db = Database(settings.database_url)
+    try:
+        report = await load_directory(db, Path(settings.content_dir), now=SystemClock().now(), by="scrm serve")
+    except ContentError as error:
+        raise SettingsError(f"SCRM_CONTENT_DIR {settings.content_dir}: {error}") from None
+    finally:
+        await db.dispose()
+    for line in report.lines():
+        log.info("content: %s", line)
 
 
 async def _seed(db: Database, settings: Settings, clock: SystemClock, seed: Any) -> str:

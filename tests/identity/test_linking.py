@@ -10,7 +10,7 @@ from identity import messages
 from identity.linking import unlink_follower
 from identity.sms.sandbox import SandboxSmsSender
 from storage.db import Database
-from storage.models.core import AuditEntry, Follower
+from storage.models.core import AuditEntry, Follower, Profile
 from storage.models.identity import FollowerLink
 from tests.identity.conftest import Chat, follower_of
 
@@ -89,3 +89,27 @@ async def test_admin_unlink_keeps_history_and_audits(chat: Chat, db: Database, s
         entry = (await session.exec(select(AuditEntry).where(AuditEntry.action == "identity.unlinked"))).one()
         assert entry.actor == "admin:lee" and entry.detail["profile_id"] == profile_id
     assert (await follower_of(db, "o-merged")).profile_id is None
+
+
+async def test_a_new_follower_joins_the_profile_its_unionid_already_has(chat: Chat, db: Database) -> None:
+    """The brand's other account already knows this person: their first message here links them."""
+    now = chat.clock.now()
+    async with db.transaction() as session:
+        profile = Profile(phone_key="+8613900001111", phone_sealed="+8613900001111", created_at=now, updated_at=now)
+        session.add(profile)
+        await session.flush()
+        session.add(
+            Follower(
+                appid="wxotheraccount0003",
+                openid="o-known",
+                unionid="u-known",
+                profile_id=profile.id,
+                created_at=now,
+                updated_at=now,
+            )
+        )
+    await chat.say("o-arrives", "你好", unionid="u-known")
+    arrived = await follower_of(db, "o-arrives")
+    assert arrived.profile_id == profile.id
+    await chat.say("o-stranger", "你好", unionid="u-unknown")
+    assert (await follower_of(db, "o-stranger")).profile_id is None
