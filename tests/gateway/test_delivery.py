@@ -148,7 +148,9 @@ async def test_health_and_readiness(client: Any) -> None:
 
 
 async def test_readiness_fails_when_the_database_is_unreachable(aiohttp_client: Any) -> None:
-    unreachable = Database("sqlite+aiosqlite:////nonexistent-dir/scrm.db")
+    # A closed port rather than a missing SQLite file: aiosqlite reports a failed open from its worker
+    # thread, which can outlive this test's event loop and surface as an error in the next test.
+    unreachable = Database("postgresql+asyncpg://postgres@127.0.0.1:9/none")
     app = web.Application()
     app.router.add_routes(health_routes(unreachable))
     client = await aiohttp_client(app)
