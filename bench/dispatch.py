@@ -227,7 +227,8 @@ def main() -> int:
             runs.append(("PostgreSQL, 2 dispatchers", args.pg_url, 2))
         for label, url, workers in runs:
             ceiling_sends = min(args.pushes, 40_000) // workers
-            _, bare, bare_cpu = measured(fake.pid, [["--ceiling-worker", api_base, str(ceiling_sends), *tuning]] * workers)
+            ceiling_args = ["--ceiling-worker", api_base, str(ceiling_sends), *tuning]
+            _, bare, bare_cpu = measured(fake.pid, [ceiling_args] * workers)
             print(f"fake API ceiling ({workers} bare client process(es), concurrency {args.concurrency} each): "
                   f"{bare:,.0f} sends/s ({bare_cpu})")  # fmt: skip
             asyncio.run(prepare(url, args.pushes, args.pushes))

@@ -12,9 +12,7 @@ from console.security import actor_name
 from storage.models.core import AuditEntry
 
 
-def audit(
-    request: web.Request, session: AsyncSession, action: str, target: str = "", **detail: Any
-) -> AuditEntry:
+def audit(request: web.Request, session: AsyncSession, action: str, target: str = "", **detail: Any) -> AuditEntry:
     """Record `action` by the signed-in user (caller commits) and mark the request as audited."""
     viewer = request.get(VIEWER)
     entry = AuditEntry(

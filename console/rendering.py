@@ -62,15 +62,19 @@ def render_page(request: web.Request, page: str, /, *, status: int = 200, **cont
     viewer = request.get(VIEWER)
     base = request.app[BASE_PATH]
     notice = NOTICES.get(request.query.get("notice", ""), "")
-    html = request.app[JINJA].get_template(page).render(
-        viewer=viewer,
-        base=base,
-        csrf_field=CSRF_FIELD,
-        csrf_token=viewer.csrf_token if viewer else "",
-        notice=notice,
-        current_path=request.path,
-        demo=request.app[SERVICES].settings.demo,
-        **context,
+    html = (
+        request.app[JINJA]
+        .get_template(page)
+        .render(
+            viewer=viewer,
+            base=base,
+            csrf_field=CSRF_FIELD,
+            csrf_token=viewer.csrf_token if viewer else "",
+            notice=notice,
+            current_path=request.path,
+            demo=request.app[SERVICES].settings.demo,
+            **context,
+        )
     )
     return web.Response(text=html, status=status, content_type="text/html", charset="utf-8")
 

@@ -222,9 +222,7 @@ def _items(raw: dict[str, Any], container: str) -> tuple[dict[str, str], ...]:
     entries = node.get("List", [])
     if isinstance(entries, dict):
         entries = [entries]
-    return tuple(
-        {k: v for k, v in entry.items() if isinstance(v, str)} for entry in entries if isinstance(entry, dict)
-    )
+    return tuple({k: v for k, v in entry.items() if isinstance(v, str)} for entry in entries if isinstance(entry, dict))
 
 
 class MalformedCallback(ValueError):

@@ -92,11 +92,10 @@ async def follower(event: Inbound, ctx: HandlerContext, call_next: CallNext) -> 
         found = await ensure_follower(writer, appid=appid, openid=event.openid, at=now)
     session.add(found)
     ctx.follower = found
-    if found.unionid and found.profile_id is None:
-        # The same person may already be a known customer through the brand's other account. Commit at
-        # once, like the interaction: later steps write in their own transactions and would wait on us.
-        if await link_by_unionid(session, found, now=now) is not None:
-            await session.commit()
+    # The same person may already be a known customer through the brand's other account. Commit at
+    # once, like the interaction: later steps write in their own transactions and would wait on us.
+    if found.unionid and found.profile_id is None and await link_by_unionid(session, found, now=now):
+        await session.commit()
     if event.is_interaction:
         for hook in ctx.services.extras.get("interaction_hooks", ()):
             ctx.after_reply.append(_bind_hook(hook, ctx, event))

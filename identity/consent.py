@@ -12,9 +12,7 @@ from storage.models.consent import Consent
 MARKETING = "marketing"
 
 
-async def current_consent(
-    session: AsyncSession, follower_id: int, purpose: str = MARKETING
-) -> Consent | None:
+async def current_consent(session: AsyncSession, follower_id: int, purpose: str = MARKETING) -> Consent | None:
     statement = (
         select(Consent)
         .where(Consent.follower_id == follower_id, Consent.purpose == purpose)

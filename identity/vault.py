@@ -46,9 +46,7 @@ class PhoneVault:
         if self._aead is None:
             return e164
         nonce = os.urandom(12)
-        return (
-            _SEALED_PREFIX + base64.b64encode(nonce + self._aead.encrypt(nonce, e164.encode(), None)).decode()
-        )
+        return _SEALED_PREFIX + base64.b64encode(nonce + self._aead.encrypt(nonce, e164.encode(), None)).decode()
 
     def unseal(self, sealed: str) -> str:
         if not sealed.startswith(_SEALED_PREFIX):

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
-from sqlmodel import col, select
+from sqlalchemy import Table
+from sqlalchemy import select as core_select
+from sqlmodel import SQLModel, col, select
 
 from content.fields import StepContext, build_render_context
 from content.sandbox import RenderError
@@ -17,6 +19,10 @@ from scrm.clock import Clock
 from storage.db import Database
 from storage.models.content import TemplateVersion
 from storage.models.core import Follower, Profile
+
+
+def _table(model: type[SQLModel]) -> Table:
+    return cast(Table, model.__table__)  # type: ignore[attr-defined]  # SQLModel sets it on table models
 
 
 class WeChatSender:
@@ -75,17 +81,23 @@ class ContentRenderer:
             except ValueError as error:
                 self._bodies[version_id] = RenderFailed(f"template version {version_id} is malformed: {error}")
 
+    async def _people(self, follower_ids: list[int]) -> tuple[dict[int, Follower], dict[int, Profile]]:
+        """Followers and their profiles, read with plain SELECTs: the renderer only reads them, so
+        building detached instances (`model_construct`) spares the ORM's per-row bookkeeping."""
+        follower_table, profile_table = _table(Follower), _table(Profile)
+        async with self.db.engine.connect() as conn:
+            rows = await conn.execute(core_select(follower_table).where(follower_table.c.id.in_(follower_ids)))
+            followers = {row.id: Follower.model_construct(**row._mapping) for row in rows}
+            profile_ids = sorted({f.profile_id for f in followers.values() if f.profile_id is not None})
+            profiles: dict[int, Profile] = {}
+            if profile_ids:
+                rows = await conn.execute(core_select(profile_table).where(profile_table.c.id.in_(profile_ids)))
+                profiles = {row.id: Profile.model_construct(**row._mapping) for row in rows}
+        return followers, profiles
+
     async def render_many(self, requests: Sequence[RenderRequest]) -> list[dict[str, Any] | RenderFailed]:
         await self._load_bodies([r.template_version_id for r in requests])
-        follower_ids = sorted({r.follower_id for r in requests})
-        async with self.db.session() as session:
-            followers = {
-                f.id: f for f in (await session.exec(select(Follower).where(col(Follower.id).in_(follower_ids)))).all()
-            }
-            profile_ids = sorted({f.profile_id for f in followers.values() if f.profile_id is not None})
-            profiles = {
-                p.id: p for p in (await session.exec(select(Profile).where(col(Profile.id).in_(profile_ids)))).all()
-            }
+        followers, profiles = await self._people(sorted({r.follower_id for r in requests}))
         codes = await self.coupons.draw_for(
             [
                 (r.push_id, str(r.context["coupon_pool"]), r.follower_id)

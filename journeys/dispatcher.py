@@ -11,11 +11,11 @@ One batch goes through four steps, each its own transaction where it matters for
 4. send (per follower in order, followers concurrently under a semaphore and the token bucket), then
    write every outcome, outcome record, follower mark and API pause in one transaction.
 
-`drain()` pipelines batches: while one batch is sending, the next is claimed, checked and rendered and
-the previous one's outcomes are written, so the database work rarely leaves the connections to WeChat
-idle. Only one batch is "sending" at a time (a crash leaves at most one batch of unknown fate), and the
-next batch's checks are loaded after the current batch committed its "sending" rows, so its caps and
-window counts include the sends in flight.
+`drain()` pipelines batches: while one batch is sending, the next is claimed, checked and rendered, so
+most of the database work happens while the connections to WeChat are busy. Only one batch is
+"sending" at a time (a crash leaves at most one batch of unknown fate), and the next batch's checks are
+loaded after the current batch committed its "sending" rows, so its caps and window counts include the
+sends in flight.
 """
 
 from __future__ import annotations
@@ -69,8 +69,6 @@ class DispatcherConfig:
     backoff_base: timedelta = timedelta(seconds=30)
     # A claim older than this belongs to a dead process (a live batch finishes in seconds).
     claim_timeout: timedelta = timedelta(minutes=5)
-    # Batches alive at once in `drain()`: one writing its outcomes, one sending, one being prepared.
-    pipeline_depth: int = 3
 
 
 @dataclass
@@ -125,39 +123,35 @@ class Dispatcher:
     async def drain(self, max_batches: int | None = None) -> BatchReport:
         """Process batches until nothing is due (or `max_batches` ran).
 
-        The next batch is claimed, checked and rendered while the current one is sending, and the
-        current one's outcomes are written while the next one is sending. Only one batch at a time is
-        "sending", so a crash leaves at most one batch of pushes whose fate is unknown.
+        The next batch is claimed, checked and rendered while the current one is sending; it is marked
+        "sending" only once the current one's outcomes are committed, so a crash leaves at most one
+        batch of pushes whose fate is unknown.
         """
         total = BatchReport()
-        running: set[asyncio.Task[BatchReport]] = set()
-        sent: asyncio.Event | None = None
+        current: asyncio.Task[BatchReport] | None = None
         batches = 0
         try:
             while max_batches is None or batches < max_batches:
                 batch = await self._claim_due()
                 batches += 1
+                if current is not None:
+                    finishing, current = current, None
+                    # Shielded: cancelling drain() must not abandon pushes already "sending".
+                    total.add(await asyncio.shield(finishing))
                 if batch is None:
                     break
-                if sent is not None:
-                    await sent.wait()
                 await self._mark_sending(batch.sendable, batch.token)
-                sent = asyncio.Event()
-                running.add(asyncio.create_task(self._finish(batch, sent)))
+                current = asyncio.create_task(self._finish(batch))
                 if len(batch.plans) < self.config.batch_size:
                     break
-                while len(running) >= max(1, self.config.pipeline_depth):
-                    done, running = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
-                    for task in done:
-                        total.add(task.result())
+            if current is not None:
+                finishing, current = current, None
+                total.add(await asyncio.shield(finishing))
         finally:
-            # Batches already marked "sending" finish even when this loop failed or was cancelled:
-            # abandoning them would leave their pushes to end as "unknown".
-            finished = await asyncio.gather(*running, return_exceptions=True)
-        for outcome in finished:
-            if isinstance(outcome, BaseException):
-                raise outcome
-            total.add(outcome)
+            if current is not None:
+                # The loop failed or was cancelled: the batch already "sending" still finishes and
+                # records its outcomes (abandoned, its pushes would end as "unknown").
+                await asyncio.gather(current, return_exceptions=True)
         return total
 
     async def deliver_for_follower(self, follower_id: int) -> BatchReport:
@@ -254,16 +248,9 @@ class Dispatcher:
         sendable = [plan for plan in to_send if plan.payload is not None]
         return _Batch(token, plans, sendable)
 
-    async def _finish(self, batch: _Batch, sent: asyncio.Event | None = None) -> BatchReport:
-        """Send the batch's pushes (committed as "sending"), then record every outcome in one transaction.
-
-        `sent` is set once no send of this batch is in flight any more, whatever happened.
-        """
-        try:
-            await self._send_all(batch.sendable)
-        finally:
-            if sent is not None:
-                sent.set()
+    async def _finish(self, batch: _Batch) -> BatchReport:
+        """Send the batch's pushes (committed as "sending"), then record every outcome in one transaction."""
+        await self._send_all(batch.sendable)
         return await self._writer.write(batch.plans, batch.token, now=self.clock.now())
 
     async def _render(self, plans: Sequence[_Planned]) -> None:
@@ -302,7 +289,14 @@ class Dispatcher:
         by_follower: dict[int, list[_Planned]] = defaultdict(list)
         for plan in plans:
             by_follower[plan.row["follower_id"]].append(plan)
-        await asyncio.gather(*(self._send_in_order(group) for group in by_follower.values()))
+        groups = iter(by_follower.values())
+
+        async def send_groups() -> None:
+            # A few workers share one iterator (safe: `next` never awaits), instead of a task per follower.
+            for group in groups:
+                await self._send_in_order(group)
+
+        await asyncio.gather(*(send_groups() for _ in range(min(self.config.concurrency, len(by_follower)))))
 
     def _paused_until(self, api: str) -> datetime | None:
         until = self._paused.get(api) if self._paused else None

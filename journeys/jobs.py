@@ -20,6 +20,7 @@ from journeys.enrolment import NO_PURCHASE
 from journeys.report import journey_report
 from journeys.runtime import JourneyRuntime
 from scrm.clock import start_of_china_day
+from storage.inbound import purge_deliveries
 from storage.models.core import AuditEntry, DomainEvent, Follower, Profile
 from storage.models.pushes import JourneyRun
 
@@ -144,6 +145,12 @@ async def nightly_aggregates(rt: JourneyRuntime) -> dict[str, Any]:
     return {"journeys": len(rows)}
 
 
+async def purge_callbacks(rt: JourneyRuntime) -> dict[str, int]:
+    """Housekeeping of the callback de-duplication ledger: stale rows abandoned, old rows deleted."""
+    abandoned, deleted = await purge_deliveries(rt.services.db, rt.services.clock.now())
+    return {"abandoned": abandoned, "deleted": deleted}
+
+
 Job = Callable[[JourneyRuntime], Awaitable[Any]]
 
 
@@ -165,4 +172,5 @@ JOBS: dict[str, JobSpec] = {
     "refresh_tokens": JobSpec(refresh_tokens, seconds=300),
     "run_mass_sends": JobSpec(run_mass_sends, seconds=60),
     "nightly_aggregates": JobSpec(nightly_aggregates, hour=3, minute=15),
+    "purge_callbacks": JobSpec(purge_callbacks, seconds=600),
 }

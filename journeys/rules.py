@@ -49,9 +49,7 @@ def custom_send_verdict(state: WindowState, now: datetime) -> WindowVerdict:
     if state.last_event_at is not None:
         closes = utc(state.last_event_at) + EVENT_WINDOW
         if now < closes and state.sends_since_event < EVENT_WINDOW_SENDS:
-            return WindowVerdict(
-                True, "event", closes, "inside the 1-minute window of the last follow/click/scan"
-            )
+            return WindowVerdict(True, "event", closes, "inside the 1-minute window of the last follow/click/scan")
     if state.last_message_at is not None and now < utc(state.last_message_at) + MESSAGE_WINDOW:
         return WindowVerdict(False, None, None, "5 messages already sent in this 48-hour window")
     if state.last_event_at is not None and now < utc(state.last_event_at) + EVENT_WINDOW:

@@ -1,11 +1,11 @@
 """Generic mapping files: column names of any other shop system mapped to our fields (TOML or YAML).
 
-    platform = "myshop"        # optional; orders are keyed by (platform, order number)
-    grain = "order"            # or "line" when the file has one row per item
-    [columns]
-    order_no = "Order ID"
-    paid = "Paid"
-    phone = ["Mobile", "Phone"]
+platform = "myshop"        # optional; orders are keyed by (platform, order number)
+grain = "order"            # or "line" when the file has one row per item
+[columns]
+order_no = "Order ID"
+paid = "Paid"
+phone = ["Mobile", "Phone"]
 """
 
 from __future__ import annotations
@@ -55,8 +55,7 @@ def load_mapping(path: Path) -> Preset:
     unknown_fields = sorted(str(key) for key in columns if key not in FIELDS)
     if unknown_fields:
         raise ImportInputError(
-            f"mapping file {path}: unknown field(s) {', '.join(unknown_fields)}; "
-            f"known fields are {', '.join(FIELDS)}"
+            f"mapping file {path}: unknown field(s) {', '.join(unknown_fields)}; known fields are {', '.join(FIELDS)}"
         )
     if "order_no" not in columns:
         raise ImportInputError(f"mapping file {path} must map order_no (the order number column)")
@@ -66,9 +65,7 @@ def load_mapping(path: Path) -> Preset:
         if not isinstance(names, list) or not names or not all(isinstance(n, str) and n.strip() for n in names):
             # YAML reads bare No / Yes / On / Off as booleans: say so, it is the usual cause.
             hint = " (put the column name in quotes)" if isinstance(value, bool | int | float) else ""
-            raise ImportInputError(
-                f"mapping file {path}: {key} must be a column name or a list of column names{hint}"
-            )
+            raise ImportInputError(f"mapping file {path}: {key} must be a column name or a list of column names{hint}")
         mapped[key] = tuple(name.strip() for name in names)
     platform = str(document.get("platform", "generic")).strip()
     if not _PLATFORM.fullmatch(platform):

@@ -77,4 +77,3 @@ def open_export(path: Path, platform: str = "auto", mapping: Preset | None = Non
     except BaseException:
         table.close()
         raise
-

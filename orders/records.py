@@ -222,9 +222,7 @@ class OrderReader:
         records = [finish(record) for record in orders.values()]
         for start in range(0, max(len(records), 1), size):
             last = start + size >= len(records)
-            yield Batch(
-                records[start : start + size], rejects if last else [], self.rows_read, self.table.position()
-            )
+            yield Batch(records[start : start + size], rejects if last else [], self.rows_read, self.table.position())
 
 
 def finish(record: OrderRecord) -> OrderRecord:

@@ -156,9 +156,7 @@ class BatchWriter:
         """Write one batch in the caller's transaction and say what changed."""
         outcome = BatchOutcome()
         profile_of = await self._profiles(conn, orders, now, outcome)
-        rows = [
-            order_values(record, self.platform, profile_of.get(record.phone.e164 or "")) for record in orders
-        ]
+        rows = [order_values(record, self.platform, profile_of.get(record.phone.e164 or "")) for record in orders]
         existing = await existing_orders(conn, self.platform, [row["order_no"] for row in rows], self.compared)
         status_index = self.compared.index("status") if "status" in self.compared else None
         to_write: list[dict[str, Any]] = []

@@ -117,9 +117,7 @@ def _aes_key(raw: str) -> str:
     if not raw:
         return ""
     if len(raw) != 43:
-        raise SettingsError(
-            f"WECHAT_AES_KEY must be the 43-character EncodingAESKey, got {len(raw)} characters"
-        )
+        raise SettingsError(f"WECHAT_AES_KEY must be the 43-character EncodingAESKey, got {len(raw)} characters")
     try:
         decoded = base64.b64decode(raw + "=", validate=True)
     except (binascii.Error, ValueError):
@@ -149,8 +147,7 @@ def _database_url(raw: str) -> str:
         url = "postgresql+asyncpg://" + url.split("://", 1)[1]
     if not url.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
         raise SettingsError(
-            "SCRM_DATABASE_URL must be sqlite+aiosqlite:///PATH or postgresql+asyncpg://USER@HOST/DB, "
-            f"got {raw!r}"
+            f"SCRM_DATABASE_URL must be sqlite+aiosqlite:///PATH or postgresql+asyncpg://USER@HOST/DB, got {raw!r}"
         )
     return url
 
@@ -176,9 +173,7 @@ def load_settings(
     if require_wechat:
         for name, value in (("WECHAT_APPID", appid), ("WECHAT_TOKEN", token)):
             if not value:
-                raise SettingsError(
-                    f"{name} is required by `scrm serve` (use `scrm demo` to try without WeChat)"
-                )
+                raise SettingsError(f"{name} is required by `scrm serve` (use `scrm demo` to try without WeChat)")
     api_base = merged.get("WECHAT_API_BASE", "").strip() or WECHAT_API_DEFAULT
     if not api_base.startswith(("http://", "https://")):
         raise SettingsError(f"WECHAT_API_BASE must be an http(s) URL, got {api_base!r}")

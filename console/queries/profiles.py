@@ -40,9 +40,7 @@ async def find_by_phone(session: AsyncSession, vault: PhoneVault, query: str) ->
 
 async def find_by_openid_or_name(session: AsyncSession, query: str) -> list[Profile]:
     """Profiles linked to a follower with this exact openid, then profiles whose name contains `query`."""
-    by_openid = select(col(Follower.profile_id)).where(
-        Follower.openid == query, col(Follower.profile_id).is_not(None)
-    )
+    by_openid = select(col(Follower.profile_id)).where(Follower.openid == query, col(Follower.profile_id).is_not(None))
     escaped = query.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     statement = (
         select(Profile)

@@ -80,9 +80,7 @@ async def upload(request: web.Request) -> web.StreamResponse:
     tracker.start(job, uploaded.path, work, services.clock.now)
     progress_path = f"/imports/jobs/{job.job_id}"
     if wants_json(request):
-        return web.json_response(
-            {**job.as_json(), "progress_url": request.app[BASE_PATH] + progress_path}, status=202
-        )
+        return web.json_response({**job.as_json(), "progress_url": request.app[BASE_PATH] + progress_path}, status=202)
     raise redirect(request, progress_path)
 
 

@@ -33,9 +33,7 @@ async def open_database(settings: Settings, *, migrate: bool = True) -> Database
     return Database(settings.database_url)
 
 
-def with_database(
-    fn: Callable[[Database, Settings], Awaitable[int]], settings: Settings | None = None
-) -> int:
+def with_database(fn: Callable[[Database, Settings], Awaitable[int]], settings: Settings | None = None) -> int:
     """Run `fn(db, settings)` against a migrated database and close it afterwards."""
     resolved = settings or settings_for()
 

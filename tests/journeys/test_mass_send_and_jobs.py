@@ -17,7 +17,7 @@ from sandbox.fake_wechat import FakeWeChat
 from scrm.clock import FakeClock
 from scrm.settings import Settings
 from storage.db import Database
-from storage.models.core import AuditEntry
+from storage.models.core import AuditEntry, InboundEvent
 from storage.models.pushes import MassSend, MassSendBatch, MassSendReceipt
 from tests.journeys.helpers import APPID, add_follower, add_template, wired_dispatcher
 
@@ -118,3 +118,24 @@ async def test_no_purchase_scan_enrols_quiet_followers_once(db: Database, clock:
         entry = (await session.exec(select(AuditEntry))).one()
     assert entry.action == "journeys.daily_report"
     assert entry.detail["journeys"][0]["journey"] == "winback"
+
+
+async def test_purge_callbacks_job_deletes_old_ledger_rows_only(
+    db: Database, clock: FakeClock, settings: Settings
+) -> None:
+    now = clock.now()
+    async with db.transaction() as session:
+        for key, age in (("old", timedelta(days=3)), ("recent", timedelta(minutes=5))):
+            session.add(
+                InboundEvent(
+                    dedup_key=key, appid="wx1", openid="o1", kind="text", received_at=now - age,
+                    state="done", finished_at=now - age,
+                )
+            )  # fmt: skip
+    runtime = build_runtime(Services(db=db, settings=settings, clock=clock))
+    try:
+        assert (await jobs.purge_callbacks(runtime))["deleted"] == 1
+    finally:
+        await runtime.close()
+    async with db.session() as session:
+        assert [row.dedup_key for row in (await session.exec(select(InboundEvent))).all()] == ["recent"]

@@ -1,6 +1,6 @@
 """A separate process that imports one file and reports each committed batch on stdout (for kill tests).
 
-    python -m tests.orders.child_import DATABASE_URL PATH BATCH_SIZE
+python -m tests.orders.child_import DATABASE_URL PATH BATCH_SIZE
 """
 
 from __future__ import annotations

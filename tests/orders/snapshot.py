@@ -35,7 +35,13 @@ async def business_state(db: Database) -> dict[str, Any]:
         ),
         "events": sorted(
             (
-                (e["kind"], e["dedup_key"], key_of.get(e["profile_id"]), e["occurred_at"], repr(sorted(e["payload"].items())))  # noqa: E501
+                (
+                    e["kind"],
+                    e["dedup_key"],
+                    key_of.get(e["profile_id"]),
+                    e["occurred_at"],
+                    repr(sorted(e["payload"].items())),
+                )  # noqa: E501
                 for e in events
             ),
         ),

@@ -63,8 +63,8 @@ async def test_unrecognised_export_in_auto_mode(db: Database, tmp_path: Path) ->
     [
         ('[columns]\norder_no = "No"\nshoe_size = "Size"\n', "unknown field.*shoe_size"),
         ('[columns]\npaid = "Paid"\n', "must map order_no"),
-        ('colums = 1\n', "unknown setting.*colums"),
-        ('[columns\n', "not valid TOML"),
+        ("colums = 1\n", "unknown setting.*colums"),
+        ("[columns\n", "not valid TOML"),
         ('platform = "tmall"\n[columns]\norder_no = "No"\n', "has a built-in preset"),
     ],
 )

@@ -22,8 +22,13 @@ def _file(path: Path, start: int, stop: int) -> Path:
     return builders.tmall_csv(
         path,
         [
-            builders.tmall_row(str(770000 + n), f"137{n % 97:08d}", paid=f"{20 + n % 50}.00",
-                               created=f"2025-{1 + n % 12:02d}-10 10:00:00", title=f"商品{n % 7}")
+            builders.tmall_row(
+                str(770000 + n),
+                f"137{n % 97:08d}",
+                paid=f"{20 + n % 50}.00",
+                created=f"2025-{1 + n % 12:02d}-10 10:00:00",
+                title=f"商品{n % 7}",
+            )
             for n in range(start, stop)
         ],  # fmt: skip
     )
