@@ -16,6 +16,7 @@ from pathlib import Path
 
 from identity.vault import PhoneVault
 from orders.aggregates import refresh_profiles
+from orders.erased import ErasedNumbers
 from orders.opening import open_export
 from orders.presets import Preset
 from orders.records import Batch, OrderReader, RejectedRow
@@ -116,7 +117,8 @@ async def import_file(
             provided=reader.provided,
             run_id=report.run_id,
         )
-        touched = await _write_batches(db, reader, writer, report, clock, chosen, progress, on_rejects)
+        erased = await ErasedNumbers.load(db, settings.data_key)
+        touched = await _write_batches(db, reader, writer, report, clock, chosen, progress, on_rejects, erased)
         if not chosen.dry_run and report.run_id is not None:
             await refresh_profiles(db, touched, clock.now())
             async with db.engine.begin() as conn:
@@ -137,6 +139,7 @@ async def _write_batches(
     options: ImportOptions,
     progress: ProgressCallback | None,
     on_rejects: RejectsCallback | None,
+    erased: ErasedNumbers,
 ) -> set[int]:
     """Write every batch; returns the ids of all profiles the file's orders belong to."""
     batches = reader.batches(options.batch_size)
@@ -148,6 +151,7 @@ async def _write_batches(
         while (batch := await pending) is not None:
             # Read the next batch while this one is written.
             pending = asyncio.ensure_future(asyncio.to_thread(next, batches, None))
+            erased.drop_from(batch, report)
             outcome = await _write_one(db, writer, batch, clock, options.dry_run)
             report.rows_read = batch.rows_read
             report.orders_created += outcome.created
