@@ -12,6 +12,7 @@ from console.access import admin_only
 from console.audit import audit
 from console.extras import optional_service
 from console.keys import SERVICES
+from console.lookup import get_or_404
 from console.rendering import redirect, render_page
 from storage.models.core import Account
 
@@ -147,15 +148,8 @@ async def account_test(request: web.Request) -> web.StreamResponse:
 
 
 async def _load(request: web.Request) -> Account:
-    try:
-        account_id = int(request.match_info["account_id"])
-    except ValueError:
-        raise web.HTTPNotFound(text="No such account.") from None
     async with request.app[SERVICES].db.session() as session:
-        account = await session.get(Account, account_id)
-    if account is None:
-        raise web.HTTPNotFound(text="No such account.")
-    return account
+        return await get_or_404(session, Account, request, "account_id", "account")
 
 
 def add_routes(router: web.UrlDispatcher) -> None:

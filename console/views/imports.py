@@ -13,6 +13,7 @@ from console.audit import audit
 from console.csv_export import csv_chunk
 from console.imports_runner import IMPORTS, ImportJob
 from console.keys import BASE_PATH, SERVICES, VIEWER
+from console.lookup import get_or_404
 from console.queries.imports import all_rejects, first_rejects, recent_runs
 from console.rendering import redirect, render_page
 from console.security import actor_name, wants_json
@@ -105,15 +106,8 @@ async def job_page(request: web.Request) -> web.StreamResponse:
 
 
 async def _run(request: web.Request) -> ImportRun:
-    try:
-        run_id = int(request.match_info["run_id"])
-    except ValueError:
-        raise web.HTTPNotFound(text="No such import.") from None
     async with request.app[SERVICES].db.session() as session:
-        run = await session.get(ImportRun, run_id)
-    if run is None:
-        raise web.HTTPNotFound(text="No such import.")
-    return run
+        return await get_or_404(session, ImportRun, request, "run_id", "import")
 
 
 @admin_only

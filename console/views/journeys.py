@@ -14,6 +14,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from console.audit import audit
 from console.content_preview import preview_context
 from console.keys import SERVICES, VIEWER
+from console.lookup import get_or_404
 from console.queries.deliveries import step_results
 from console.rendering import redirect, render_page
 from console.security import actor_name
@@ -43,14 +44,7 @@ async def journey_list(request: web.Request) -> web.StreamResponse:
 
 
 async def _journey(session: AsyncSession, request: web.Request) -> Journey:
-    try:
-        journey_id = int(request.match_info["journey_id"])
-    except ValueError:
-        raise web.HTTPNotFound(text="No such journey.") from None
-    journey = await session.get(Journey, journey_id)
-    if journey is None:
-        raise web.HTTPNotFound(text="No such journey.")
-    return journey
+    return await get_or_404(session, Journey, request, "journey_id", "journey")
 
 
 def describe_step(definition: JourneyDefinition, step: Any) -> dict[str, str]:

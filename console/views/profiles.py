@@ -9,6 +9,7 @@ from aiohttp import web
 from console.access import admin_only
 from console.audit import audit
 from console.keys import AUDITED, SERVICES, VIEWER
+from console.lookup import path_id
 from console.queries.profiles import (
     SearchError,
     find_by_openid_or_name,
@@ -65,10 +66,7 @@ async def profile_search(request: web.Request) -> web.StreamResponse:
 
 
 async def profile_page(request: web.Request) -> web.StreamResponse:
-    try:
-        profile_id = int(request.match_info["profile_id"])
-    except ValueError:
-        raise web.HTTPNotFound(text="No such profile.") from None
+    profile_id = _profile_id(request)
     services = request.app[SERVICES]
     async with services.db.session() as session:
         detail = await profile_detail(session, profile_id)
@@ -89,10 +87,7 @@ async def profile_page(request: web.Request) -> web.StreamResponse:
 
 
 def _profile_id(request: web.Request) -> int:
-    try:
-        return int(request.match_info["profile_id"])
-    except ValueError:
-        raise web.HTTPNotFound(text="No such profile.") from None
+    return path_id(request, "profile_id", "profile")
 
 
 @admin_only

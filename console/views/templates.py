@@ -16,6 +16,7 @@ from console.content_preview import (
     preview_profiles,
 )
 from console.keys import AUDITED, SERVICES, VIEWER
+from console.lookup import get_or_404
 from console.rendering import redirect, render_page
 from console.security import actor_name
 from content.cache import notify_content_changed
@@ -76,14 +77,7 @@ async def _editor(
 
 
 async def _template(session: AsyncSession, request: web.Request) -> Template:
-    try:
-        template_id = int(request.match_info["template_id"])
-    except ValueError:
-        raise web.HTTPNotFound(text="No such template.") from None
-    template = await session.get(Template, template_id)
-    if template is None:
-        raise web.HTTPNotFound(text="No such template.")
-    return template
+    return await get_or_404(session, Template, request, "template_id", "template")
 
 
 async def template_new(request: web.Request) -> web.StreamResponse:

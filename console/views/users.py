@@ -10,6 +10,7 @@ from aiohttp import web
 from console.access import admin_only
 from console.audit import audit
 from console.keys import SERVICES, VIEWER
+from console.lookup import path_id
 from console.passwords import PasswordPolicyError, check_password_policy, hash_password
 from console.rendering import redirect, render_page
 from storage.console import ROLES, UserExistsError, create_user, end_sessions_of_user, list_users
@@ -67,10 +68,7 @@ async def user_update(request: web.Request) -> web.StreamResponse:
     posted = await request.post()
     role = str(posted.get("role", ""))
     disabled = posted.get("disabled") == "on"
-    try:
-        user_id = int(request.match_info["user_id"])
-    except ValueError:
-        raise web.HTTPNotFound(text="No such user.") from None
+    user_id = path_id(request, "user_id", "user")
     if role not in ROLES:
         return await _render(request, errors=["Choose a role: admin or editor."], form={}, status=400)
     if user_id == viewer.user_id and (disabled or role != "admin"):
