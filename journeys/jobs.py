@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
+from identity.unionids import UnionidFetcher
 from journeys.catalogue import enabled_journeys
 from journeys.enrolment import NO_PURCHASE
 from journeys.report import journey_report
@@ -151,6 +152,15 @@ async def purge_callbacks(rt: JourneyRuntime) -> dict[str, int]:
     return {"abandoned": abandoned, "deleted": deleted}
 
 
+async def learn_unionids(rt: JourneyRuntime) -> dict[str, int]:
+    """Fetch the unionids callbacks never carry, and link followers the brand already knows."""
+    fetcher = rt.services.extras.get("unionid_fetcher")
+    if not isinstance(fetcher, UnionidFetcher):
+        fetcher = UnionidFetcher(rt.services.db, rt.api, rt.services.clock)
+        rt.services.extras["unionid_fetcher"] = fetcher
+    return await fetcher.run()
+
+
 Job = Callable[[JourneyRuntime], Awaitable[Any]]
 
 
@@ -173,4 +183,5 @@ JOBS: dict[str, JobSpec] = {
     "run_mass_sends": JobSpec(run_mass_sends, seconds=60),
     "nightly_aggregates": JobSpec(nightly_aggregates, hour=3, minute=15),
     "purge_callbacks": JobSpec(purge_callbacks, seconds=600),
+    "learn_unionids": JobSpec(learn_unionids, seconds=300),
 }
