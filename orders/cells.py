@@ -35,15 +35,18 @@ class CellError(ValueError):
 
 
 _EMPTY: Final = frozenset({"", "-", "--", "—", "null", "NULL", "None", "nan", "N/A", "n/a", "无"})
+_GUARD_STARTS: Final = frozenset({"=", "'"})
 
 
 def clean_text(cell: str) -> str:
     """Strip Excel guards (`="..."`, a leading `'` or tab) and whitespace; `-` and friends become ""."""
     text = cell.strip()
-    if text.startswith('="') and text.endswith('"'):
-        text = text[2:-1].strip()
-    if text.startswith("'"):
-        text = text[1:].strip()
+    # Most cells carry no guard: one slice test skips both guard checks.
+    if text[:1] in _GUARD_STARTS:
+        if text.startswith('="') and text.endswith('"'):
+            text = text[2:-1].strip()
+        if text.startswith("'"):
+            text = text[1:].strip()
     return "" if text in _EMPTY else text
 
 
@@ -54,6 +57,8 @@ _ORDER_NO: Final = re.compile(r"[0-9A-Za-z_\-]{1,64}")
 def clean_order_no(cell: str) -> str:
     """An order number without guards or float damage; scientific notation lost digits and is refused."""
     text = clean_text(cell)
+    if text.isdigit() and text.isascii() and len(text) <= 64:
+        return text  # the usual shape: plain ASCII digits pass every check below
     if not text:
         raise CellError("missing_order_no", "the order number is empty")
     if _SCI.fullmatch(text):
@@ -103,27 +108,37 @@ _COMPACT_TIME: Final = re.compile(r"(\d{4})(\d{2})(\d{2})(?:(\d{2})(\d{2})(\d{2}
 
 _time_cache: dict[str, datetime | None] = {}
 _EIGHT_HOURS: Final = timedelta(hours=8)
+# The shape nearly every export uses; anything else (one-digit parts, `/`, guards) takes the general parser.
+_COMMON_TIME: Final = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}")
 
 
 def parse_china_time(cell: str, column: str = "time") -> datetime | None:
     """A China-time stamp as exported (`2024-01-05 12:34:56`, `2024/1/5 12:34`...) to aware UTC."""
+    if not cell:
+        return None
     # Order and payment times of one row are often the same text: a small cache pays for itself.
     cached = _time_cache.get(cell)
     if cached is not None:
         return cached
-    if len(cell) == 19 and cell[4] == "-" and cell[10] == " ":
+    if _COMMON_TIME.fullmatch(cell):
         try:
             local = datetime(
                 int(cell[0:4]), int(cell[5:7]), int(cell[8:10]), int(cell[11:13]), int(cell[14:16]),
                 int(cell[17:19]), tzinfo=UTC,
             )  # fmt: skip
-        except ValueError:
-            pass  # not the common shape after all: the general parser decides
+            value = local - _EIGHT_HOURS  # China keeps a fixed UTC+8 (see _CHINA_FIXED)
+        except (ValueError, OverflowError):
+            pass  # not a real date: the general parser words the error
         else:
             if len(_time_cache) >= 50_000:
                 _time_cache.clear()
-            _time_cache[cell] = value = local - _EIGHT_HOURS
+            _time_cache[cell] = value
             return value
+    return parse_china_time_general(cell, column)
+
+
+def parse_china_time_general(cell: str, column: str = "time") -> datetime | None:
+    """`parse_china_time` without the fast path: every accepted spelling, cleaned of Excel guards."""
     text = clean_text(cell)
     if not text or text.startswith("0000"):
         return None
@@ -133,9 +148,10 @@ def parse_china_time(cell: str, column: str = "time") -> datetime | None:
     parts = [int(part) if part else 0 for part in match.groups()]
     try:
         local = datetime(parts[0], parts[1], parts[2], parts[3], parts[4], parts[5], tzinfo=_CHINA_FIXED)
-    except ValueError:
+        return local.astimezone(UTC)
+    except (ValueError, OverflowError):
+        # OverflowError: a year-1 stamp has no UTC instant in range.
         raise CellError("bad_time", f"{column}: {cell!r} is not a real date") from None
-    return local.astimezone(UTC)
 
 
 _EXACT_STATUS: Final = {
@@ -215,10 +231,22 @@ _ADDRESS_CITY: Final = re.compile(
     r"^(?P<province>[^省市区]{2,8}?(?:省|自治区|市|特别行政区))?\s*(?P<city>[^市]{1,10}?(?:市|州|盟|地区))?"
 )
 _MUNICIPALITIES: Final = ("北京", "上海", "天津", "重庆")
+# Buyers who order again export the same address: the result is cached by the cell text.
+_city_cache: dict[str, str | None] = {}
 
 
 def city_from_address(address: str) -> str | None:
     """The city of a Chinese address (`浙江省 杭州市 西湖区 ...` -> `杭州市`; `北京 北京市 ...` -> `北京市`)."""
+    if address in _city_cache:
+        return _city_cache[address]
+    city = _city_of(address)
+    if len(_city_cache) >= 50_000:
+        _city_cache.clear()  # bounded: peak memory must not grow with the file
+    _city_cache[address] = city
+    return city
+
+
+def _city_of(address: str) -> str | None:
     text = clean_text(address).replace("\u3000", " ")
     if not text:
         return None

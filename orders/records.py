@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
+from itertools import compress
 from typing import Any
 
 from identity.phones import EMPTY, PhoneVerdict, best_phone
@@ -45,6 +46,8 @@ FIELD_COLUMNS: dict[str, tuple[str, ...]] = {
 }
 _MAX_RAW_LINES = 100
 _NO_PHONE = PhoneVerdict(EMPTY)
+# Placeholder while a record is being built; never left on a finished record.
+_NO_RAW: dict[str, Any] = {}
 
 
 @dataclass(slots=True)
@@ -112,24 +115,43 @@ class OrderReader:
         self.rows_read = 0
         self._single = {key: positions[0] for key, positions in self.indexes.items() if key != "phone"}
         self._phones = self.indexes.get("phone", [])
+        # Resolved once per file: a row then costs list indexing, not look-ups by field name.
+        self._headers = tuple(table.headers)
+        self._rolling = preset.grain == LINE
+        self._order_no_at = self._single.get("order_no")
+        self._status_at = self._single.get("status")
+        self._line_key_at = self._single.get("line_no") if self._rolling else None
+        self._total, self._paid, self._refund = self._spot("total"), self._spot("paid"), self._spot("refund")
+        self._line_amount, self._line_price = self._spot("line_amount"), self._spot("line_price")
+        self._ordered_at, self._paid_at = self._spot("ordered_at"), self._spot("paid_at")
+        self._completed_at = self._spot("completed_at")
+        self._name_at, self._city_at = self._single.get("receiver_name"), self._single.get("city")
+        self._address_at, self._product_at = self._single.get("address"), self._single.get("product")
+        self._quantity_at, self._after_sale_at = self._single.get("quantity"), self._single.get("after_sale")
 
-    def _cell(self, cells: list[str], key: str) -> str:
+    def _spot(self, key: str) -> tuple[int, str] | None:
+        """(position, header) of a field's column, None when the file lacks it."""
         index = self._single.get(key)
-        return cells[index] if index is not None else ""
+        return None if index is None else (index, self._headers[index])
 
     def _raw(self, cells: list[str]) -> dict[str, str]:
-        return {name: cell for name, cell in zip(self.table.headers, cells, strict=False) if cell.strip()}
+        # compress/map keep the loop in C; a cell counts when anything but whitespace is left.
+        return dict(compress(zip(self._headers, cells, strict=False), map(str.strip, cells)))
 
-    def _money(self, cells: list[str], key: str) -> int | None:
-        index = self._single.get(key)
-        return None if index is None else parse_money(cells[index], self.table.headers[index])
+    @staticmethod
+    def _money(cells: list[str], spot: tuple[int, str] | None) -> int | None:
+        return None if spot is None else parse_money(cells[spot[0]], spot[1])
 
-    def _time(self, cells: list[str], key: str) -> datetime | None:
-        index = self._single.get(key)
-        return None if index is None else parse_china_time(cells[index], self.table.headers[index])
+    @staticmethod
+    def _time(cells: list[str], spot: tuple[int, str] | None) -> datetime | None:
+        return None if spot is None else parse_china_time(cells[spot[0]], spot[1])
+
+    @staticmethod
+    def _text(cells: list[str], index: int | None) -> str:
+        return "" if index is None else clean_text(cells[index])
 
     def _quantity(self, cells: list[str]) -> int:
-        text = clean_text(self._cell(cells, "quantity"))
+        text = self._text(cells, self._quantity_at)
         if not text:
             return 0
         try:
@@ -137,27 +159,43 @@ class OrderReader:
         except ValueError:
             raise CellError("bad_quantity", f"quantity {text!r} is not a number") from None
 
+    def _order_no(self, cells: list[str]) -> str:
+        index = self._order_no_at
+        return clean_order_no("" if index is None else cells[index])
+
     def read_row(self, line_no: int, cells: list[str]) -> OrderRecord:
         """One row to an order (or to the first line of one); raises CellError for a bad cell."""
-        order_no = clean_order_no(self._cell(cells, "order_no"))
-        record = OrderRecord(order_no=order_no, line_no=line_no)
-        if "status" in self._single:
-            record.status, record.status_text = map_status(self._cell(cells, "status"))
-        record.total_fen = self._money(cells, "total")
-        record.paid_fen = self._money(cells, "paid")
-        record.refund_fen = self._money(cells, "refund") or 0
-        record.ordered_at = self._time(cells, "ordered_at")
-        record.paid_at = self._time(cells, "paid_at")
-        record.completed_at = self._time(cells, "completed_at")
-        if record.ordered_at is None:
-            record.ordered_at = record.paid_at
+        return self._read_row(line_no, cells, self._order_no(cells))
+
+    def _read_row(self, line_no: int, cells: list[str], order_no: str) -> OrderRecord:
+        # Cells are read in a fixed order so a row with several bad cells is rejected for the first.
+        status, status_text = PAID, ""
+        if self._status_at is not None:
+            status, status_text = map_status(cells[self._status_at])
+        money, time = self._money, self._time
+        total_fen, paid_fen = money(cells, self._total), money(cells, self._paid)
+        refund_fen = money(cells, self._refund)
+        ordered_at, paid_at = time(cells, self._ordered_at), time(cells, self._paid_at)
+        record = OrderRecord(
+            order_no=order_no,
+            line_no=line_no,
+            status=status,
+            status_text=status_text,
+            total_fen=total_fen,
+            paid_fen=paid_fen,
+            refund_fen=refund_fen or 0,
+            ordered_at=paid_at if ordered_at is None else ordered_at,
+            paid_at=paid_at,
+            completed_at=time(cells, self._completed_at),
+            raw=_NO_RAW,  # filled below, once the cells are known to be readable
+        )
         if self._phones:
             record.phone = best_phone([cells[index] for index in self._phones])
-        name = clean_text(self._cell(cells, "receiver_name"))
+        name = self._text(cells, self._name_at)
         record.receiver_name = name[:100] if name and "$" not in name and "*" not in name else None
-        city = clean_text(self._cell(cells, "city"))
+        city = self._text(cells, self._city_at)
         record.receiver_city = (city[:60] if city and "$" not in city else None) or city_from_address(
-            self._cell(cells, "address")
+            "" if self._address_at is None else cells[self._address_at]
         )
         self._add_line(record, line_no, cells)
         record.raw = self._raw(cells)
@@ -165,23 +203,23 @@ class OrderReader:
 
     def _add_line(self, record: OrderRecord, line_no: int, cells: list[str]) -> None:
         """Add one item line's product, quantity and per-line money to its order."""
-        if self.preset.grain == LINE and "line_no" in self._single:
-            key = clean_text(self._cell(cells, "line_no")) or f"line{line_no}"
+        if self._line_key_at is not None:
+            key = clean_text(cells[self._line_key_at]) or f"line{line_no}"
             if key in record.line_keys:
                 return  # the same sub-order exported twice counts once
             record.line_keys.add(key)
-        product = clean_text(self._cell(cells, "product"))
+        product = self._text(cells, self._product_at)
         if product:
             record.products.append(product[:200])
         quantity = self._quantity(cells)
         record.item_count += quantity
-        amount = self._money(cells, "line_amount")
+        amount = self._money(cells, self._line_amount)
         if amount is None:
-            price = self._money(cells, "line_price")
+            price = self._money(cells, self._line_price)
             amount = None if price is None else price * max(quantity, 1)
         record.line_total_fen += amount or 0
         record.lines += 1
-        if after_sale_refunded(self._cell(cells, "after_sale")):
+        if self._after_sale_at is not None and after_sale_refunded(cells[self._after_sale_at]):
             record.refunded_lines += 1
 
     def _merge_line(self, record: OrderRecord, line_no: int, cells: list[str]) -> None:
@@ -190,28 +228,29 @@ class OrderReader:
         if record.lines == before:
             return
         for key in self.preset.summed:
-            value = self._money(cells, key)
+            value = self._money(cells, self._spot(key))
             if key == "refund" and value:
                 record.refund_fen += value
         if len(record.raw.setdefault("_lines", [])) < _MAX_RAW_LINES:
             record.raw["_lines"].append(self._raw(cells))
 
     def _reject(self, line_no: int, cells: list[str], error: CellError) -> RejectedRow:
-        return RejectedRow(line_no, error.reason, str(error), dict(zip(self.table.headers, cells, strict=False)))
+        return RejectedRow(line_no, error.reason, str(error), dict(zip(self._headers, cells, strict=False)))
 
     def batches(self, size: int) -> Iterator[Batch]:
         """Orders in batches of about `size`; line-level files are rolled up across the whole file."""
         orders: dict[str, OrderRecord] = {}
         rejects: list[RejectedRow] = []
-        rolling = self.preset.grain == LINE
+        rolling = self._rolling
         for line_no, cells in self.table.rows:
             self.rows_read += 1
             try:
-                existing = orders.get(clean_order_no(self._cell(cells, "order_no"))) if rolling else None
+                order_no = self._order_no(cells)
+                existing = orders.get(order_no) if rolling else None
                 if existing is not None:
                     self._merge_line(existing, line_no, cells)
                 else:
-                    record = self.read_row(line_no, cells)
+                    record = self._read_row(line_no, cells, order_no)
                     # Order-level files: a repeated order number later in the file wins, as a re-export would.
                     orders[record.order_no] = record
             except CellError as error:
@@ -235,5 +274,6 @@ def finish(record: OrderRecord) -> OrderRecord:
         record.status = REFUNDED
         if not record.status_text:
             record.status_text = "退款成功"
-    record.line_keys = set()
+    if record.line_keys:
+        record.line_keys.clear()  # only needed while rolling up; the order no longer needs them
     return record
