@@ -69,8 +69,9 @@ async def refresh_profiles(db: Database, profile_ids: Iterable[int], now: dateti
 
 async def _refresh_chunk(db: Database, part: list[int], now: datetime) -> set[int]:
     async with db.engine.begin() as conn:
-        summaries = await purchase_summaries(conn, db.dialect, part, PURCHASED)
+        # Lock first, then read the orders: see current_aggregates.
         stored = await current_aggregates(conn, db.dialect, part)
+        summaries = await purchase_summaries(conn, db.dialect, part, PURCHASED)
         rows: list[dict[str, Any]] = []
         events: list[dict[str, Any]] = []
         for profile_id in part:

@@ -166,8 +166,16 @@ AGGREGATE_COLUMNS = (
 async def current_aggregates(
     conn: AsyncConnection, dialect: str, profile_ids: Sequence[int]
 ) -> dict[int, dict[str, Any]]:
-    """The aggregate columns as stored now, to update only profiles whose values change."""
+    """The aggregate columns as stored now, to update only profiles whose values change.
+
+    On PostgreSQL the rows are locked (in id order, so concurrent imports cannot deadlock) until the
+    transaction ends: the caller reads the order summaries after this, so two imports refreshing the same
+    profile take turns and the later one sees the other's orders (no lost update). SQLite refuses a
+    stale writer with a busy-snapshot error instead, which the caller retries.
+    """
     sql = f"SELECT id, {', '.join(AGGREGATE_COLUMNS)} FROM profiles WHERE id {{match}}"  # noqa: S608
+    if dialect == "postgresql":
+        sql += " ORDER BY id FOR UPDATE"
     stored: dict[int, dict[str, Any]] = {}
     for row in await driver_select_in(conn, dialect, sql, sorted(profile_ids)):
         values = dict(zip(AGGREGATE_COLUMNS, row[1:], strict=True))
