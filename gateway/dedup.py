@@ -16,15 +16,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import TypeVar
 
 from gateway.events import Inbound
 from gateway.replies import Reply, reply_from_doc
 from scrm.clock import Clock
 from storage.db import Database
-from storage.group_commit import group_commit
-from storage.inbound import DONE, PROCESSING, claim_delivery, find_delivery
+from storage.group_commit import Write, group_commit
+from storage.inbound import DONE, PROCESSING, Claim, claim_and_write, find_delivery
 
 log = logging.getLogger("scrm.gateway.dedup")
+
+T = TypeVar("T")
 
 # How often a retry re-reads the first delivery's row when that delivery runs in another process.
 POLL_INTERVAL = 0.05
@@ -41,9 +44,12 @@ class DuplicateGate:
         # First deliveries running in this process: retries here wait on these instead of polling.
         self._local: dict[str, asyncio.Future[Reply | None]] = {}
 
-    async def claim(self, event: Inbound, appid: str) -> int | None:
-        """The ledger id when this delivery is the first of its message, None when it is a retry."""
-        delivery_id = await claim_delivery(
+    async def claim(self, event: Inbound, appid: str, then: Write[T] | None = None) -> Claim[T]:
+        """Claim the delivery (`delivery_id` None: a retry) and, for a first delivery only, run `then` with it.
+
+        `then` shares the claim's transaction (see `storage.inbound.claim_and_write`).
+        """
+        claim = await claim_and_write(
             self._db,
             dedup_key=event.dedup_key,
             appid=appid,
@@ -53,10 +59,11 @@ class DuplicateGate:
             received_at=self._clock.now(),
             payload=event.raw,
             writer=self.writer,
+            then=then,
         )
-        if delivery_id is not None:
+        if claim.delivery_id is not None:
             self._local[event.dedup_key] = asyncio.get_running_loop().create_future()
-        return delivery_id
+        return claim
 
     def answered(self, event: Inbound, inline_reply: Reply | None) -> None:
         """The first delivery was answered: with `inline_reply`, or None for `success` (deferred or empty)."""

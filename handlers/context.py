@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from scrm.clock import Clock
 from scrm.settings import Settings
 from storage.db import Database
+from storage.followers import FollowerRecord
 from storage.models.core import Account, Follower
 
 if TYPE_CHECKING:
@@ -35,19 +36,37 @@ class Services:
             raise LookupError(f"service {name!r} is not configured") from None
 
 
-@dataclass
 class HandlerContext:
-    """Per-delivery context. Middlewares fill it in, in their fixed order (see handlers.dispatch)."""
+    """Per-delivery context. Middlewares fill it in, in their fixed order (see handlers.middlewares).
 
-    services: Services
-    account: Account
-    session: AsyncSession | None = None
-    follower: Follower | None = None
-    # Conversation state of this follower (binding flow); set by the state middleware.
-    state: Any = None
-    # Work to run after the reply has been sent (e.g. delivering held pushes): never delays the reply.
-    after_reply: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
-    data: dict[str, Any] = field(default_factory=dict)
+    The session and the follower's ORM object are made only when a handler asks for them: most callbacks
+    (a keyword, a menu click) need neither, and building them is a large share of a callback's cost. While
+    the session middleware's scope is open, asking for either gives both: the follower is always in the
+    session, so a handler that changes it has that change committed with the rest of its work.
+    """
+
+    def __init__(
+        self,
+        services: Services,
+        account: Account,
+        *,
+        session: AsyncSession | None = None,
+        follower: Follower | None = None,
+        state: Any = None,
+    ) -> None:
+        self.services = services
+        self.account = account
+        self._session = session
+        self._follower = follower
+        # Set by the session middleware for the length of its scope: how to open the delivery's session.
+        self._open_session: Callable[[], AsyncSession] | None = None
+        # The follower row as recorded (by the follower middleware or the transport's claim), not yet an object.
+        self.follower_record: FollowerRecord | None = None
+        # Conversation state of this follower (binding flow); set by the state middleware.
+        self.state = state
+        # Work to run after the reply has been sent (e.g. delivering held pushes): never delays the reply.
+        self.after_reply: list[Callable[[], Awaitable[None]]] = []
+        self.data: dict[str, Any] = {}
 
     @property
     def clock(self) -> Clock:
@@ -61,12 +80,56 @@ class HandlerContext:
     def db(self) -> Database:
         return self.services.db
 
+    @property
+    def session(self) -> AsyncSession | None:
+        """The delivery's session, opened on first use inside the session middleware's scope."""
+        if self._session is None and self._open_session is not None:
+            self._session = self._open_session()
+            if self._follower is not None:
+                self._session.add(self._follower)
+        return self._session
+
+    @session.setter
+    def session(self, session: AsyncSession | None) -> None:
+        self._session = session
+
+    @property
+    def follower(self) -> Follower | None:
+        """The follower of this delivery; inside the session scope it is attached to the session."""
+        if self._follower is None and self.follower_record is not None:
+            self._follower = self.follower_record.model()
+            if self._open_session is not None:
+                self.require_session().add(self._follower)
+        return self._follower
+
+    @follower.setter
+    def follower(self, follower: Follower | None) -> None:
+        self._follower = follower
+
+    @property
+    def follower_id(self) -> int | None:
+        """The follower's id without building its ORM object."""
+        if self._follower is not None:
+            return self._follower.id
+        return self.follower_record.id if self.follower_record is not None else None
+
+    def open_session_scope(self, open_session: Callable[[], AsyncSession]) -> None:
+        """Start the session middleware's scope: `session` and `follower` open a session when used."""
+        self._open_session = open_session
+
+    def close_session_scope(self) -> AsyncSession | None:
+        """End the scope; the session it opened, if any (the caller commits or closes it)."""
+        session, self._session, self._open_session = self._session, None, None
+        return session
+
     def require_session(self) -> AsyncSession:
-        if self.session is None:
+        session = self.session
+        if session is None:
             raise RuntimeError("no database session: the session middleware did not run")
-        return self.session
+        return session
 
     def require_follower(self) -> Follower:
-        if self.follower is None:
+        follower = self.follower
+        if follower is None:
             raise RuntimeError("no follower: the follower middleware did not run")
-        return self.follower
+        return follower

@@ -4,8 +4,10 @@
 
 1. `errors`       - outermost, so a failure anywhere below (database, follower, state, handler) is logged
                     with the message id and the follower still gets a polite answer.
-2. `db_session`   - one session per delivery, committed when the handler succeeds, rolled back if not.
-3. `follower`     - finds or creates the follower and records the interaction (needs the session).
+2. `db_session`   - one session per delivery (opened on first use), committed when the handler succeeds,
+                    rolled back if not.
+3. `follower`     - finds or creates the follower and records the interaction (the gateway commits that
+                    with the delivery's claim; this step then only takes the recorded row).
 4. `conversation` - loads the follower's conversation state under its per-follower lock (needs the
                     follower, and holds the lock for the handler only, not for the commit above).
 
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime
 from typing import Any
 
 from gateway.events import WINDOW_EVENTS, Event, Inbound, Message, UnsubscribeEvent
@@ -25,8 +28,8 @@ from gateway.replies import Reply, TextReply
 from handlers.context import HandlerContext
 from handlers.router import CallNext, Middleware
 from identity.linking import link_by_unionid
-from storage.followers import ensure_follower, record_interaction
-from storage.group_commit import group_commit
+from storage.followers import FollowerRecord, ensure_write, interaction_write
+from storage.group_commit import Write, group_commit
 
 log = logging.getLogger("scrm.handlers")
 
@@ -55,47 +58,62 @@ async def errors(event: Inbound, ctx: HandlerContext, call_next: CallNext) -> Re
 
 
 async def db_session(event: Inbound, ctx: HandlerContext, call_next: CallNext) -> Reply | None:
-    """Give the chain a session and commit its work when the handler returned normally."""
-    async with ctx.db.session() as session:
-        ctx.session = session
+    """Give the chain a session and commit its work when the handler returned normally.
+
+    The session is opened only when something below asks for it (`ctx.session`, `ctx.follower`): a
+    callback whose handler needs no database work costs no session at all.
+    """
+    ctx.open_session_scope(ctx.db.session)
+    try:
+        reply = await call_next(event, ctx)
+    except BaseException:
+        session = ctx.close_session_scope()
+        if session is not None:
+            await session.close()  # rolls back what the failed handler left
+        raise
+    session = ctx.close_session_scope()
+    if session is not None:
         try:
-            reply = await call_next(event, ctx)
             await session.commit()
-            return reply
         finally:
-            ctx.session = None
+            await session.close()
+    return reply
+
+
+def follower_write(event: Inbound, appid: str, at: datetime) -> Write[FollowerRecord]:
+    """The follower write of a delivery: create it if unknown and, for an interaction, stamp it."""
+    if not event.is_interaction:
+        return ensure_write(appid=appid, openid=event.openid, at=at)
+    unionid = event.raw.get("UnionId")
+    return interaction_write(
+        appid=appid,
+        openid=event.openid,
+        kind=event.key,
+        at=at,
+        is_message=isinstance(event, Message),
+        opens_event_window=isinstance(event, Event) and event.key in WINDOW_EVENTS,
+        unionid=unionid if isinstance(unionid, str) else None,
+    )
 
 
 async def follower(event: Inbound, ctx: HandlerContext, call_next: CallNext) -> Reply | None:
     """Find or create the follower and record this interaction, committed before the handler runs.
 
-    Committing first makes the interaction durable even when the handler fails. The upsert goes through
-    the process's group commit, so concurrent callbacks share one SQLite transaction; the returned row is
-    then added to this delivery's session, where handlers change it.
+    Committing first makes the interaction durable even when the handler fails. The gateway normally
+    commits `follower_write` together with the delivery's claim (one transaction, see
+    `storage.inbound.claim_and_write`) and leaves the row in `ctx.follower_record`; otherwise (a dispatcher
+    fed directly, or that write failed) it is written here, through the process's group commit.
     """
-    session = ctx.require_session()
-    appid, now = ctx.account.appid, ctx.clock.now()
-    writer = group_commit(ctx.db)
-    if event.is_interaction:
-        unionid = event.raw.get("UnionId")
-        found = await record_interaction(
-            writer,
-            appid=appid,
-            openid=event.openid,
-            kind=event.key,
-            at=now,
-            is_message=isinstance(event, Message),
-            opens_event_window=isinstance(event, Event) and event.key in WINDOW_EVENTS,
-            unionid=unionid if isinstance(unionid, str) else None,
-        )
-    else:
-        found = await ensure_follower(writer, appid=appid, openid=event.openid, at=now)
-    session.add(found)
-    ctx.follower = found
+    if ctx.follower_record is None:
+        write = follower_write(event, ctx.account.appid, ctx.clock.now())
+        ctx.follower_record = await group_commit(ctx.db).run(write)
+    record = ctx.follower_record
     # The same person may already be a known customer through the brand's other account. Commit at
     # once, like the interaction: later steps write in their own transactions and would wait on us.
-    if found.unionid and found.profile_id is None and await link_by_unionid(session, found, now=now):
-        await session.commit()
+    if record.unionid and record.profile_id is None:
+        session, found = ctx.require_session(), ctx.require_follower()
+        if await link_by_unionid(session, found, now=ctx.clock.now()):
+            await session.commit()
     if event.is_interaction:
         for hook in ctx.services.extras.get("interaction_hooks", ()):
             ctx.after_reply.append(_bind_hook(hook, ctx, event))
@@ -133,4 +151,5 @@ __all__ = [
     "db_session",
     "errors",
     "follower",
+    "follower_write",
 ]

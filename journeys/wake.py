@@ -23,15 +23,17 @@ def make_interaction_hook(dispatcher: Dispatcher) -> InteractionHook:
     """The hook to append to `services.extras["interaction_hooks"]`."""
 
     async def deliver_held_pushes(ctx: HandlerContext, event: Inbound) -> None:
-        if not event.is_interaction or ctx.follower is None or ctx.follower.id is None:
+        # The id alone: building the follower's ORM object here would cost more than the lookup below.
+        follower_id = ctx.follower_id
+        if not event.is_interaction or follower_id is None:
             return
         try:
-            report = await dispatcher.deliver_for_follower(ctx.follower.id)
+            report = await dispatcher.deliver_for_follower(follower_id)
         except Exception:
             # The reply is already gone; the dispatcher's periodic sweep requeues these pushes later.
-            log.exception("delivering held pushes to follower %s after %s failed", ctx.follower.id, event.key)
+            log.exception("delivering held pushes to follower %s after %s failed", follower_id, event.key)
             return
         if report.claimed:
-            log.info("follower %s interacted (%s): %s", ctx.follower.id, event.key, report.as_dict())
+            log.info("follower %s interacted (%s): %s", follower_id, event.key, report.as_dict())
 
     return deliver_held_pushes

@@ -6,9 +6,10 @@ The upserts run through a `GroupCommit` (they are on every callback's path); the
 
 from __future__ import annotations
 
+import functools
 import json
 import sqlite3
-from collections.abc import Awaitable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -18,7 +19,7 @@ from sqlalchemy.orm import make_transient_to_detached
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from storage.group_commit import GroupCommit, parse_sqlite_time, sqlite_time
+from storage.group_commit import GroupCommit, Write, parse_sqlite_time, sqlite_time
 from storage.models.core import DomainEvent, Follower
 from storage.types import UTCDateTime
 
@@ -42,39 +43,114 @@ def _sqlite_value(name: str, value: Any) -> Any:
     return value
 
 
-def _upsert(writer: GroupCommit, values: dict[str, Any], updates: dict[str, Any]) -> Awaitable[Follower]:
-    async def engine_step(conn: AsyncConnection) -> Follower:
+@dataclass(frozen=True)
+class FollowerRecord:
+    """A follower row as the upsert returned it.
+
+    Cheap to make (on SQLite the values are the raw column values); `model()` builds the ORM object, which
+    costs far more than the write itself, only for the handlers that need it.
+    """
+
+    values: dict[str, Any]
+    from_sqlite: bool = False
+
+    @property
+    def id(self) -> int:
+        return int(self.values["id"])
+
+    @property
+    def unionid(self) -> str | None:
+        unionid: str | None = self.values.get("unionid")
+        return unionid
+
+    @property
+    def profile_id(self) -> int | None:
+        profile_id: int | None = self.values.get("profile_id")
+        return profile_id
+
+    def model(self) -> Follower:
+        """A new detached `Follower` with these values: `session.add` it to change it."""
+        values = self.values
+        if self.from_sqlite:
+            values = {name: _sqlite_value(name, value) for name, value in values.items()}
+        return _detached(values)
+
+
+@functools.lru_cache(maxsize=64)
+def _upsert_sql(names: tuple[str, ...], updated: tuple[str, ...]) -> str:
+    assignments = ", ".join(f"{name} = excluded.{name}" for name in updated)
+    # Column names are this module's own keys (never input), so building the statement text is safe.
+    return (
+        f"INSERT INTO followers ({', '.join(names)}) VALUES ({', '.join('?' for _ in names)})"  # noqa: S608
+        f" ON CONFLICT (appid, openid) DO UPDATE SET {assignments} RETURNING *"
+    )
+
+
+def _upsert(values: dict[str, Any], updates: dict[str, Any]) -> Write[FollowerRecord]:
+    async def engine_step(conn: AsyncConnection) -> FollowerRecord:
         # Built only when used: the SQLite path never pays for compiling it.
         statement = postgresql.insert(_table).values(**values)
         # With nothing to change a no-op update still returns the existing row (DO NOTHING would not).
         changes = updates or {"appid": statement.excluded.appid}
         upsert = statement.on_conflict_do_update(index_elements=["appid", "openid"], set_=changes)
-        return _detached(dict((await conn.execute(upsert.returning(*_table.c))).one()._mapping))
+        return FollowerRecord(dict((await conn.execute(upsert.returning(*_table.c))).one()._mapping))
 
-    names = list(values)
-    assignments = ", ".join(f"{name} = excluded.{name}" for name in (updates or {"appid": None}))
-    # Column names are this module's own keys (never input), so building the statement text is safe.
-    sql = (
-        f"INSERT INTO followers ({', '.join(names)}) VALUES ({', '.join('?' for _ in names)})"  # noqa: S608
-        f" ON CONFLICT (appid, openid) DO UPDATE SET {assignments} RETURNING *"
-    )
-    params = tuple(_to_sqlite(name, values[name]) for name in names)
+    names = tuple(values)
+    sql = _upsert_sql(names, tuple(updates) or ("appid",))
+    # One conversion per distinct moment: every time column of an interaction holds the same instant.
+    stamps: dict[datetime, str] = {}
+    params = tuple(_to_sqlite(name, values[name], stamps) for name in names)
 
-    def sqlite_step(cursor: sqlite3.Cursor) -> Follower:
+    def sqlite_step(cursor: sqlite3.Cursor) -> FollowerRecord:
         cursor.execute(sql, params)
         row = cursor.fetchone()
         columns = [column[0] for column in cursor.description]
-        return _detached({name: _sqlite_value(name, value) for name, value in zip(columns, row, strict=True)})
+        return FollowerRecord(dict(zip(columns, row, strict=True)), from_sqlite=True)
 
-    return writer.submit(sqlite_step, engine_step)
+    return Write(sqlite_step, engine_step)
 
 
-def _to_sqlite(name: str, value: Any) -> Any:
+def _to_sqlite(name: str, value: Any, stamps: dict[datetime, str]) -> Any:
     if isinstance(value, datetime):
-        return sqlite_time(value)
+        stamp = stamps.get(value)
+        if stamp is None:
+            stamp = stamps[value] = sqlite_time(value)
+        return stamp
     if name in _JSON_COLUMNS:
         return json.dumps(value)
     return value
+
+
+def interaction_write(
+    *,
+    appid: str,
+    openid: str,
+    kind: str,
+    at: datetime,
+    is_message: bool,
+    opens_event_window: bool,
+    unionid: str | None = None,
+) -> Write[FollowerRecord]:
+    """The write that creates the follower if unknown and stamps this interaction, in one statement.
+
+    `is_message` stamps last_message_at (the 48-hour window); `opens_event_window` stamps last_event_at
+    (follow, scan and menu click: the 1-minute window).
+    """
+    changes: dict[str, Any] = {"last_interaction_at": at, "last_interaction_kind": kind[:40], "updated_at": at}
+    if is_message:
+        changes["last_message_at"] = at
+    if opens_event_window:
+        changes["last_event_at"] = at
+    if unionid:
+        changes["unionid"] = unionid
+    values = {"appid": appid, "openid": openid, "tags": [], "status": "subscribed", "created_at": at, **changes}
+    return _upsert(values, changes)
+
+
+def ensure_write(*, appid: str, openid: str, at: datetime) -> Write[FollowerRecord]:
+    """The write that creates the follower if unknown, recording no interaction (platform notifications)."""
+    values = {"appid": appid, "openid": openid, "tags": [], "status": "subscribed", "created_at": at, "updated_at": at}
+    return _upsert(values, {})
 
 
 async def record_interaction(
@@ -88,27 +164,22 @@ async def record_interaction(
     opens_event_window: bool,
     unionid: str | None = None,
 ) -> Follower:
-    """Create the follower if unknown and stamp this interaction, in one committed statement.
-
-    `is_message` stamps last_message_at (the 48-hour window); `opens_event_window` stamps last_event_at
-    (follow, scan and menu click: the 1-minute window). The result is detached: `session.add` it to
-    change it further in that session.
-    """
-    changes: dict[str, Any] = {"last_interaction_at": at, "last_interaction_kind": kind[:40], "updated_at": at}
-    if is_message:
-        changes["last_message_at"] = at
-    if opens_event_window:
-        changes["last_event_at"] = at
-    if unionid:
-        changes["unionid"] = unionid
-    values = {"appid": appid, "openid": openid, "tags": [], "status": "subscribed", "created_at": at, **changes}
-    return await _upsert(writer, values, changes)
+    """`interaction_write` committed through `writer`; the result is detached (`session.add` it to change it)."""
+    write = interaction_write(
+        appid=appid,
+        openid=openid,
+        kind=kind,
+        at=at,
+        is_message=is_message,
+        opens_event_window=opens_event_window,
+        unionid=unionid,
+    )
+    return (await writer.run(write)).model()
 
 
 async def ensure_follower(writer: GroupCommit, *, appid: str, openid: str, at: datetime) -> Follower:
     """The follower, created if unknown, without recording an interaction (platform notifications)."""
-    values = {"appid": appid, "openid": openid, "tags": [], "status": "subscribed", "created_at": at, "updated_at": at}
-    return await _upsert(writer, values, {})
+    return (await writer.run(ensure_write(appid=appid, openid=openid, at=at))).model()
 
 
 async def find_follower(session: AsyncSession, appid: str, openid: str) -> Follower | None:
@@ -159,9 +230,12 @@ def add_domain_event(
 
 
 __all__ = [
+    "FollowerRecord",
     "add_domain_event",
     "ensure_follower",
+    "ensure_write",
     "find_follower",
+    "interaction_write",
     "mark_scanned",
     "mark_subscribed",
     "mark_unsubscribed",

@@ -1,7 +1,7 @@
 """Group commit for the callback hot path: many callbacks' small writes share one transaction.
 
-Every callback writes twice before it answers (claim the delivery, record the interaction) and once
-after (finish the delivery). On SQLite, which has one writer, those writes run on one dedicated
+Every callback writes once before it answers (claim the delivery and record the follower's interaction,
+one step: `storage.inbound.claim_and_write`) and once after (finish the delivery). On SQLite, which has one writer, those writes run on one dedicated
 connection in one thread: whatever steps are waiting when the thread is free run together between
 `BEGIN IMMEDIATE` and `COMMIT`, in a single hop from the event loop. A caller gets its result only after
 that commit, so nothing is acknowledged before it is durable. A batch that fails is re-run one step per
@@ -20,8 +20,9 @@ import threading
 import weakref
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -30,6 +31,14 @@ from storage.db import Database
 T = TypeVar("T")
 SQLiteStep = Callable[[sqlite3.Cursor], T]
 EngineStep = Callable[[AsyncConnection], Awaitable[T]]
+
+
+@dataclass(frozen=True)
+class Write(Generic[T]):
+    """One hot-path write in both spellings, so it can be submitted alone or run inside another step."""
+
+    sqlite_step: SQLiteStep[T]
+    engine_step: EngineStep[T]
 
 
 def sqlite_time(moment: datetime) -> str:
@@ -58,6 +67,10 @@ class GroupCommit:
         self._executor: ThreadPoolExecutor | None = None
         self._connection: sqlite3.Connection | None = None
         self._lock = threading.Lock()
+
+    async def run(self, write: Write[T]) -> T:
+        """`submit` for a `Write`."""
+        return await self.submit(write.sqlite_step, write.engine_step)
 
     async def submit(self, sqlite_step: SQLiteStep[T], engine_step: EngineStep[T]) -> T:
         """Run the step in a committed transaction and return its result."""
@@ -154,4 +167,4 @@ async def close_group_commit(db: Database) -> None:
         await asyncio.to_thread(writer.close)
 
 
-__all__ = ["GroupCommit", "close_group_commit", "group_commit", "parse_sqlite_time", "sqlite_time"]
+__all__ = ["GroupCommit", "Write", "close_group_commit", "group_commit", "parse_sqlite_time", "sqlite_time"]

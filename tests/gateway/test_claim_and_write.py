@@ -1,0 +1,117 @@
+"""The claim and the follower's interaction committed together: recorded once, even for concurrent retries."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlmodel import select
+
+from scrm.clock import FakeClock
+from storage.db import Database
+from storage.followers import FollowerRecord, interaction_write
+from storage.group_commit import Write
+from storage.inbound import Claim, claim_and_write, find_delivery
+from storage.models.core import Follower, InboundEvent
+
+pytestmark = pytest.mark.storage
+
+
+async def _claim(db: Database, key: str, clock: FakeClock, then: Write[Any] | None) -> Claim[Any]:
+    return await claim_and_write(
+        db,
+        dedup_key=key,
+        appid="wxa",
+        openid="o1",
+        kind="text",
+        msg_id="1",
+        received_at=clock.now(),
+        payload={"MsgId": "1"},
+        then=then,
+    )
+
+
+def _interaction(clock: FakeClock, kind: str = "text") -> Write[FollowerRecord]:
+    return interaction_write(
+        appid="wxa", openid="o1", kind=kind, at=clock.now(), is_message=True, opens_event_window=False
+    )
+
+
+def _counted(write: Write[FollowerRecord], runs: list[str], name: str) -> Write[FollowerRecord]:
+    def sqlite_step(cursor: sqlite3.Cursor) -> FollowerRecord:
+        runs.append(name)
+        return write.sqlite_step(cursor)
+
+    async def engine_step(conn: AsyncConnection) -> FollowerRecord:
+        runs.append(name)
+        return await write.engine_step(conn)
+
+    return Write(sqlite_step, engine_step)
+
+
+async def _followers(db: Database) -> list[Follower]:
+    async with db.session() as session:
+        return list((await session.exec(select(Follower))).all())
+
+
+async def test_a_first_delivery_records_the_interaction_with_its_claim(db: Database, clock: FakeClock) -> None:
+    claim = await _claim(db, "msg:o1:1", clock, _interaction(clock))
+    assert claim.delivery_id is not None and claim.error is None
+    assert claim.written is not None
+    [row] = await _followers(db)
+    assert claim.written.id == row.id and row.last_message_at == clock.now() and row.last_interaction_kind == "text"
+    model = claim.written.model()
+    assert (model.id, model.openid, model.last_message_at, model.tags) == (row.id, "o1", clock.now(), [])
+    found = await find_delivery(db, "msg:o1:1")
+    assert found is not None and found.id == claim.delivery_id
+
+
+async def test_a_retry_neither_claims_nor_writes(db: Database, clock: FakeClock) -> None:
+    runs: list[str] = []
+    first = await _claim(db, "msg:o1:1", clock, _counted(_interaction(clock), runs, "first"))
+    clock.advance(seconds=5)
+    retry = await _claim(db, "msg:o1:1", clock, _counted(_interaction(clock, "retry"), runs, "retry"))
+    assert first.delivery_id is not None
+    assert (retry.delivery_id, retry.written, retry.error) == (None, None, None)
+    assert runs == ["first"]
+    [row] = await _followers(db)
+    assert row.last_interaction_kind == "text"
+
+
+async def test_concurrent_deliveries_of_one_message_write_once(db: Database, clock: FakeClock) -> None:
+    runs: list[str] = []
+    claims = await asyncio.gather(
+        *(_claim(db, "msg:o1:1", clock, _counted(_interaction(clock, f"k{n}"), runs, f"k{n}")) for n in range(6))
+    )
+    winners = [claim for claim in claims if claim.delivery_id is not None]
+    assert len(winners) == 1 and len(runs) == 1
+    [row] = await _followers(db)
+    assert row.last_interaction_kind == runs[0]
+    async with db.session() as session:
+        assert len((await session.exec(select(InboundEvent))).all()) == 1
+
+
+async def test_a_failing_write_is_rolled_back_and_the_claim_stands(db: Database, clock: FakeClock) -> None:
+    interaction = _interaction(clock)
+
+    def sqlite_step(cursor: sqlite3.Cursor) -> FollowerRecord:
+        interaction.sqlite_step(cursor)
+        cursor.execute("INSERT INTO followers (appid) VALUES (NULL)")
+        raise AssertionError("the insert above must fail")
+
+    async def engine_step(conn: AsyncConnection) -> FollowerRecord:
+        await interaction.engine_step(conn)
+        await conn.execute(text("INSERT INTO followers (appid) VALUES (NULL)"))
+        raise AssertionError("the insert above must fail")
+
+    claim = await _claim(db, "msg:o1:1", clock, Write(sqlite_step, engine_step))
+    assert claim.delivery_id is not None and claim.written is None
+    assert claim.error is not None and not isinstance(claim.error, AssertionError)
+    # The follower upsert before the failure went with it; the claim did not.
+    assert await _followers(db) == []
+    found = await find_delivery(db, "msg:o1:1")
+    assert found is not None and found.id == claim.delivery_id
