@@ -1,11 +1,12 @@
 """Group commit for the callback hot path: many callbacks' small writes share one transaction.
 
-Every callback writes once before it answers (claim the delivery and record the follower's interaction,
-one step: `storage.inbound.claim_and_write`) and once after (finish the delivery). On SQLite, which has one writer, those writes run on one dedicated
-connection in one thread: whatever steps are waiting when the thread is free run together between
-`BEGIN IMMEDIATE` and `COMMIT`, in a single hop from the event loop. A caller gets its result only after
-that commit, so nothing is acknowledged before it is durable. A batch that fails is re-run one step per
-transaction, so one bad step cannot fail its neighbours.
+Every callback writes once before it answers (it claims the delivery and records the follower's
+interaction in one step, `storage.inbound.claim_and_write`) and once after (it finishes the delivery). On
+SQLite, which has one writer, those writes run on one dedicated connection in one thread: whatever steps
+are waiting when the thread is free run together between `BEGIN IMMEDIATE` and `COMMIT`, in a single hop
+from the event loop. A caller gets its result only after that commit, so nothing is acknowledged before
+it is durable. A batch that fails is re-run one step per transaction, so one bad step cannot fail its
+neighbours. Several serving processes on one file take turns through a lock file (`_writers_turn`).
 
 On PostgreSQL (row-level locking, many writers) each step simply runs in its own transaction on the
 shared engine. Each write therefore comes in two spellings: `sqlite_step(cursor)` (plain SQL on the
@@ -15,10 +16,13 @@ sqlite3 connection) and `engine_step(conn)` (SQLAlchemy Core on an AsyncConnecti
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import fcntl
+import os
 import sqlite3
 import threading
 import weakref
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -67,6 +71,7 @@ class GroupCommit:
         self._executor: ThreadPoolExecutor | None = None
         self._connection: sqlite3.Connection | None = None
         self._lock = threading.Lock()
+        self._lock_fd: int | None = None
 
     async def run(self, write: Write[T]) -> T:
         """`submit` for a `Write`."""
@@ -111,8 +116,24 @@ class GroupCommit:
             self._connection = connection
         return self._connection
 
+    @contextlib.contextmanager
+    def _writers_turn(self) -> Iterator[None]:
+        """Hold the lock file every process's group commit on this database takes around its batches.
+
+        With several serving processes their writers would otherwise meet in SQLite's busy handler, which
+        polls with sleeps of up to 100 ms; a blocked flock is woken the moment the holder lets go.
+        """
+        if self._lock_fd is None:
+            assert self._path is not None
+            self._lock_fd = os.open(f"{self._path}-writers.lock", os.O_RDWR | os.O_CREAT, 0o600)
+        fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
+
     def _run_batch(self, steps: list[SQLiteStep[Any]]) -> list[tuple[bool, Any]]:
-        with self._lock:
+        with self._lock, self._writers_turn():
             connection = self._connect()
             cursor = connection.cursor()
             try:
@@ -146,6 +167,9 @@ class GroupCommit:
             if self._connection is not None:
                 self._connection.close()
                 self._connection = None
+            if self._lock_fd is not None:
+                os.close(self._lock_fd)
+                self._lock_fd = None
 
 
 _writers: weakref.WeakKeyDictionary[AsyncEngine, GroupCommit] = weakref.WeakKeyDictionary()
