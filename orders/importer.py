@@ -2,8 +2,9 @@
 
     reports = await import_files(db, settings, [Path("ExportOrderList.csv")], clock=SystemClock())
 
-Reading and normalising run in a worker thread one batch ahead of the database writes, so a web
-upload imported in a background task does not stall the event loop.
+Reading and normalising run one batch ahead of the database writes, in a worker process for big files
+and a thread for small ones (`orders.feed`), so they use the second core and a web upload imported in a
+background task does not stall the event loop.
 """
 
 from __future__ import annotations
@@ -16,12 +17,15 @@ from pathlib import Path
 
 from identity.vault import PhoneVault
 from orders.aggregates import refresh_profiles
+from orders.erased import REASON as ERASED
 from orders.erased import ErasedNumbers
+from orders.feed import PROCESS_BYTES, BatchFeed, ReadPlan
 from orders.opening import open_export
 from orders.presets import Preset
-from orders.records import Batch, OrderReader, RejectedRow
+from orders.records import OrderReader, RejectedRow
 from orders.report import FileReport
 from orders.retry import retrying
+from orders.wire import WireBatch
 from orders.writer import BatchOutcome, BatchWriter
 from scrm.clock import Clock
 from scrm.settings import Settings
@@ -34,6 +38,11 @@ ProgressCallback = Callable[[int, int, int], None]
 RejectsCallback = Callable[[FileReport, list[str], list[RejectedRow]], None]
 # Orders per transaction: large batches amortise round trips and commits; memory stays small.
 BATCH_SIZE = 5_000
+# SQLite, on the connection an import writes with: a page cache that holds the orders' and events'
+# indexes (their inserts land all over them), and checkpoints of the WAL every ~32 MiB instead of every
+# 4 MiB, so an index page changed by many batches is copied into the database once, not once a batch.
+SQLITE_IMPORT_CACHE_KIB = 65_536
+SQLITE_IMPORT_CHECKPOINT_PAGES = 8_000
 
 
 @dataclass(frozen=True)
@@ -45,6 +54,8 @@ class ImportOptions:
     dry_run: bool = False
     actor: str = ""
     batch_size: int = BATCH_SIZE
+    # Files at least this big are read in a worker process (see orders.feed).
+    process_bytes: int = PROCESS_BYTES
 
 
 def file_hash(path: Path) -> str:
@@ -118,7 +129,22 @@ async def import_file(
             run_id=report.run_id,
         )
         erased = await ErasedNumbers.load(db, settings.data_key)
-        touched = await _write_batches(db, reader, writer, report, clock, chosen, progress, on_rejects, erased)
+        plan = ReadPlan(
+            path=path,
+            platform=chosen.platform,
+            mapping=chosen.mapping,
+            batch_size=chosen.batch_size,
+            dialect=db.dialect,
+            data_key=settings.data_key,
+            erased=erased.hashes,
+            process_bytes=chosen.process_bytes,
+        )
+        feed = BatchFeed(plan)
+        try:
+            await feed.start()
+            touched = await _write_batches(db, feed, reader, writer, report, clock, chosen, progress, on_rejects)
+        finally:
+            await feed.close()
         if not chosen.dry_run and report.run_id is not None:
             await refresh_profiles(db, touched, clock.now())
             async with db.engine.begin() as conn:
@@ -132,6 +158,7 @@ async def import_file(
 
 async def _write_batches(
     db: Database,
+    feed: BatchFeed,
     reader: OrderReader,
     writer: BatchWriter,
     report: FileReport,
@@ -139,50 +166,42 @@ async def _write_batches(
     options: ImportOptions,
     progress: ProgressCallback | None,
     on_rejects: RejectsCallback | None,
-    erased: ErasedNumbers,
 ) -> set[int]:
     """Write every batch; returns the ids of all profiles the file's orders belong to."""
-    batches = reader.batches(options.batch_size)
     created_ids: set[int] = set()
     updated_ids: set[int] = set()
     touched: set[int] = set()
-    pending: asyncio.Future[Batch | None] = asyncio.ensure_future(asyncio.to_thread(next, batches, None))
-    try:
-        while (batch := await pending) is not None:
-            # Read the next batch while this one is written.
-            pending = asyncio.ensure_future(asyncio.to_thread(next, batches, None))
-            erased.drop_from(batch, report)
-            outcome = await _write_one(db, writer, batch, clock, options.dry_run)
-            report.rows_read = batch.rows_read
-            report.orders_created += outcome.created
-            report.orders_updated += outcome.updated
-            report.orders_unchanged += outcome.unchanged
-            report.hints_by_kind.update(
-                record.phone.kind for record in batch.orders if record.phone.kind not in ("mobile", "empty")
-            )
-            report.add_rejects(batch.rejects)
-            if on_rejects is not None and batch.rejects:
-                on_rejects(report, reader.table.headers, batch.rejects)
-            created_ids |= outcome.new_profile_ids
-            updated_ids |= outcome.changed_profile_ids
-            touched |= outcome.profile_ids
-            report.profiles_created += len(outcome.new_profile_ids) + len(outcome.new_profile_keys)
-            report.profiles_updated = len(updated_ids - created_ids)
-            if progress is not None:
-                progress(batch.rows_read, batch.position, reader.table.size)
-    finally:
-        if not pending.done():
-            # Let the reader thread finish its batch before the file is closed under it.
-            await asyncio.wait([pending])
+    while (batch := await feed.next()) is not None:
+        outcome = await _write_one(db, writer, batch, clock, options.dry_run)
+        report.rows_read = batch.rows_read
+        report.orders_created += outcome.created
+        report.orders_updated += outcome.updated
+        report.orders_unchanged += outcome.unchanged
+        report.hints_by_kind.update(batch.hints)
+        if batch.erased:
+            report.rejects_by_reason[ERASED] += batch.erased
+        report.add_rejects(batch.rejects)
+        if on_rejects is not None and batch.rejects:
+            on_rejects(report, reader.table.headers, batch.rejects)
+        created_ids |= outcome.new_profile_ids
+        updated_ids |= outcome.changed_profile_ids
+        touched |= outcome.profile_ids
+        report.profiles_created += len(outcome.new_profile_ids) + len(outcome.new_profile_keys)
+        report.profiles_updated = len(updated_ids - created_ids)
+        if progress is not None:
+            progress(batch.rows_read, batch.position, reader.table.size)
     return touched
 
 
-async def _write_one(db: Database, writer: BatchWriter, batch: Batch, clock: Clock, dry_run: bool) -> BatchOutcome:
+async def _write_one(db: Database, writer: BatchWriter, batch: WireBatch, clock: Clock, dry_run: bool) -> BatchOutcome:
     async def attempt() -> BatchOutcome:
         if dry_run:
             async with db.engine.connect() as conn:
-                return await writer.write(conn, batch.orders, batch.rejects, clock.now())
+                return await writer.write(conn, batch, clock.now())
         async with db.engine.begin() as conn:
-            return await writer.write(conn, batch.orders, batch.rejects, clock.now())
+            if db.dialect == "sqlite":
+                await conn.exec_driver_sql(f"PRAGMA cache_size=-{SQLITE_IMPORT_CACHE_KIB}")
+                await conn.exec_driver_sql(f"PRAGMA wal_autocheckpoint={SQLITE_IMPORT_CHECKPOINT_PAGES}")
+            return await writer.write(conn, batch, clock.now())
 
     return await retrying(attempt)

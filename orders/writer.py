@@ -2,6 +2,7 @@
 
 A batch is one transaction. Upserts are idempotent, so a batch that was committed before a crash is
 found "unchanged" when the file is imported again, and the run converges on the state of one clean run.
+The batch arrives as wire tuples (`orders.wire`): the writer only adds the profile link and bookkeeping.
 """
 
 from __future__ import annotations
@@ -10,23 +11,33 @@ import json
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from identity.vault import PhoneVault
 from orders.cells import COMPLETED, PURCHASED, REFUNDED
-from orders.records import OrderRecord, RejectedRow
+from orders.wire import WIRE_COLUMNS, WIRE_DOCUMENTS, WIRE_TIMES, WireBatch, order_payload, time_converter
 from storage.orders import (
     COMPARED_COLUMNS,
-    existing_orders,
-    insert_domain_events,
+    DOMAIN_EVENTS,
+    ORDER_WRITE_COLUMNS,
+    insert_records,
     insert_rejects,
     purchased_profiles,
-    stamp,
+    stored_orders,
     upsert_orders,
 )
-from storage.profiles import NewPerson, create_profiles, fill_missing_details, find_profiles
+from storage.profiles import NewPerson, create_profiles, fill_missing_details, find_profiles, stored_time
+
+# Where each field sits in an ORDER_WRITE_COLUMNS record.
+_AT = {name: position for position, name in enumerate(ORDER_WRITE_COLUMNS)}
+_PROFILE_AT = _AT["profile_id"]
+_SPLIT = WIRE_COLUMNS.index("phone_hint")  # wire fields before this go before profile_id
+_LAYOUT = ("platform", *WIRE_COLUMNS[:_SPLIT], "profile_id", *WIRE_COLUMNS[_SPLIT:], "import_run_id", "created_at")
+assert (*_LAYOUT, "updated_at") == ORDER_WRITE_COLUMNS, "a record is platform + wire tuple + bookkeeping"
+_EVENT_COLUMNS = ("kind", "occurred_at", "profile_id", "payload", "dedup_key", "appid", "follower_id", "processed_at")
 
 
 @dataclass
@@ -40,62 +51,6 @@ class BatchOutcome:
     new_profile_keys: set[str] = field(default_factory=set)
     changed_profile_ids: set[int] = field(default_factory=set)
     profile_ids: set[int] = field(default_factory=set)
-    dry_run_seen: dict[str, tuple[Any, ...]] = field(default_factory=dict)
-
-
-def order_values(record: OrderRecord, platform: str, profile_id: int | None) -> dict[str, Any]:
-    """The order's columns as stored (profile link and phone hint included)."""
-    phone = record.phone
-    hint = phone.kind not in ("mobile", "empty")
-    return {
-        "platform": platform,
-        "order_no": record.order_no,
-        "status": record.status,
-        "status_text": record.status_text[:60],
-        "total_fen": record.total_fen,
-        "paid_fen": record.paid_fen,
-        "refund_fen": record.refund_fen,
-        "item_count": record.item_count,
-        "products": record.products,
-        "first_product": record.first_product,
-        "ordered_at": record.ordered_at,
-        "paid_at": record.paid_at,
-        "completed_at": record.completed_at,
-        "profile_id": profile_id,
-        "phone_hint": phone.hint[:40] if hint else None,
-        "hint_kind": phone.kind if hint else None,
-        "hint_last4": phone.last4 if hint else None,
-        "receiver_name": record.receiver_name,
-        "receiver_city": record.receiver_city,
-        "raw": record.raw,
-    }
-
-
-_product_json: dict[str | None, str] = {}
-
-
-def _json_text_of(product: str | None) -> str:
-    """A product title as JSON text; titles repeat across orders, so each is encoded once."""
-    encoded = _product_json.get(product)
-    if encoded is None:
-        encoded = json.dumps(product, ensure_ascii=False)
-        if len(_product_json) >= 50_000:
-            _product_json.clear()
-        _product_json[product] = encoded
-    return encoded
-
-
-def _event(kind: str, key: str, values: dict[str, Any], amount: int, at: datetime) -> dict[str, Any]:
-    # The payload is written as JSON text directly: an import emits more events than it has orders,
-    # and building the text here costs a fraction of json.dumps on a dict. Order numbers and platform
-    # names hold only [0-9A-Za-z_-] (see orders.cells.clean_order_no), so they need no escaping.
-    ordered_at = values["ordered_at"]
-    payload = (
-        f'{{"order_no":"{values["order_no"]}","platform":"{values["platform"]}","amount_fen":{int(amount)},'
-        f'"product":{_json_text_of(values["first_product"])},'
-        f'"ordered_at":{"null" if ordered_at is None else chr(34) + ordered_at.isoformat() + chr(34)}}}'
-    )
-    return {"kind": kind, "occurred_at": at, "profile_id": values["profile_id"], "payload": payload, "dedup_key": key}
 
 
 class BatchWriter:
@@ -110,25 +65,24 @@ class BatchWriter:
         self.run_id = run_id
         self.links_profiles = "profile_id" in provided
         self.compared = [name for name in COMPARED_COLUMNS if name in provided]
+        self._current = itemgetter(*(_AT[name] for name in self.compared)) if self.compared else (lambda _r: ())
+        # Positions (in `compared`) of values stored as JSON, whose text may be spelled differently.
+        self._documents = [index for index, name in enumerate(self.compared) if name in WIRE_DOCUMENTS]
+        self._times = [index for index, name in enumerate(self.compared) if name in WIRE_TIMES]
         # A column the file lacks is never overwritten: another export of the order may have filled it.
         self.update_columns = [*self.compared, "raw", "import_run_id", "updated_at"]
         self.dry_run = run_id is None
         self.dry_run_seen: dict[str, tuple[Any, ...]] = {}
         self.dry_run_profile_keys: set[str] = set()
+        self._time = time_converter(dialect)
 
     async def _profiles(
-        self, conn: AsyncConnection, orders: list[OrderRecord], now: datetime, outcome: BatchOutcome
+        self, conn: AsyncConnection, batch: WireBatch, now: datetime, outcome: BatchOutcome
     ) -> dict[str, int]:
-        """Profile id per E.164 number of the batch, creating the missing profiles."""
-        if not self.links_profiles:
+        """Profile id per lookup key of the batch, creating the missing profiles."""
+        if not self.links_profiles or not batch.people:
             return {}
-        people: dict[str, NewPerson] = {}
-        for record in orders:
-            if record.phone.is_key and record.phone.e164:
-                key = self.vault.lookup_key(record.phone.e164)
-                known = people.get(key)
-                if known is None or (known.name is None and record.receiver_name):
-                    people[key] = NewPerson(record.phone.e164, record.receiver_name, record.receiver_city)
+        people = {key: NewPerson(*person) for key, person in batch.people.items()}
         known_profiles = await find_profiles(conn, self.dialect, list(people))
         missing = {key: person for key, person in people.items() if key not in known_profiles}
         if self.dry_run:
@@ -148,47 +102,71 @@ class BatchWriter:
                 outcome.changed_profile_ids.add(profile.id)
         if fills and not self.dry_run:
             await fill_missing_details(conn, fills, now)
-        return {person.e164: known_profiles[key].id for key, person in people.items() if key in known_profiles}
+        return {key: profile.id for key, profile in known_profiles.items()}
 
-    async def write(
-        self, conn: AsyncConnection, orders: list[OrderRecord], rejects: list[RejectedRow], now: datetime
-    ) -> BatchOutcome:
+    def _same(self, before: tuple[Any, ...] | None, current: tuple[Any, ...]) -> bool:
+        """Whether stored values equal the file's: exactly, or once JSON and times are decoded
+        (rows written by other code, and PostgreSQL's JSONB, spell the same values differently)."""
+        if before is None or before == current:
+            return before is not None
+        for index, (old, new) in enumerate(zip(before, current, strict=True)):
+            if old == new:
+                continue
+            if index in self._documents:
+                if _decoded(old) == _decoded(new):
+                    continue
+            elif index in self._times and stored_time(old) == stored_time(new):
+                continue
+            return False
+        return True
+
+    async def write(self, conn: AsyncConnection, batch: WireBatch, now: datetime) -> BatchOutcome:
         """Write one batch in the caller's transaction and say what changed."""
         outcome = BatchOutcome()
-        profile_of = await self._profiles(conn, orders, now, outcome)
-        rows = [order_values(record, self.platform, profile_of.get(record.phone.e164 or "")) for record in orders]
-        existing = await existing_orders(conn, self.platform, [row["order_no"] for row in rows], self.compared)
+        profile_of = await self._profiles(conn, batch, now, outcome)
+        platform, run_id, stamp = self.platform, self.run_id, self._time(now)
+        link = profile_of.get
+        records = [
+            (platform, *wire[:_SPLIT], None if key is None else link(key), *wire[_SPLIT:], run_id, stamp, stamp)
+            for wire, key in zip(batch.orders, batch.keys, strict=True)
+        ]
+        existing = await stored_orders(conn, self.dialect, platform, [wire[0] for wire in batch.orders], self.compared)
         status_index = self.compared.index("status") if "status" in self.compared else None
-        to_write: list[dict[str, Any]] = []
-        events: list[dict[str, Any]] = []
-        newly_purchased: dict[int, list[dict[str, Any]]] = defaultdict(list)
-        for row in rows:
-            current = tuple(row[name] for name in self.compared)
-            before = existing.get(row["order_no"])
-            if before is None and self.dry_run:
-                before = self.dry_run_seen.get(row["order_no"])
-            if before == current:
+        to_write: list[tuple[Any, ...]] = []
+        events: list[tuple[Any, ...]] = []
+        newly_purchased: dict[int, list[tuple[tuple[Any, ...], str]]] = defaultdict(list)
+        current_of, dry_run = self._current, self.dry_run
+        for record, payload in zip(records, batch.payloads, strict=True):
+            order_no, profile_id = record[1], record[_PROFILE_AT]
+            current = current_of(record)
+            if len(self.compared) == 1:
+                current = (current,)
+            before = existing.get(order_no)
+            if before is None and dry_run:
+                before = self.dry_run_seen.get(order_no)
+            if self._same(before, current):
                 outcome.unchanged += 1
             else:
                 outcome.created += before is None
                 outcome.updated += before is not None
-                to_write.append(stamp(row, self.run_id, now))
-                if row["profile_id"] is not None:
-                    outcome.changed_profile_ids.add(row["profile_id"])
+                to_write.append(record)
+                if profile_id is not None:
+                    outcome.changed_profile_ids.add(profile_id)
                     old_status = before[status_index] if before is not None and status_index is not None else None
                     if before is None or status_index is not None:
-                        events.extend(self._status_events(row, old_status, now))
-                        if row["status"] in PURCHASED and old_status not in PURCHASED:
-                            newly_purchased[row["profile_id"]].append(row)
-            if self.dry_run:
-                self.dry_run_seen[row["order_no"]] = current
-            if row["profile_id"] is not None:
-                outcome.profile_ids.add(row["profile_id"])
-        if self.dry_run:
+                        events.extend(self._status_events(record, payload, old_status, stamp))
+                        if record[_AT["status"]] in PURCHASED and old_status not in PURCHASED:
+                            newly_purchased[profile_id].append((record, payload))
+            if dry_run:
+                self.dry_run_seen[order_no] = current
+            if profile_id is not None:
+                outcome.profile_ids.add(profile_id)
+        if dry_run:
             return outcome
-        events.extend(await self._purchase_events(conn, newly_purchased, now))
+        events.extend(await self._purchase_events(conn, newly_purchased, stamp))
         await upsert_orders(conn, self.dialect, to_write, self.update_columns)
-        await insert_domain_events(conn, self.dialect, events)
+        events.sort(key=itemgetter(4))  # by dedup key: one lock order for concurrent importers
+        await insert_records(conn, self.dialect, DOMAIN_EVENTS, _EVENT_COLUMNS, events, "(dedup_key) DO NOTHING")
         await insert_rejects(
             conn,
             [
@@ -199,36 +177,52 @@ class BatchWriter:
                     "detail": reject.detail[:300],
                     "cells": reject.cells,
                 }
-                for reject in rejects
+                for reject in batch.rejects
             ],
         )
         return outcome
 
-    def _status_events(self, row: dict[str, Any], old_status: str | None, now: datetime) -> list[dict[str, Any]]:
-        key_tail = f"{row['platform']}:{row['order_no']}"
-        if row["status"] == COMPLETED and old_status != COMPLETED:
-            amount = (row["paid_fen"] or row["total_fen"] or 0) - row["refund_fen"]
-            return [_event("order_completed", f"order_completed:{key_tail}", row, amount, row["completed_at"] or now)]
-        if row["status"] == REFUNDED and old_status != REFUNDED:
-            return [_event("order_refunded", f"order_refunded:{key_tail}", row, row["refund_fen"], now)]
+    def _status_events(
+        self, record: tuple[Any, ...], payload: str, old_status: str | None, stamp: Any
+    ) -> list[tuple[Any, ...]]:
+        status = record[_AT["status"]]
+        key_tail = f"{record[0]}:{record[1]}"
+        if status == COMPLETED and old_status != COMPLETED:
+            at = record[_AT["completed_at"]] or stamp
+            return [_event("order_completed", f"order_completed:{key_tail}", record, payload, at)]
+        if status == REFUNDED and old_status != REFUNDED:
+            ordered_at = stored_time(record[_AT["ordered_at"]])
+            # record[1:] starts like a wire tuple (the fields order_payload reads come before the split).
+            refund = order_payload(record[0], record[1:], record[_AT["refund_fen"]], ordered_at)
+            return [_event("order_refunded", f"order_refunded:{key_tail}", record, refund, stamp)]
         return []
 
     async def _purchase_events(
-        self, conn: AsyncConnection, newly_purchased: dict[int, list[dict[str, Any]]], now: datetime
-    ) -> list[dict[str, Any]]:
+        self, conn: AsyncConnection, newly_purchased: dict[int, list[tuple[tuple[Any, ...], str]]], stamp: Any
+    ) -> list[tuple[Any, ...]]:
         """first_purchase for a profile's first purchase ever, repeat_purchase for every later one."""
         if not newly_purchased:
             return []
-        with_history = await purchased_profiles(conn, list(newly_purchased), PURCHASED)
-        events: list[dict[str, Any]] = []
-        for profile_id, rows in newly_purchased.items():
-            rows.sort(key=lambda row: (row["ordered_at"] is None, row["ordered_at"] or now, row["order_no"]))
-            for position, row in enumerate(rows):
-                amount = (row["paid_fen"] or row["total_fen"] or 0) - row["refund_fen"]
-                at = row["paid_at"] or row["ordered_at"] or now
+        with_history = await purchased_profiles(conn, self.dialect, list(newly_purchased), PURCHASED)
+        events: list[tuple[Any, ...]] = []
+        ordered_at, paid_at = _AT["ordered_at"], _AT["paid_at"]
+        for profile_id, purchases in newly_purchased.items():
+            if len(purchases) > 1:
+                purchases.sort(key=lambda item: (item[0][ordered_at] is None, item[0][ordered_at] or stamp, item[0][1]))
+            for position, (record, payload) in enumerate(purchases):
+                at = record[paid_at] or record[ordered_at] or stamp
                 if position == 0 and profile_id not in with_history:
-                    events.append(_event("first_purchase", f"first_purchase:{profile_id}", row, amount, at))
+                    events.append(_event("first_purchase", f"first_purchase:{profile_id}", record, payload, at))
                 else:
-                    key = f"repeat_purchase:{row['platform']}:{row['order_no']}"
-                    events.append(_event("repeat_purchase", key, row, amount, at))
+                    key = f"repeat_purchase:{record[0]}:{record[1]}"
+                    events.append(_event("repeat_purchase", key, record, payload, at))
         return events
+
+
+def _event(kind: str, key: str, record: tuple[Any, ...], payload: str, at: Any) -> tuple[Any, ...]:
+    """A domain event as an `_EVENT_COLUMNS` record; `at` is already in the driver's form."""
+    return (kind, at, record[_PROFILE_AT], payload, key, None, None, None)
+
+
+def _decoded(value: Any) -> Any:
+    return json.loads(value) if isinstance(value, str | bytes) else value

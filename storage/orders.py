@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Table, bindparam, select, update
+from sqlalchemy import JSON, Table, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel import SQLModel
@@ -47,6 +47,32 @@ COMPARED_COLUMNS = (
     "receiver_name",
     "receiver_city",
 )
+# The columns of an order as the importer writes it, in the order of its record tuples.
+ORDER_WRITE_COLUMNS = (
+    "platform",
+    "order_no",
+    "status",
+    "status_text",
+    "total_fen",
+    "paid_fen",
+    "refund_fen",
+    "item_count",
+    "products",
+    "first_product",
+    "ordered_at",
+    "paid_at",
+    "completed_at",
+    "profile_id",
+    "phone_hint",
+    "hint_kind",
+    "hint_last4",
+    "receiver_name",
+    "receiver_city",
+    "raw",
+    "import_run_id",
+    "created_at",
+    "updated_at",
+)
 # Keep IN lists well under SQLite's and asyncpg's bound-parameter limits.
 CHUNK = 2000
 
@@ -61,18 +87,15 @@ def chunks(values: Sequence[Any], size: int = CHUNK) -> Iterable[Sequence[Any]]:
         yield values[start : start + size]
 
 
-async def existing_orders(
-    conn: AsyncConnection, platform: str, order_nos: Sequence[str], columns: Sequence[str]
+async def stored_orders(
+    conn: AsyncConnection, dialect: str, platform: str, order_nos: Sequence[str], columns: Sequence[str]
 ) -> dict[str, tuple[Any, ...]]:
-    """The stored values of `columns` for the orders that already exist, by order number."""
-    found: dict[str, tuple[Any, ...]] = {}
-    query = select(ORDERS.c.order_no, *(ORDERS.c[name] for name in columns)).where(
-        ORDERS.c.platform == platform, ORDERS.c.order_no.in_(bindparam("numbers", expanding=True))
-    )
-    for part in chunks(order_nos):
-        for row in await conn.execute(query, {"numbers": list(part)}):
-            found[row[0]] = tuple(row[1:])
-    return found
+    """The stored values of `columns` for the orders that already exist, by order number, as the driver
+    returns them (SQLite: times and JSON as text; PostgreSQL: aware datetimes, JSON text)."""
+    # The column names are ours (COMPARED_COLUMNS), never user text.
+    sql = f"SELECT order_no, {', '.join(columns)} FROM orders WHERE platform = {{}} AND order_no {{match}}"  # noqa: S608
+    rows = await driver_select_in(conn, dialect, sql, order_nos, leading=(platform,))
+    return {row[0]: row[1:] for row in rows}
 
 
 def sqlite_time(value: datetime | None) -> str | None:
@@ -101,9 +124,9 @@ async def driver_executemany(
 ) -> None:
     """`INSERT ... ON CONFLICT <conflict>` of many rows straight through the driver.
 
-    The hot path of an import: values are converted once here (JSON to text, times to what the
-    column type stores) and handed to the driver's executemany, skipping SQLAlchemy's per-value
-    bind processing, which costs more than the database work itself.
+    Values are converted once here (JSON to text, times to what the column type stores) and handed to
+    the driver's executemany, skipping SQLAlchemy's per-value bind processing, which costs more than
+    the database work itself.
     """
     columns = [column.name for column in table.columns if column.name in rows[0]]
     times = {c.name for c in table.columns if isinstance(c.type, UTCDateTime)}
@@ -116,8 +139,22 @@ async def driver_executemany(
     ]
     pairs = list(zip(columns, converters, strict=True))
     records = [tuple(row[name] if convert is None else convert(row[name]) for name, convert in pairs) for row in rows]
-    if postgres:
-        await _copy_then_merge(conn, table, columns, records, conflict)
+    await insert_records(conn, dialect, table, columns, records, conflict)
+
+
+async def insert_records(
+    conn: AsyncConnection,
+    dialect: str,
+    table: Table,
+    columns: Sequence[str],
+    records: list[tuple[Any, ...]],
+    conflict: str,
+) -> None:
+    """`INSERT ... ON CONFLICT <conflict>` of tuples already in the driver's form (see orders.wire)."""
+    if not records:
+        return
+    if dialect == "postgresql":
+        await _copy_then_merge(conn, table, list(columns), records, conflict)
         return
     marks = ", ".join("?" for _ in columns)
     sql = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({marks}) ON CONFLICT {conflict}"  # noqa: S608
@@ -177,27 +214,30 @@ async def driver_select_in(
 
 
 async def upsert_orders(
-    conn: AsyncConnection, dialect: str, rows: list[dict[str, Any]], update_columns: Iterable[str]
+    conn: AsyncConnection, dialect: str, records: list[tuple[Any, ...]], update_columns: Iterable[str]
 ) -> None:
-    """Insert orders, or update the given columns of those that exist (sorted: one lock order for all)."""
-    if not rows:
+    """Insert orders (`ORDER_WRITE_COLUMNS` tuples in the driver's form), or update the given columns of
+    those that exist; sorted by order number, so concurrent importers lock rows in one order."""
+    if not records:
         return
-    rows.sort(key=lambda row: row["order_no"])
+    records.sort(key=_order_no_of)
     updates = ", ".join(f"{name} = excluded.{name}" for name in update_columns)
-    await driver_executemany(conn, dialect, ORDERS, rows, f"(platform, order_no) DO UPDATE SET {updates}")
+    conflict = f"(platform, order_no) DO UPDATE SET {updates}"
+    await insert_records(conn, dialect, ORDERS, ORDER_WRITE_COLUMNS, records, conflict)
 
 
-async def purchased_profiles(conn: AsyncConnection, profile_ids: Sequence[int], statuses: Iterable[str]) -> set[int]:
+def _order_no_of(record: tuple[Any, ...]) -> Any:
+    return record[1]
+
+
+async def purchased_profiles(
+    conn: AsyncConnection, dialect: str, profile_ids: Sequence[int], statuses: Iterable[str]
+) -> set[int]:
     """Which of these profiles already have at least one order counted as a purchase."""
-    result: set[int] = set()
-    query = (
-        select(ORDERS.c.profile_id)
-        .where(ORDERS.c.profile_id.in_(bindparam("ids", expanding=True)), ORDERS.c.status.in_(list(statuses)))
-        .distinct()
-    )
-    for part in chunks(sorted(profile_ids)):
-        result.update(row[0] for row in await conn.execute(query, {"ids": list(part)}))
-    return result
+    # The statuses are our own constants (orders.cells), never user text: safe to inline.
+    counted = ", ".join(f"'{status}'" for status in sorted(statuses))
+    sql = f"SELECT DISTINCT profile_id FROM orders WHERE status IN ({counted}) AND profile_id {{match}}"  # noqa: S608
+    return {row[0] for row in await driver_select_in(conn, dialect, sql, sorted(profile_ids))}
 
 
 async def insert_domain_events(conn: AsyncConnection, dialect: str, events: list[dict[str, Any]]) -> None:
@@ -246,11 +286,3 @@ async def orders_of_profile(conn: AsyncConnection, profile_id: int) -> list[dict
     """Every order linked to a profile, oldest first (identity proof questions, data export)."""
     query = select(ORDERS).where(ORDERS.c.profile_id == profile_id).order_by(ORDERS.c.ordered_at, ORDERS.c.id)
     return [dict(row._mapping) for row in await conn.execute(query)]
-
-
-def stamp(values: dict[str, Any], run_id: int | None, now: datetime) -> dict[str, Any]:
-    """Add the bookkeeping columns every written order row carries."""
-    values["import_run_id"] = run_id
-    values["created_at"] = now
-    values["updated_at"] = now
-    return values

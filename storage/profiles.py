@@ -124,26 +124,28 @@ def stored_time(value: Any) -> datetime | None:
 async def purchase_summaries(
     conn: AsyncConnection, dialect: str, profile_ids: Sequence[int], purchased: Iterable[str]
 ) -> dict[int, PurchaseSummary]:
-    """Set-based totals per profile, for these profiles only (two grouped queries per chunk)."""
+    """Set-based totals per profile, for these profiles only: one grouped query per chunk, by profile and
+    main product, folded into one summary per profile here."""
     # The statuses are our own constants (orders.cells), never user text: safe to inline.
     statuses = ", ".join(f"'{status}'" for status in sorted(purchased))
-    where = f"profile_id {{match}} AND status IN ({statuses})"
-    totals = (
-        "SELECT profile_id, count(*), sum(coalesce(paid_fen, total_fen, 0) - refund_fen), "  # noqa: S608
-        f"min(ordered_at), max(ordered_at) FROM orders WHERE {where} GROUP BY profile_id"
-    )
     by_product = (
-        "SELECT profile_id, first_product, count(*), max(ordered_at) FROM orders "  # noqa: S608
-        f"WHERE {where} AND first_product IS NOT NULL GROUP BY profile_id, first_product"
+        "SELECT profile_id, first_product, count(*), sum(coalesce(paid_fen, total_fen, 0) - refund_fen), "  # noqa: S608
+        f"min(ordered_at), max(ordered_at) FROM orders WHERE profile_id {{match}} AND status IN ({statuses}) "
+        "GROUP BY profile_id, first_product"
     )
     ordered = sorted(profile_ids)
     summaries = {profile_id: PurchaseSummary(profile_id) for profile_id in ordered}
-    for profile_id, count, total, first, last in await driver_select_in(conn, dialect, totals, ordered):
+    for profile_id, product, count, total, first, last in await driver_select_in(conn, dialect, by_product, ordered):
         summary = summaries[profile_id]
-        summary.order_count, summary.total_spent_fen = int(count), int(total or 0)
-        summary.first_order_at, summary.last_order_at = stored_time(first), stored_time(last)
-    for profile_id, product, count, latest in await driver_select_in(conn, dialect, by_product, ordered):
-        summaries[profile_id].products.append((product, int(count), stored_time(latest)))
+        summary.order_count += int(count)
+        summary.total_spent_fen += int(total or 0)
+        first_at, last_at = stored_time(first), stored_time(last)
+        if first_at is not None and (summary.first_order_at is None or first_at < summary.first_order_at):
+            summary.first_order_at = first_at
+        if last_at is not None and (summary.last_order_at is None or last_at > summary.last_order_at):
+            summary.last_order_at = last_at
+        if product is not None:
+            summary.products.append((product, int(count), last_at))
     return summaries
 
 

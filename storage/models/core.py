@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Column, Index, UniqueConstraint
+from sqlalchemy import Column, Index, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from storage.types import JSONDoc, UTCDateTime
@@ -125,12 +125,22 @@ class DomainEvent(SQLModel, table=True):
     """Something that happened to a person that journeys react to (followed, phone bound, purchase...)."""
 
     __tablename__ = "domain_events"
-    __table_args__ = (Index("ix_domain_events_unprocessed", "processed_at", "id"),)
+    __table_args__ = (
+        Index("ix_domain_events_unprocessed", "processed_at", "id"),
+        # Partial: imports write most events, and none of theirs has a follower (they are per profile).
+        Index(
+            "ix_domain_events_follower_id",
+            "follower_id",
+            sqlite_where=text("follower_id IS NOT NULL"),
+            postgresql_where=text("follower_id IS NOT NULL"),
+        ),
+    )
     id: int | None = Field(default=None, primary_key=True)
-    kind: str = Field(max_length=40, index=True)
+    # Not indexed: events are read by id (the unprocessed queue) or by person, never by kind alone.
+    kind: str = Field(max_length=40)
     occurred_at: datetime = _ts()
     appid: str | None = Field(default=None, max_length=32)
-    follower_id: int | None = Field(default=None, index=True)
+    follower_id: int | None = None
     profile_id: int | None = Field(default=None, index=True)
     payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSONDoc, nullable=False))
     # Unique when set, so a re-run import cannot emit the same event twice.

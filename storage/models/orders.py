@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Column, Index, UniqueConstraint
+from sqlalchemy import BigInteger, Column, Index, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from storage.types import JSONDoc, UTCDateTime
@@ -18,7 +18,13 @@ class Order(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("platform", "order_no", name="uq_orders_platform_order_no"),
         Index("ix_orders_profile_ordered", "profile_id", "ordered_at"),
-        Index("ix_orders_hint_last4", "hint_last4"),
+        # Partial: only orders with a weak phone hint (a few percent) are ever looked up by it.
+        Index(
+            "ix_orders_hint_last4",
+            "hint_last4",
+            sqlite_where=text("hint_last4 IS NOT NULL"),
+            postgresql_where=text("hint_last4 IS NOT NULL"),
+        ),
     )
     id: int | None = Field(default=None, primary_key=True)
     platform: str = Field(max_length=24)
@@ -44,7 +50,8 @@ class Order(SQLModel, table=True):
     receiver_city: str | None = Field(default=None, max_length=60)
     # The exported cells of the latest file that touched the order (erased with the person's data).
     raw: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSONDoc, nullable=False))
-    import_run_id: int | None = Field(default=None, index=True)
+    # Not indexed: nothing looks orders up by run, and every import pays for each index on this table.
+    import_run_id: int | None = None
     created_at: datetime = Field(sa_type=UTCDateTime)
     updated_at: datetime = Field(sa_type=UTCDateTime)
 
