@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import socket
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ from scrm.app import Sandbox, build_services, build_web_app
 from scrm.clock import SystemClock
 from scrm.logs import configure_logging
 from scrm.settings import Settings, SettingsError, load_settings
+from scrm.workers import bind_sockets, child_loop, serve_workers
 from storage.db import Database
 from storage.migrate import upgrade
 
@@ -30,6 +32,9 @@ def register(subparsers: Any) -> None:
     serve.add_argument("--host", help="bind address (default SCRM_HOST or 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port (default SCRM_PORT or 8080)")
     serve.add_argument("--no-scheduler", action="store_true", help="never become the journeys scheduler leader")
+    serve.add_argument(
+        "--workers", type=int, default=1, help="serving processes sharing the port with SO_REUSEPORT (default 1)"
+    )
     serve.set_defaults(run=_serve)
     demo = subparsers.add_parser("demo", help="run everything on this machine with a built-in WeChat sandbox")
     demo.add_argument("--host", help="bind address (default 127.0.0.1)")
@@ -49,22 +54,42 @@ def _bind(settings: Settings, args: argparse.Namespace) -> Settings:
 
 
 def _serve(args: argparse.Namespace) -> int:
+    if args.workers < 1:
+        raise ValueError("--workers must be at least 1")
     settings = _bind(load_settings(require_wechat=True), args)
     configure_logging(settings.log_level)
     upgrade(settings.database_url)
-    db = Database(settings.database_url)
     if settings.content_dir:
         asyncio.run(_load_content(settings))
-    services = build_services(settings, db, SystemClock())
-    app = build_web_app(services, scheduler=not args.no_scheduler)
 
-    async def close_db(_app: web.Application) -> None:
-        await db.dispose()
+    def build_app() -> web.Application:
+        # Built in the serving process itself: an engine, its connections and threads never cross a fork.
+        db = Database(settings.database_url)
+        services = build_services(settings, db, SystemClock())
+        app = build_web_app(services, scheduler=not args.no_scheduler)
 
-    app.on_cleanup.append(close_db)
+        async def close_db(_app: web.Application) -> None:
+            await db.dispose()
+
+        app.on_cleanup.append(close_db)
+        return app
+
     log.info("serving WeChat callbacks on http://%s:%s/wechat", settings.host, settings.port)
-    web.run_app(app, host=settings.host, port=settings.port, shutdown_timeout=SHUTDOWN_TIMEOUT, print=None)
-    return 0
+    if args.workers == 1:
+        web.run_app(build_app(), host=settings.host, port=settings.port, shutdown_timeout=SHUTDOWN_TIMEOUT, print=None)
+        return 0
+
+    def run_child(sock: socket.socket) -> None:
+        web.run_app(
+            build_app(),
+            sock=sock,
+            loop=child_loop(),
+            handle_signals=False,
+            shutdown_timeout=SHUTDOWN_TIMEOUT,
+            print=None,
+        )
+
+    return serve_workers(run_child, bind_sockets(settings.host, settings.port, args.workers))
 
 
 def _demo(args: argparse.Namespace) -> int:
