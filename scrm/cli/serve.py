@@ -17,7 +17,7 @@ from scrm.app import Sandbox, build_services, build_web_app
 from scrm.clock import SystemClock
 from scrm.logs import configure_logging
 from scrm.settings import Settings, SettingsError, load_settings
-from scrm.workers import bind_sockets, child_loop, serve_workers
+from scrm.workers import bind_sockets, child_loop, freeze_startup_heap, serve_workers
 from storage.db import Database
 from storage.migrate import upgrade
 
@@ -76,12 +76,16 @@ def _serve(args: argparse.Namespace) -> int:
 
     log.info("serving WeChat callbacks on http://%s:%s/wechat", settings.host, settings.port)
     if args.workers == 1:
-        web.run_app(build_app(), host=settings.host, port=settings.port, shutdown_timeout=SHUTDOWN_TIMEOUT, print=None)
+        app = build_app()
+        freeze_startup_heap()
+        web.run_app(app, host=settings.host, port=settings.port, shutdown_timeout=SHUTDOWN_TIMEOUT, print=None)
         return 0
 
     def run_child(sock: socket.socket) -> None:
+        app = build_app()
+        freeze_startup_heap()
         web.run_app(
-            build_app(),
+            app,
             sock=sock,
             loop=child_loop(),
             handle_signals=False,
