@@ -6,6 +6,8 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncConnection
+
 from orders.cells import PURCHASED
 from orders.retry import retrying
 from orders.rfm import lifecycle_stage, score, segment
@@ -16,7 +18,6 @@ from storage.profiles import PurchaseSummary, current_aggregates, purchase_summa
 TOP_PRODUCTS = 3
 # Profiles re-scored per transaction: small enough to keep locks short, large enough to stay set-based.
 REFRESH_CHUNK = 10_000
-SQLITE_REFRESH_CACHE_KIB = 65_536
 
 
 def aggregate_values(summary: PurchaseSummary, now: datetime) -> dict[str, Any]:
@@ -58,36 +59,43 @@ def segment_event(profile_id: int, values: dict[str, Any], previous: str, now: d
     }
 
 
-async def refresh_profiles(db: Database, profile_ids: Iterable[int], now: datetime) -> set[int]:
-    """Recompute aggregates of these profiles; returns the ids whose stored values changed."""
+async def refresh_profiles(
+    db: Database, profile_ids: Iterable[int], now: datetime, *, conn: AsyncConnection | None = None
+) -> set[int]:
+    """Recompute aggregates of these profiles, in chunks of a transaction each (on `conn` when given, as
+    an import does); returns the ids whose stored values changed."""
     ordered = sorted(set(profile_ids))
     changed: set[int] = set()
     for start in range(0, len(ordered), REFRESH_CHUNK):
         part = ordered[start : start + REFRESH_CHUNK]
-        changed |= await retrying(lambda part=part: _refresh_chunk(db, part, now))  # type: ignore[misc]
+        changed |= await retrying(lambda part=part: _refresh_chunk(db, conn, part, now))  # type: ignore[misc]
     return changed
 
 
-async def _refresh_chunk(db: Database, part: list[int], now: datetime) -> set[int]:
-    async with db.engine.begin() as conn:
-        if db.dialect == "sqlite":
-            # The orders of these profiles lie all over the file: a large cache saves re-reading pages.
-            await conn.exec_driver_sql(f"PRAGMA cache_size=-{SQLITE_REFRESH_CACHE_KIB}")
-        # Lock first, then read the orders: see current_aggregates.
-        stored = await current_aggregates(conn, db.dialect, part)
-        summaries = await purchase_summaries(conn, db.dialect, part, PURCHASED)
-        rows: list[dict[str, Any]] = []
-        events: list[dict[str, Any]] = []
-        for profile_id in part:
-            if profile_id not in stored:
-                continue  # erased meanwhile
-            values = aggregate_values(summaries[profile_id], now)
-            before = stored[profile_id]
-            if values == before:
-                continue
-            rows.append({"profile_id": profile_id, **values, "updated_at": now})
-            if values["segment"] != before["segment"] and values["order_count"] > 0:
-                events.append(segment_event(profile_id, values, before["segment"], now))
-        await write_aggregates(conn, db.dialect, rows)
-        await insert_domain_events(conn, db.dialect, events)
+async def _refresh_chunk(db: Database, given: AsyncConnection | None, part: list[int], now: datetime) -> set[int]:
+    if given is None:
+        async with db.engine.connect() as conn:
+            return await _refresh_chunk(db, conn, part, now)
+    async with given.begin():
+        return await _rescore(db.dialect, given, part, now)
+
+
+async def _rescore(dialect: str, conn: AsyncConnection, part: list[int], now: datetime) -> set[int]:
+    # Lock first, then read the orders: see current_aggregates.
+    stored = await current_aggregates(conn, dialect, part)
+    summaries = await purchase_summaries(conn, dialect, part, PURCHASED)
+    rows: list[dict[str, Any]] = []
+    events: list[dict[str, Any]] = []
+    for profile_id in part:
+        if profile_id not in stored:
+            continue  # erased meanwhile
+        values = aggregate_values(summaries[profile_id], now)
+        before = stored[profile_id]
+        if values == before:
+            continue
+        rows.append({"profile_id": profile_id, **values, "updated_at": now})
+        if values["segment"] != before["segment"] and values["order_count"] > 0:
+            events.append(segment_event(profile_id, values, before["segment"], now))
+    await write_aggregates(conn, dialect, rows)
+    await insert_domain_events(conn, dialect, events)
     return {row["profile_id"] for row in rows}

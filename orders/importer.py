@@ -11,9 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
+
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from identity.vault import PhoneVault
 from orders.aggregates import refresh_profiles
@@ -38,11 +41,9 @@ ProgressCallback = Callable[[int, int, int], None]
 RejectsCallback = Callable[[FileReport, list[str], list[RejectedRow]], None]
 # Orders per transaction: large batches amortise round trips and commits; memory stays small.
 BATCH_SIZE = 5_000
-# SQLite, on the connection an import writes with: a page cache that holds the orders' and events'
-# indexes (their inserts land all over them), and checkpoints of the WAL every ~32 MiB instead of every
-# 4 MiB, so an index page changed by many batches is copied into the database once, not once a batch.
-SQLITE_IMPORT_CACHE_KIB = 65_536
-SQLITE_IMPORT_CHECKPOINT_PAGES = 8_000
+# SQLite settings of the import's connection (see import_connection), and SQLite's defaults.
+SQLITE_IMPORT_CACHE_KIB, SQLITE_IMPORT_CHECKPOINT_PAGES = 65_536, 8_000
+SQLITE_DEFAULT_CACHE_KIB, SQLITE_DEFAULT_CHECKPOINT_PAGES = 2_000, 1_000
 
 
 @dataclass(frozen=True)
@@ -140,13 +141,15 @@ async def import_file(
             process_bytes=chosen.process_bytes,
         )
         feed = BatchFeed(plan)
-        try:
-            await feed.start()
-            touched = await _write_batches(db, feed, reader, writer, report, clock, chosen, progress, on_rejects)
-        finally:
-            await feed.close()
+        async with import_connection(db) as conn:
+            try:
+                await feed.start()
+                touched = await _write_batches(conn, feed, reader, writer, report, clock, chosen, progress, on_rejects)
+            finally:
+                await feed.close()
+            if not chosen.dry_run and report.run_id is not None:
+                await refresh_profiles(db, touched, clock.now(), conn=conn)
         if not chosen.dry_run and report.run_id is not None:
-            await refresh_profiles(db, touched, clock.now())
             async with db.engine.begin() as conn:
                 await finish_run(
                     conn, report.run_id, {**report.counts(), "state": "completed", "finished_at": clock.now()}
@@ -157,7 +160,7 @@ async def import_file(
 
 
 async def _write_batches(
-    db: Database,
+    conn: AsyncConnection,
     feed: BatchFeed,
     reader: OrderReader,
     writer: BatchWriter,
@@ -172,7 +175,7 @@ async def _write_batches(
     updated_ids: set[int] = set()
     touched: set[int] = set()
     while (batch := await feed.next()) is not None:
-        outcome = await _write_one(db, writer, batch, clock, options.dry_run)
+        outcome = await _write_one(conn, writer, batch, clock, options.dry_run)
         report.rows_read = batch.rows_read
         report.orders_created += outcome.created
         report.orders_updated += outcome.updated
@@ -193,15 +196,44 @@ async def _write_batches(
     return touched
 
 
-async def _write_one(db: Database, writer: BatchWriter, batch: WireBatch, clock: Clock, dry_run: bool) -> BatchOutcome:
+@asynccontextmanager
+async def import_connection(db: Database) -> AsyncIterator[AsyncConnection]:
+    """The one connection an import writes with, each batch in a transaction of its own.
+
+    On SQLite it gets, for the import only, a page cache that holds the orders' and events' indexes (their
+    inserts land all over them) and checkpoints of the WAL every ~32 MiB instead of every 4 MiB, so an
+    index page changed by many batches is copied into the database once, not once a batch.
+    """
+    async with db.engine.connect() as conn:
+        sqlite = db.dialect == "sqlite"
+        if sqlite:
+            await _sqlite_settings(conn, SQLITE_IMPORT_CACHE_KIB, SQLITE_IMPORT_CHECKPOINT_PAGES)
+        try:
+            yield conn
+        finally:
+            if sqlite:
+                if conn.in_transaction():
+                    await conn.rollback()
+                # The connection goes back to the pool: with the defaults, as the gateway expects it.
+                await _sqlite_settings(conn, SQLITE_DEFAULT_CACHE_KIB, SQLITE_DEFAULT_CHECKPOINT_PAGES)
+
+
+async def _sqlite_settings(conn: AsyncConnection, cache_kib: int, checkpoint_pages: int) -> None:
+    await conn.exec_driver_sql(f"PRAGMA cache_size=-{cache_kib}")
+    await conn.exec_driver_sql(f"PRAGMA wal_autocheckpoint={checkpoint_pages}")
+    await conn.commit()
+
+
+async def _write_one(
+    conn: AsyncConnection, writer: BatchWriter, batch: WireBatch, clock: Clock, dry_run: bool
+) -> BatchOutcome:
     async def attempt() -> BatchOutcome:
         if dry_run:
-            async with db.engine.connect() as conn:
+            try:
                 return await writer.write(conn, batch, clock.now())
-        async with db.engine.begin() as conn:
-            if db.dialect == "sqlite":
-                await conn.exec_driver_sql(f"PRAGMA cache_size=-{SQLITE_IMPORT_CACHE_KIB}")
-                await conn.exec_driver_sql(f"PRAGMA wal_autocheckpoint={SQLITE_IMPORT_CHECKPOINT_PAGES}")
+            finally:
+                await conn.rollback()
+        async with conn.begin():
             return await writer.write(conn, batch, clock.now())
 
     return await retrying(attempt)

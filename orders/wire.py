@@ -17,28 +17,14 @@ from typing import Any
 from identity.phones import EMPTY, MOBILE
 from identity.vault import PhoneVault
 from orders.records import Batch, OrderRecord, RejectedRow
-from storage.orders import json_text, sqlite_time
+from storage.orders import ORDER_WRITE_COLUMNS, json_text, sqlite_time
 
-# The order columns a reader fills, in the order of a wire tuple.
-WIRE_COLUMNS = (
-    "order_no",
-    "status",
-    "status_text",
-    "total_fen",
-    "paid_fen",
-    "refund_fen",
-    "item_count",
-    "products",
-    "first_product",
-    "ordered_at",
-    "paid_at",
-    "completed_at",
-    "phone_hint",
-    "hint_kind",
-    "hint_last4",
-    "receiver_name",
-    "receiver_city",
-    "raw",
+# The order columns a reader fills, in the order of a wire tuple: what the importer writes, less the
+# platform, the profile link and the bookkeeping, which the writer adds.
+WIRE_COLUMNS = tuple(
+    name
+    for name in ORDER_WRITE_COLUMNS
+    if name not in ("platform", "profile_id", "import_run_id", "created_at", "updated_at")
 )
 WIRE_TIMES = frozenset({"ordered_at", "paid_at", "completed_at"})
 WIRE_DOCUMENTS = frozenset({"products", "raw"})

@@ -48,31 +48,7 @@ COMPARED_COLUMNS = (
     "receiver_city",
 )
 # The columns of an order as the importer writes it, in the order of its record tuples.
-ORDER_WRITE_COLUMNS = (
-    "platform",
-    "order_no",
-    "status",
-    "status_text",
-    "total_fen",
-    "paid_fen",
-    "refund_fen",
-    "item_count",
-    "products",
-    "first_product",
-    "ordered_at",
-    "paid_at",
-    "completed_at",
-    "profile_id",
-    "phone_hint",
-    "hint_kind",
-    "hint_last4",
-    "receiver_name",
-    "receiver_city",
-    "raw",
-    "import_run_id",
-    "created_at",
-    "updated_at",
-)
+ORDER_WRITE_COLUMNS = ("platform", "order_no", *COMPARED_COLUMNS, "raw", "import_run_id", "created_at", "updated_at")
 # Keep IN lists well under SQLite's and asyncpg's bound-parameter limits.
 CHUNK = 2000
 
