@@ -1,12 +1,16 @@
 """Callback signatures, replay window and AES (safe mode) for one official account.
 
-Signatures are SHA-1 over the sorted parts and always compared with `hmac.compare_digest`. The AES work
-(AES-256-CBC, 32-byte PKCS#7, random prefix, length, AppID suffix) is wechatpy's `WeChatCrypto`; this
-module adds the constant-time checks and turns every way a ciphertext can be wrong into one error.
+Signatures are SHA-1 over the sorted parts and always compared with `hmac.compare_digest`. Safe mode is
+WeChat's scheme (shared/WECHAT.md): key = base64(EncodingAESKey + "="), AES-256-CBC with IV = key[:16],
+plaintext = 16 random bytes + 4-byte big-endian length + XML + AppID, PKCS#7 padded to 32 bytes. It is
+done here on `cryptography` directly with the cipher built once per account: wechatpy's `WeChatCrypto`
+rebuilt it and drew its random prefix character by character on every message, a third of a safe-mode
+callback's cost. The tests check both directions against wechatpy and WeChat's published sample.
 """
 
 from __future__ import annotations
 
+import base64
 import binascii
 import hashlib
 import hmac
@@ -14,8 +18,7 @@ import secrets
 import struct
 from datetime import datetime
 
-from wechatpy.crypto import WeChatCrypto
-from wechatpy.exceptions import InvalidAppIdException, InvalidSignatureException
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 # WeChat signs its timestamp; one older or newer than this is treated as a replay.
 REPLAY_WINDOW_SECONDS = 300
@@ -48,28 +51,58 @@ class AccountCrypto:
     def __init__(self, token: str, aes_key: str, appid: str) -> None:
         self.token = token
         self.appid = appid
-        self._crypto = WeChatCrypto(token, aes_key, appid)
+        try:
+            key = base64.b64decode(aes_key + "=", validate=True)
+        except binascii.Error:
+            raise ValueError("the EncodingAESKey is not base64") from None
+        if len(key) != 32:
+            raise ValueError(f"the EncodingAESKey must decode to 32 bytes, not {len(key)}")
+        self._cipher = Cipher(algorithms.AES(key), modes.CBC(key[:16]))
+        self._appid = appid.encode("utf-8")
 
     def decrypt(self, encrypted: str, msg_signature: str, timestamp: str, nonce: str) -> str:
-        """The plaintext XML inside `encrypted`; raises DecryptError when it is not ours.
-
-        The caller has already checked `msg_signature` in constant time; wechatpy checks it again.
-        """
+        """The plaintext XML inside `encrypted`; raises DecryptError when it is not ours."""
+        if not signature_matches(msg_signature, self.token, timestamp, nonce, encrypted):
+            raise DecryptError("msg_signature does not match the encrypted payload")
         try:
-            text: str = self._crypto.decrypt_message({"Encrypt": encrypted}, msg_signature, timestamp, nonce)
-        except InvalidAppIdException:
-            raise DecryptError(f"the message was encrypted for another AppID than {self.appid}") from None
-        except InvalidSignatureException:
-            raise DecryptError("msg_signature does not match the encrypted payload") from None
-        except (ValueError, binascii.Error, struct.error, IndexError, TypeError) as error:
+            decryptor = self._cipher.decryptor()
+            plain = decryptor.update(base64.b64decode(encrypted)) + decryptor.finalize()
+            padding = plain[-1]
+            if not 1 <= padding <= _BLOCK or plain[-padding:] != bytes([padding]) * padding:
+                raise ValueError("bad padding")
+            content = plain[16:-padding]
+            (length,) = struct.unpack(">I", content[:4])
+            xml, appid = content[4 : 4 + length], content[4 + length :]
+            if len(xml) != length:
+                raise ValueError("length beyond the payload")
+            if appid != self._appid:
+                raise DecryptError(f"the message was encrypted for another AppID than {self.appid}")
+            return xml.decode("utf-8")
+        except (ValueError, binascii.Error, struct.error, IndexError) as error:
             # Wrong key or corrupted ciphertext: garbage padding, length or bytes that are not UTF-8.
+            if isinstance(error, DecryptError):
+                raise
             raise DecryptError(f"the encrypted payload is corrupt ({type(error).__name__})") from None
-        return text
 
     def encrypt_reply(self, reply_xml: str, timestamp: str, nonce: str | None = None) -> str:
         """The safe-mode reply envelope: <xml><Encrypt/><MsgSignature/><TimeStamp/><Nonce/></xml>."""
-        result: str = self._crypto.encrypt_message(reply_xml, nonce or secrets.token_hex(8), timestamp)
-        return result
+        body = reply_xml.encode("utf-8")
+        plain = secrets.token_bytes(16) + struct.pack(">I", len(body)) + body + self._appid
+        padding = _BLOCK - len(plain) % _BLOCK
+        encryptor = self._cipher.encryptor()
+        encrypted = encryptor.update(plain + bytes([padding]) * padding) + encryptor.finalize()
+        text = base64.b64encode(encrypted).decode("ascii")
+        # The nonce goes back inside CDATA: anything but letters and digits gets a fresh one instead.
+        nonce = nonce if nonce and nonce.isascii() and nonce.isalnum() else secrets.token_hex(8)
+        signature = sign(self.token, timestamp, nonce, text)
+        return (
+            f"<xml><Encrypt><![CDATA[{text}]]></Encrypt><MsgSignature><![CDATA[{signature}]]></MsgSignature>"
+            f"<TimeStamp>{timestamp}</TimeStamp><Nonce><![CDATA[{nonce}]]></Nonce></xml>"
+        )
+
+
+# WeChat pads to 32-byte blocks, not AES's 16.
+_BLOCK = 32
 
 
 __all__ = [
