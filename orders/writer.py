@@ -51,6 +51,7 @@ class BatchOutcome:
     new_profile_keys: set[str] = field(default_factory=set)
     changed_profile_ids: set[int] = field(default_factory=set)
     profile_ids: set[int] = field(default_factory=set)
+    purchased_profile_ids: set[int] = field(default_factory=set)
 
 
 class BatchWriter:
@@ -75,6 +76,16 @@ class BatchWriter:
         self.dry_run_seen: dict[str, tuple[Any, ...]] = {}
         self.dry_run_profile_keys: set[str] = set()
         self._time = time_converter(dialect)
+        # Known from committed batches of this run (see `committed`): profiles this run created, whose
+        # orders are all this run's, and profiles this run already wrote a purchase for. Together they
+        # spare the database a purchase-history lookup for most profiles of a big file.
+        self._created_here: set[int] = set()
+        self._purchased_here: set[int] = set()
+
+    def committed(self, outcome: BatchOutcome) -> None:
+        """Learn from a batch whose transaction committed (never from one that was rolled back)."""
+        self._created_here |= outcome.new_profile_ids
+        self._purchased_here |= outcome.purchased_profile_ids
 
     async def _profiles(
         self, conn: AsyncConnection, batch: WireBatch, now: datetime, outcome: BatchOutcome
@@ -163,7 +174,8 @@ class BatchWriter:
                 outcome.profile_ids.add(profile_id)
         if dry_run:
             return outcome
-        events.extend(await self._purchase_events(conn, newly_purchased, stamp))
+        events.extend(await self._purchase_events(conn, newly_purchased, stamp, outcome.new_profile_ids))
+        outcome.purchased_profile_ids = set(newly_purchased)
         await upsert_orders(conn, self.dialect, to_write, self.update_columns)
         events.sort(key=itemgetter(4))  # by dedup key: one lock order for concurrent importers
         await insert_records(conn, self.dialect, DOMAIN_EVENTS, _EVENT_COLUMNS, events, "(dedup_key) DO NOTHING")
@@ -198,12 +210,22 @@ class BatchWriter:
         return []
 
     async def _purchase_events(
-        self, conn: AsyncConnection, newly_purchased: dict[int, list[tuple[tuple[Any, ...], str]]], stamp: Any
+        self,
+        conn: AsyncConnection,
+        newly_purchased: dict[int, list[tuple[tuple[Any, ...], str]]],
+        stamp: Any,
+        created_now: set[int],
     ) -> list[tuple[Any, ...]]:
         """first_purchase for a profile's first purchase ever, repeat_purchase for every later one."""
         if not newly_purchased:
             return []
-        with_history = await purchased_profiles(conn, self.dialect, list(newly_purchased), PURCHASED)
+        # A profile created by this run has only this run's orders (a concurrent import that writes the same
+        # new buyer's first orders at the same moment is the one race, as it is for the lookup itself).
+        known = (self._created_here, self._purchased_here, created_now)
+        unknown = [pid for pid in newly_purchased if not any(pid in ids for ids in known)]
+        with_history = self._purchased_here.intersection(newly_purchased)
+        if unknown:
+            with_history |= await purchased_profiles(conn, self.dialect, unknown, PURCHASED)
         events: list[tuple[Any, ...]] = []
         ordered_at, paid_at = _AT["ordered_at"], _AT["paid_at"]
         for profile_id, purchases in newly_purchased.items():

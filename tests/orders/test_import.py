@@ -208,3 +208,18 @@ async def test_progress_callback_reaches_the_whole_file(db: Database, tmp_path: 
     assert [done for done, _position, _size in seen] == [20, 40, 50]
     assert seen[-1][1] == seen[-1][2] == path.stat().st_size
     assert await count(db, "orders") == 50
+
+
+async def test_first_and_repeat_purchases_across_batches_and_runs(db: Database, tmp_path: Path) -> None:
+    """The purchase history of a buyer spans batches of one run (kept by the writer) and earlier runs
+    (read from the database): only the very first purchase ever is a first_purchase."""
+    rows = [builders.tmall_row(str(5000 + n), "13800138000", created=f"2025-0{1 + n}-01 10:00:00") for n in range(5)]
+    await run_import(db, builders.tmall_csv(tmp_path / "a.csv", rows), batch_size=2)
+    later = [builders.tmall_row("5100", "13800138000", created="2025-09-01 10:00:00")]
+    await run_import(db, builders.tmall_csv(tmp_path / "b.csv", later), batch_size=2)
+    purchases = sorted(
+        (e["kind"], e["payload"]["order_no"]) for e in await events(db) if e["kind"].endswith("_purchase")
+    )
+    assert purchases == [("first_purchase", "5000")] + [
+        ("repeat_purchase", str(n)) for n in (5001, 5002, 5003, 5004, 5100)
+    ]
