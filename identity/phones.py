@@ -146,9 +146,11 @@ def classify_phone(raw: str | None) -> PhoneVerdict:
     # Repeat buyers repeat their cells: the cache answers before any pattern runs.
     cached = _cache.get(stripped)
     if cached is None:
-        # Fast path: most cells of a clean export are plain 11-digit mobiles.
-        if len(stripped) == 11 and _CLEAN_MOBILE.fullmatch(stripped) and _CN_MOBILE.fullmatch(stripped):
-            cached = PhoneVerdict(MOBILE, "+86" + stripped, "", stripped[-4:])
+        # Fast path: most cells are plain 11-digit mobiles, or carry Excel's two commonest damages to
+        # one, a leading apostrophe or a float's ".0" (the slow path gives the same verdict for them).
+        core = stripped[1:] if stripped[:1] == "'" else stripped[:-2] if stripped.endswith(".0") else stripped
+        if len(core) == 11 and _CLEAN_MOBILE.fullmatch(core) and _CN_MOBILE.fullmatch(core):
+            cached = PhoneVerdict(MOBILE, "+86" + core, "", core[-4:])
         else:
             cached = _classify_slow(stripped)
         if len(_cache) >= _CACHE_LIMIT:

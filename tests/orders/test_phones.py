@@ -75,3 +75,15 @@ def test_best_phone_prefers_a_key_then_a_hint_with_digits() -> None:
 def test_normalise_mobile_for_typed_input() -> None:
     assert normalise_mobile("138 0013 8000") == "+8613800138000"
     assert normalise_mobile("138****8000") is None
+
+
+@pytest.mark.parametrize(
+    "cell",
+    ["13800138000", "'13800138000", "13800138000.0", "'13800138000.0", "'12800138000", "12800138000.0",
+     "'1380013800", "138001380000.0", "'138****8000", "1.38001E+10", "'+8613800138000"],
+)  # fmt: skip
+def test_the_fast_path_agrees_with_the_full_rules(cell: str) -> None:
+    from identity.phones import _cache, _classify_slow
+
+    _cache.clear()
+    assert classify_phone(cell) == _classify_slow(cell)
