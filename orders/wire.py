@@ -84,6 +84,10 @@ class WireEncoder:
         phone, time = record.phone, self._time
         hint = phone.kind not in _NOT_HINTS
         products = record.products
+        # Exports often repeat one stamp as order, payment and completion time: convert it once.
+        ordered = time(record.ordered_at)
+        paid = ordered if record.paid_at == record.ordered_at else time(record.paid_at)
+        completed = paid if record.completed_at == record.paid_at else time(record.completed_at)
         return (
             record.order_no,
             record.status,
@@ -94,9 +98,9 @@ class WireEncoder:
             record.item_count,
             self._products_text(products),
             products[0] if products else None,
-            time(record.ordered_at),
-            time(record.paid_at),
-            time(record.completed_at),
+            ordered,
+            paid,
+            completed,
             phone.hint[:40] if hint else None,
             phone.kind if hint else None,
             phone.last4 if hint else None,
