@@ -8,8 +8,6 @@ rows of other tables lose their declared personal columns and every trace of the
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import secrets
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -32,7 +30,7 @@ from identity.personal_data import (
     subject_condition,
 )
 from identity.subjects import Subject
-from identity.vault import mask_phone
+from identity.vault import erasure_hash, mask_phone
 from storage.models.identity import Erasure
 from storage.models.orders import Order
 
@@ -44,12 +42,6 @@ class ErasureReport:
     erasure_id: int
     subject_hash: str
     rows: dict[str, int] = field(default_factory=dict)
-
-
-def erasure_hash(identifier: str, data_key: bytes) -> str:
-    """Keyed hash recorded in `erasures`: tells whether a number was erased without storing it."""
-    key = hashlib.sha256(b"scrm-erasure" + data_key).digest()
-    return hmac.new(key, identifier.encode("utf-8"), hashlib.sha256).hexdigest()
 
 
 def _pseudonym(original: str) -> str:

@@ -63,3 +63,9 @@ def mask_phone(number: str) -> str:
     if len(digits) < 7:
         return "*" * len(digits)
     return f"{digits[:3]}****{digits[-4:]}"
+
+
+def erasure_hash(identifier: str, data_key: bytes) -> str:
+    """Keyed hash recorded in `erasures`: tells whether a number was erased without storing it."""
+    key = hashlib.sha256(b"scrm-erasure" + data_key).digest()
+    return hmac.new(key, identifier.encode("utf-8"), hashlib.sha256).hexdigest()

@@ -20,8 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-from identity.erase import erasure_hash
-from identity.vault import PhoneVault
+from identity.vault import PhoneVault, erasure_hash
 from orders.errors import ImportInputError
 from orders.opening import open_export
 from orders.presets import Preset

@@ -42,7 +42,7 @@ RejectsCallback = Callable[[FileReport, list[str], list[RejectedRow]], None]
 # Orders per transaction: large batches amortise round trips and commits; memory stays small.
 BATCH_SIZE = 5_000
 # SQLite settings of the import's connection (see import_connection), and SQLite's defaults.
-SQLITE_IMPORT_CACHE_KIB, SQLITE_IMPORT_CHECKPOINT_PAGES = 98_304, 65_536
+SQLITE_IMPORT_CACHE_KIB, SQLITE_IMPORT_CHECKPOINT_PAGES = 65_536, 65_536
 SQLITE_DEFAULT_CACHE_KIB, SQLITE_DEFAULT_CHECKPOINT_PAGES = 2_000, 1_000
 
 
@@ -171,8 +171,7 @@ async def _write_batches(
     on_rejects: RejectsCallback | None,
 ) -> set[int]:
     """Write every batch; returns the ids of all profiles the file's orders belong to."""
-    created_ids: set[int] = set()
-    updated_ids: set[int] = set()
+    updated_ids: set[int] = set()  # existing profiles the file changed (created ones are not "updated")
     touched: set[int] = set()
     while (batch := await feed.next()) is not None:
         outcome = await _write_one(conn, writer, batch, clock, options.dry_run)
@@ -187,11 +186,10 @@ async def _write_batches(
         report.add_rejects(batch.rejects)
         if on_rejects is not None and batch.rejects:
             on_rejects(report, reader.table.headers, batch.rejects)
-        created_ids |= outcome.new_profile_ids
-        updated_ids |= outcome.changed_profile_ids
+        updated_ids |= outcome.changed_profile_ids - writer.created_here
         touched |= outcome.profile_ids
         report.profiles_created += len(outcome.new_profile_ids) + len(outcome.new_profile_keys)
-        report.profiles_updated = len(updated_ids - created_ids)
+        report.profiles_updated = len(updated_ids)
         if progress is not None:
             progress(batch.rows_read, batch.position, reader.table.size)
     return touched

@@ -17,7 +17,7 @@ from typing import Any
 from identity.phones import EMPTY, MOBILE
 from identity.vault import PhoneVault
 from orders.records import Batch, OrderRecord, RejectedRow
-from storage.orders import ORDER_WRITE_COLUMNS, json_text, sqlite_time
+from storage.formats import ORDER_WRITE_COLUMNS, json_text, sqlite_time
 
 # The order columns a reader fills, in the order of a wire tuple: what the importer writes, less the
 # platform, the profile link and the bookkeeping, which the writer adds.

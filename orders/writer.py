@@ -19,10 +19,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from identity.vault import PhoneVault
 from orders.cells import COMPLETED, PURCHASED, REFUNDED
 from orders.wire import WIRE_COLUMNS, WIRE_DOCUMENTS, WIRE_TIMES, WireBatch, order_payload, time_converter
+from storage.formats import COMPARED_COLUMNS, ORDER_WRITE_COLUMNS
 from storage.orders import (
-    COMPARED_COLUMNS,
     DOMAIN_EVENTS,
-    ORDER_WRITE_COLUMNS,
     insert_records,
     insert_rejects,
     purchased_profiles,
@@ -79,12 +78,12 @@ class BatchWriter:
         # Known from committed batches of this run (see `committed`): profiles this run created, whose
         # orders are all this run's, and profiles this run already wrote a purchase for. Together they
         # spare the database a purchase-history lookup for most profiles of a big file.
-        self._created_here: set[int] = set()
+        self.created_here: set[int] = set()
         self._purchased_here: set[int] = set()
 
     def committed(self, outcome: BatchOutcome) -> None:
         """Learn from a batch whose transaction committed (never from one that was rolled back)."""
-        self._created_here |= outcome.new_profile_ids
+        self.created_here |= outcome.new_profile_ids
         self._purchased_here |= outcome.purchased_profile_ids
 
     async def _profiles(
@@ -221,7 +220,7 @@ class BatchWriter:
             return []
         # A profile created by this run has only this run's orders (a concurrent import that writes the same
         # new buyer's first orders at the same moment is the one race, as it is for the lookup itself).
-        known = (self._created_here, self._purchased_here, created_now)
+        known = (self.created_here, self._purchased_here, created_now)
         unknown = [pid for pid in newly_purchased if not any(pid in ids for ids in known)]
         with_history = self._purchased_here.intersection(newly_purchased)
         if unknown:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import itertools
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import JSON, Table, select, update
@@ -20,6 +19,7 @@ from sqlmodel import SQLModel
 
 import storage.models.core  # noqa: F401  (registers domain_events)
 import storage.models.orders  # noqa: F401  (registers the tables below)
+from storage.formats import ORDER_WRITE_COLUMNS, sqlite_time
 from storage.types import UTCDateTime
 
 ORDERS: Table = SQLModel.metadata.tables["orders"]
@@ -27,28 +27,6 @@ IMPORT_RUNS: Table = SQLModel.metadata.tables["import_runs"]
 IMPORT_REJECTS: Table = SQLModel.metadata.tables["import_rejects"]
 DOMAIN_EVENTS: Table = SQLModel.metadata.tables["domain_events"]
 
-# Order columns an import compares to decide created / updated / unchanged.
-COMPARED_COLUMNS = (
-    "status",
-    "status_text",
-    "total_fen",
-    "paid_fen",
-    "refund_fen",
-    "item_count",
-    "products",
-    "first_product",
-    "ordered_at",
-    "paid_at",
-    "completed_at",
-    "profile_id",
-    "phone_hint",
-    "hint_kind",
-    "hint_last4",
-    "receiver_name",
-    "receiver_city",
-)
-# The columns of an order as the importer writes it, in the order of its record tuples.
-ORDER_WRITE_COLUMNS = ("platform", "order_no", *COMPARED_COLUMNS, "raw", "import_run_id", "created_at", "updated_at")
 # Keep IN lists well under SQLite's and asyncpg's bound-parameter limits.
 CHUNK = 2000
 
@@ -72,22 +50,6 @@ async def stored_orders(
     sql = f"SELECT order_no, {', '.join(columns)} FROM orders WHERE platform = {{}} AND order_no {{match}}"  # noqa: S608
     rows = await driver_select_in(conn, dialect, sql, order_nos, leading=(platform,))
     return {row[0]: row[1:] for row in rows}
-
-
-def sqlite_time(value: datetime | None) -> str | None:
-    """A UTC time as the exact text SQLAlchemy's SQLite DateTime stores, for driver-level writes."""
-    # The exact text SQLAlchemy's SQLite DateTime writes (naive UTC), so Core reads it back the same.
-    if value is None:
-        return None
-    if value.tzinfo is not UTC:
-        value = value.astimezone(UTC)
-    # An aware UTC time ends in "+00:00": cutting it off is much cheaper than replace(tzinfo=None).
-    return value.isoformat(" ", "microseconds")[:26]
-
-
-def json_text(value: Any) -> str:
-    """A JSON document as compact UTF-8 text, for driver-level writes."""
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
 def document_text(value: Any) -> str:

@@ -18,7 +18,8 @@ from sqlmodel import SQLModel
 
 import storage.models.core  # noqa: F401  (registers profiles)
 from identity.vault import PhoneVault, mask_phone
-from storage.orders import driver_executemany, driver_select_in, json_text, sqlite_time
+from storage.formats import json_text, sqlite_time
+from storage.orders import driver_executemany, driver_select_in
 
 PROFILES: Table = SQLModel.metadata.tables["profiles"]
 

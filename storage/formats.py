@@ -1,0 +1,50 @@
+"""Values in the form the drivers store them, and the order columns an import writes.
+
+Kept free of SQLAlchemy: the import's reader process (orders.feed) prepares rows with these and should
+not pay for loading the whole data layer.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+# Order columns an import compares to decide created / updated / unchanged.
+COMPARED_COLUMNS = (
+    "status",
+    "status_text",
+    "total_fen",
+    "paid_fen",
+    "refund_fen",
+    "item_count",
+    "products",
+    "first_product",
+    "ordered_at",
+    "paid_at",
+    "completed_at",
+    "profile_id",
+    "phone_hint",
+    "hint_kind",
+    "hint_last4",
+    "receiver_name",
+    "receiver_city",
+)
+# The columns of an order as the importer writes it, in the order of its record tuples.
+ORDER_WRITE_COLUMNS = ("platform", "order_no", *COMPARED_COLUMNS, "raw", "import_run_id", "created_at", "updated_at")
+
+
+def sqlite_time(value: datetime | None) -> str | None:
+    """A UTC time as the exact text SQLAlchemy's SQLite DateTime stores, for driver-level writes."""
+    # The exact text SQLAlchemy's SQLite DateTime writes (naive UTC), so Core reads it back the same.
+    if value is None:
+        return None
+    if value.tzinfo is not UTC:
+        value = value.astimezone(UTC)
+    # An aware UTC time ends in "+00:00": cutting it off is much cheaper than replace(tzinfo=None).
+    return value.isoformat(" ", "microseconds")[:26]
+
+
+def json_text(value: Any) -> str:
+    """A JSON document as compact UTF-8 text, for driver-level writes."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
