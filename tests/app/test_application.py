@@ -23,8 +23,8 @@ from tests.support.wechat import TestAccount, event_xml, read_reply, safe_callba
 
 @pytest.fixture
 def demo_settings(db_url: str) -> Settings:
-    return Settings(database_url=db_url, demo=True, **DEMO_ACCOUNT).with_overrides(
-        wechat_api_base="http://127.0.0.1:9/fake-wechat"
+    return Settings(database_url=db_url, demo=True).with_overrides(
+        **DEMO_ACCOUNT, wechat_api_base="http://127.0.0.1:9/fake-wechat"
     )
 
 
