@@ -3,9 +3,10 @@
 Reading and normalising is pure Python CPU work, and so is most of what the writer does around the
 database; in one process they would share one core. A file over `ReadPlan.process_bytes` is therefore
 read by a worker process (`python -m orders.feed`) that runs ahead of the writer, handing over pickled
-wire batches on its stdout. The pipe's small buffer is the back-pressure: the worker holds at most the
-batch it is sending and the one it is building, so memory stays flat whatever the file size. If the
-importing process dies, the worker's next write fails on the closed pipe and it exits.
+wire batches on its stdout. The importer takes in up to `FRAMES_AHEAD` batches ahead of its writer and
+then stops reading; the pipe's small buffer makes the worker wait there, so memory stays flat whatever
+the file size. If the importing process dies, the worker's next write fails on the closed pipe and it
+exits.
 
 Smaller files (most console uploads) are read on a thread: starting a process costs more than it saves.
 """
@@ -29,6 +30,8 @@ from orders.wire import WireBatch, WireEncoder
 
 # Files at least this big are read in a worker process (about 20,000 rows of a Tmall export).
 PROCESS_BYTES = 4 << 20
+# Batches the importer takes in ahead of its writer (each a few MiB; the worker builds one more).
+FRAMES_AHEAD = 3
 
 
 @dataclass(frozen=True)
@@ -88,6 +91,9 @@ class BatchFeed:
     def __init__(self, plan: ReadPlan) -> None:
         self._plan = plan
         self._process: asyncio.subprocess.Process | None = None
+        # Frames received ahead of the writer (None: the worker's output ended early), by `_pump`.
+        self._frames: asyncio.Queue[bytes | None] = asyncio.Queue(maxsize=FRAMES_AHEAD)
+        self._pump: asyncio.Task[None] | None = None
         self._batches: Iterator[WireBatch] | None = None
         self._pending: asyncio.Future[WireBatch | None] | None = None
 
@@ -104,6 +110,20 @@ class BatchFeed:
         self._process.stdin.write(pickle.dumps(self._plan, protocol=pickle.HIGHEST_PROTOCOL))
         await self._process.stdin.drain()
         self._process.stdin.close()
+        self._pump = asyncio.create_task(self._receive(self._process.stdout), name="import reader frames")
+
+    async def _receive(self, stdout: asyncio.StreamReader | None) -> None:
+        """Read the worker's frames as they come, a few batches ahead, so a moment when the worker is
+        slow (both cores busy) does not stall the writer and the next moment it catches up."""
+        assert stdout is not None
+        while True:
+            try:
+                size = int.from_bytes(await stdout.readexactly(8), "big")
+                frame = await stdout.readexactly(size)
+            except asyncio.IncompleteReadError:
+                await self._frames.put(None)
+                return
+            await self._frames.put(frame)
 
     @property
     def in_process(self) -> bool:
@@ -117,12 +137,9 @@ class BatchFeed:
             batch = await (self._pending or self._read_ahead(self._batches))
             self._pending = None if batch is None else self._read_ahead(self._batches)
             return batch
-        assert self._process is not None and self._process.stdout is not None
-        try:
-            size = int.from_bytes(await self._process.stdout.readexactly(8), "big")
-            frame = await self._process.stdout.readexactly(size)
-        except asyncio.IncompleteReadError:
-            raise RuntimeError(f"the reader of {self._plan.path.name} stopped without a word") from None
+        frame = await self._frames.get()
+        if frame is None:
+            raise RuntimeError(f"the reader of {self._plan.path.name} stopped without a word")
         # Unpickling a batch takes milliseconds: off the event loop, so the console stays responsive.
         kind, value = await asyncio.to_thread(pickle.loads, frame)
         if kind == "batch":
@@ -146,6 +163,10 @@ class BatchFeed:
             if close is not None:
                 await asyncio.to_thread(close)
             self._batches = None
+        if self._pump is not None:
+            self._pump.cancel()
+            await asyncio.gather(self._pump, return_exceptions=True)
+            self._pump = None
         if self._process is not None:
             if self._process.returncode is None:
                 self._process.kill()
