@@ -66,13 +66,13 @@ async def create_profiles(
             "order_count": 0,
             "total_spent_fen": 0,
             "avg_order_fen": 0,
-            "top_products": [],
+            "top_products": "[]",  # JSON text already: document columns pass text through unchanged
             "r_score": 0,
             "f_score": 0,
             "m_score": 0,
             "segment": "prospect",
             "lifecycle_stage": "prospect",
-            "tags": [],
+            "tags": "[]",
             "created_at": now,
             "updated_at": now,
         }
