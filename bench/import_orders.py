@@ -94,6 +94,8 @@ async def _import(url: str, path: Path) -> dict[str, object]:
     from scrm.settings import Settings
     from storage.db import Database
 
+    if url.startswith("postgresql"):
+        await _ensure_database(url)
     db = Database(url)
     async with db.engine.begin() as conn:
         await conn.run_sync(SQLModel.metadata.drop_all)
@@ -103,6 +105,22 @@ async def _import(url: str, path: Path) -> dict[str, object]:
     elapsed = time.perf_counter() - started
     await db.dispose()
     return {"seconds": elapsed, **report.counts()}
+
+
+async def _ensure_database(url: str) -> None:
+    """Create the benchmark's PostgreSQL database when the server does not have it yet."""
+    import asyncpg
+    from sqlalchemy.engine import make_url
+
+    target = make_url(url)
+    server = await asyncpg.connect(
+        user=target.username, password=target.password, host=target.host, port=target.port, database="postgres"
+    )
+    try:
+        if not await server.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", target.database):
+            await server.execute(f'CREATE DATABASE "{target.database}"')
+    finally:
+        await server.close()
 
 
 def child(url: str, path: Path) -> None:
