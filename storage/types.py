@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime
+from sqlalchemy import JSON, DateTime, Index, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
@@ -41,3 +41,9 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 # JSON documents: JSONB on PostgreSQL, JSON text elsewhere.
 JSONDoc: Any = JSON().with_variant(JSONB(), "postgresql")
+
+
+def partial_index(name: str, column: str) -> Index:
+    """An index of only the rows where `column` is set, on both backends (for sparse lookup columns)."""
+    condition = text(f"{column} IS NOT NULL")
+    return Index(name, column, sqlite_where=condition, postgresql_where=condition)

@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Column, Index, UniqueConstraint, text
+from sqlalchemy import Column, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from storage.types import JSONDoc, UTCDateTime
+from storage.types import JSONDoc, UTCDateTime, partial_index
 
 
 def _ts(**kwargs: Any) -> Any:
@@ -128,12 +128,7 @@ class DomainEvent(SQLModel, table=True):
     __table_args__ = (
         Index("ix_domain_events_unprocessed", "processed_at", "id"),
         # Partial: imports write most events, and none of theirs has a follower (they are per profile).
-        Index(
-            "ix_domain_events_follower_id",
-            "follower_id",
-            sqlite_where=text("follower_id IS NOT NULL"),
-            postgresql_where=text("follower_id IS NOT NULL"),
-        ),
+        partial_index("ix_domain_events_follower_id", "follower_id"),
     )
     id: int | None = Field(default=None, primary_key=True)
     # Not indexed: events are read by id (the unprocessed queue) or by person, never by kind alone.

@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Column, Index, UniqueConstraint, text
+from sqlalchemy import BigInteger, Column, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from storage.types import JSONDoc, UTCDateTime
+from storage.types import JSONDoc, UTCDateTime, partial_index
 
 
 class Order(SQLModel, table=True):
@@ -19,12 +19,7 @@ class Order(SQLModel, table=True):
         UniqueConstraint("platform", "order_no", name="uq_orders_platform_order_no"),
         Index("ix_orders_profile_ordered", "profile_id", "ordered_at"),
         # Partial: only orders with a weak phone hint (a few percent) are ever looked up by it.
-        Index(
-            "ix_orders_hint_last4",
-            "hint_last4",
-            sqlite_where=text("hint_last4 IS NOT NULL"),
-            postgresql_where=text("hint_last4 IS NOT NULL"),
-        ),
+        partial_index("ix_orders_hint_last4", "hint_last4"),
     )
     id: int | None = Field(default=None, primary_key=True)
     platform: str = Field(max_length=24)
