@@ -94,10 +94,27 @@ def _wait_for_leader(log_path: Path) -> str:
     return log_path.read_text()
 
 
+async def _warm_up(port: int) -> None:
+    """Wait until the workers answer inline: a cold worker on a loaded machine may take longer than the
+    reply deadline for its first callbacks and answer `success` (the reply then goes through the API)."""
+    give_up, in_a_row, number = time.monotonic() + 60, 0, 1000
+    while in_a_row < 8:
+        assert time.monotonic() < give_up, "the workers never answered a callback inline"
+        xml = text_xml(f"o-warm-{number}", "你好", msg_id=str(number))
+        callback = plaintext_callback(ACCOUNT, xml, timestamp=int(time.time()))
+        async with (
+            aiohttp.ClientSession() as http,
+            http.post(f"http://127.0.0.1:{port}/wechat", params=callback.params, data=callback.body) as response,
+        ):
+            in_a_row = in_a_row + 1 if (await response.text()).startswith("<xml>") else 0
+        number += 1
+
+
 async def test_serve_with_two_workers(serving: tuple[int, subprocess.Popen[bytes], Path]) -> None:
     port, process, log_path = serving
     workers = _children(process.pid)
     assert len(workers) == 2
+    await _warm_up(port)
     replies = await asyncio.gather(*(_ask(port, number) for number in range(12)))
     assert len(replies) == 12 and len(set(replies)) == 1 and replies[0], replies
     # Both workers take part in the election as soon as they start; exactly one wins.
