@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from operator import itemgetter
@@ -65,10 +66,10 @@ class BatchWriter:
         self.run_id = run_id
         self.links_profiles = "profile_id" in provided
         self.compared = [name for name in COMPARED_COLUMNS if name in provided]
-        self._current = itemgetter(*(_AT[name] for name in self.compared)) if self.compared else (lambda _r: ())
+        self._current = _tuple_getter([_AT[name] for name in self.compared])
         # Positions (in `compared`) of values stored as JSON, whose text may be spelled differently.
-        self._documents = [index for index, name in enumerate(self.compared) if name in WIRE_DOCUMENTS]
-        self._times = [index for index, name in enumerate(self.compared) if name in WIRE_TIMES]
+        self._documents = {index for index, name in enumerate(self.compared) if name in WIRE_DOCUMENTS}
+        self._times = {index for index, name in enumerate(self.compared) if name in WIRE_TIMES}
         # A column the file lacks is never overwritten: another export of the order may have filled it.
         self.update_columns = [*self.compared, "raw", "import_run_id", "updated_at"]
         self.dry_run = run_id is None
@@ -149,8 +150,6 @@ class BatchWriter:
         for record, payload in zip(records, batch.payloads, strict=True):
             order_no, profile_id = record[1], record[_PROFILE_AT]
             current = current_of(record)
-            if len(self.compared) == 1:
-                current = (current,)
             before = existing.get(order_no)
             if before is None and dry_run:
                 before = self.dry_run_seen.get(order_no)
@@ -247,3 +246,13 @@ def _event(kind: str, key: str, record: tuple[Any, ...], payload: str, at: Any) 
 
 def _decoded(value: Any) -> Any:
     return json.loads(value) if isinstance(value, str | bytes) else value
+
+
+def _tuple_getter(positions: list[int]) -> Callable[[tuple[Any, ...]], tuple[Any, ...]]:
+    """The values at `positions` of a record, always as a tuple (itemgetter of one position is not)."""
+    if len(positions) > 1:
+        return itemgetter(*positions)
+    if positions:
+        only = positions[0]
+        return lambda record: (record[only],)
+    return lambda _record: ()
