@@ -7,6 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel import SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -14,6 +15,8 @@ import storage.models  # noqa: F401  (every table must be registered before the 
 from identity.erase import subject_keys
 from identity.personal_data import subject_condition
 from identity.subjects import Subject
+from storage.formats import cells_by_header
+from storage.orders import IMPORT_RUNS
 
 # Sections named in the document; any other table holding the person's rows appears under "other".
 SECTIONS = {
@@ -49,6 +52,18 @@ def _row(table: str, mapping: Any) -> dict[str, Any]:
     return {key: _plain(value) for key, value in mapping.items() if key not in hidden}
 
 
+async def _name_order_cells(connection: AsyncConnection, orders: list[dict[str, Any]]) -> None:
+    """Give each order's exported cells their column names, from the run that imported them."""
+    runs = IMPORT_RUNS
+    run_ids = {order["import_run_id"] for order in orders if order["import_run_id"] is not None}
+    headers: dict[int, list[str]] = {}
+    if run_ids:
+        found = await connection.execute(select(runs.c.id, runs.c.headers).where(runs.c.id.in_(run_ids)))
+        headers = {run_id: names for run_id, names in found}
+    for order in orders:
+        order["raw"] = cells_by_header(order["raw"], headers.get(order["import_run_id"], []))
+
+
 async def export_subject(session: AsyncSession, subject: Subject, *, now: datetime) -> dict[str, Any]:
     """The person's data from every table, grouped by what it is; the phone number in clear."""
     keys = subject_keys(subject)
@@ -72,6 +87,8 @@ async def export_subject(session: AsyncSession, subject: Subject, *, now: dateti
         rows = [_row(table.name, r) for r in (await connection.execute(statement)).mappings().all()]
         if not rows:
             continue
+        if table.name == "orders":
+            await _name_order_cells(connection, rows)
         section = SECTIONS.get(table.name)
         if section is not None:
             document[section] = rows

@@ -120,6 +120,7 @@ async def import_file(
                         "started_at": clock.now(),
                         "rejects_by_reason": {},
                         "hints_by_kind": {},
+                        "headers": list(table.headers),
                     },
                 )
         writer = BatchWriter(

@@ -5,8 +5,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from itertools import compress
-from typing import Any
 
 from identity.phones import EMPTY, PhoneVerdict, best_phone
 from orders.cells import (
@@ -47,7 +45,7 @@ FIELD_COLUMNS: dict[str, tuple[str, ...]] = {
 _MAX_RAW_LINES = 100
 _NO_PHONE = PhoneVerdict(EMPTY)
 # Placeholder while a record is being built; never left on a finished record.
-_NO_RAW: dict[str, Any] = {}
+_NO_RAW: list[list[str]] = []
 
 
 @dataclass(slots=True)
@@ -69,7 +67,9 @@ class OrderRecord:
     phone: PhoneVerdict = _NO_PHONE
     receiver_name: str | None = None
     receiver_city: str | None = None
-    raw: dict[str, Any] = field(default_factory=dict)
+    # The exported cells of each line of the order (up to _MAX_RAW_LINES), by position: the headers they
+    # belong to are stored once on the import run (see `cells_by_header`), not repeated on every order.
+    raw: list[list[str]] = field(default_factory=list)
     # Roll-up bookkeeping for line-level files.
     line_keys: set[str] = field(default_factory=set)
     line_total_fen: int = 0
@@ -134,9 +134,12 @@ class OrderReader:
         index = self._single.get(key)
         return None if index is None else (index, self._headers[index])
 
-    def _raw(self, cells: list[str]) -> dict[str, str]:
-        # compress/map keep the loop in C; a cell counts when anything but whitespace is left.
-        return dict(compress(zip(self._headers, cells, strict=False), map(str.strip, cells)))
+    def _raw(self, cells: list[str]) -> list[str]:
+        """The line's cells as exported, up to the last that is not blank."""
+        end = len(cells)
+        while end and not cells[end - 1].strip():
+            end -= 1
+        return cells if end == len(cells) else cells[:end]
 
     @staticmethod
     def _money(cells: list[str], spot: tuple[int, str] | None) -> int | None:
@@ -198,7 +201,7 @@ class OrderReader:
             "" if self._address_at is None else cells[self._address_at]
         )
         self._add_line(record, line_no, cells)
-        record.raw = self._raw(cells)
+        record.raw = [self._raw(cells)]
         return record
 
     def _add_line(self, record: OrderRecord, line_no: int, cells: list[str]) -> None:
@@ -231,8 +234,8 @@ class OrderReader:
             value = self._money(cells, self._spot(key))
             if key == "refund" and value:
                 record.refund_fen += value
-        if len(record.raw.setdefault("_lines", [])) < _MAX_RAW_LINES:
-            record.raw["_lines"].append(self._raw(cells))
+        if len(record.raw) < _MAX_RAW_LINES:
+            record.raw.append(self._raw(cells))
 
     def _reject(self, line_no: int, cells: list[str], error: CellError) -> RejectedRow:
         return RejectedRow(line_no, error.reason, str(error), dict(zip(self._headers, cells, strict=False)))

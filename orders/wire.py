@@ -8,6 +8,7 @@ dataclasses of datetimes would.
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -29,6 +30,8 @@ WIRE_COLUMNS = tuple(
 WIRE_TIMES = frozenset({"ordered_at", "paid_at", "completed_at"})
 WIRE_DOCUMENTS = frozenset({"products", "raw"})
 _NOT_HINTS = frozenset({MOBILE, EMPTY})
+# One encoder for every order's cells: json.dumps would build a new one per call.
+_encode_cells = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 # Titles repeat across a file: each single-product list is encoded once (bounded, for memory).
 _PRODUCTS_CACHE_LIMIT = 50_000
 
@@ -106,7 +109,7 @@ class WireEncoder:
             phone.last4 if hint else None,
             record.receiver_name,
             record.receiver_city,
-            json_text(record.raw),
+            _encode_cells(record.raw),
         )
 
     def batch(self, batch: Batch) -> WireBatch:

@@ -48,3 +48,21 @@ def sqlite_time(value: datetime | None) -> str | None:
 def json_text(value: Any) -> str:
     """A JSON document as compact UTF-8 text, for driver-level writes."""
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def cells_by_header(raw: Any, headers: list[str]) -> list[dict[str, str]]:
+    """An order's stored `raw` cells as one {header: cell} per exported line, blank cells left out.
+
+    Imports store each line's cells by position and the file's headers once, on the import run.
+    Orders written before that kept one {header: cell} document with the other lines under `_lines`.
+    """
+    if isinstance(raw, dict):
+        return [{name: cell for name, cell in raw.items() if name != "_lines"}, *raw.get("_lines", [])]
+    lines: list[dict[str, str]] = []
+    for cells in raw or []:
+        named = {}
+        for position, cell in enumerate(cells):
+            if cell.strip():
+                named[headers[position] if position < len(headers) else f"#{position + 1}"] = cell
+        lines.append(named)
+    return lines

@@ -43,8 +43,9 @@ class Order(SQLModel, table=True):
     hint_last4: str | None = Field(default=None, max_length=4)
     receiver_name: str | None = Field(default=None, max_length=100)
     receiver_city: str | None = Field(default=None, max_length=60)
-    # The exported cells of the latest file that touched the order (erased with the person's data).
-    raw: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSONDoc, nullable=False))
+    # The exported cells of the latest file that touched the order, one list per line, by position (the
+    # headers are on the import run: see storage.formats.cells_by_header). Erased with the person's data.
+    raw: list[list[str]] | dict[str, Any] = Field(default_factory=list, sa_column=Column(JSONDoc, nullable=False))
     # Not indexed: nothing looks orders up by run, and every import pays for each index on this table.
     import_run_id: int | None = None
     created_at: datetime = Field(sa_type=UTCDateTime)
@@ -60,6 +61,8 @@ class ImportRun(SQLModel, table=True):
     content_hash: str = Field(max_length=64, index=True)
     platform: str = Field(max_length=24)
     preset: str = Field(default="", max_length=80)
+    # The file's header names, once: its orders keep their exported cells by position (`Order.raw`).
+    headers: list[str] = Field(default_factory=list, sa_column=Column(JSONDoc, nullable=False, server_default="[]"))
     actor: str = Field(default="", max_length=100)
     # running -> completed; a run killed mid-way stays "running" (re-running the file converges).
     state: str = Field(default="running", max_length=16)

@@ -145,6 +145,8 @@ async def test_export_holds_everything_about_the_person(chat: Chat, db: Database
     assert {link["proof_method"] for link in document["links"]} == {"sms_code", "unionid"}
     assert [c["granted"] for c in document["consents"]] == [True]
     assert [o["order_no"] for o in document["orders"]] == ["3712345678901234"]
+    # An order stored before cells were kept by position still shows them under their names.
+    assert document["orders"][0]["raw"] == [{"收货地址": "浙江省杭州市西湖区文三路99号", "联系手机": "13912345678"}]
     assert document["pushes"][0]["context"] == {"name": "张三丰"}
     assert len(document["inbound_events"]) == 6 and document["inbound_events"][0]["payload"]
     assert {e["kind"] for e in document["domain_events"]} >= {"phone_bound"}
@@ -176,7 +178,7 @@ async def test_erase_leaves_no_trace_in_any_table(chat: Chat, db: Database, sms:
         followers = (await session.exec(select(Follower).where(Follower.status == "gone"))).all()
         assert await was_erased(session, E164)
     # Anonymous aggregates stay: the order and its money, the followers for channel counts.
-    assert [(o.paid_fen, o.status, o.receiver_name, o.raw) for o in orders] == [(19900, "completed", None, {})]
+    assert [(o.paid_fen, o.status, o.receiver_name, o.raw) for o in orders] == [(19900, "completed", None, [])]
     assert len(followers) == 2 and all(f.unionid is None for f in followers)
     assert erasure.subject_hash == erasure_hash(E164, b"") == report.subject_hash and erasure.actor == "admin:dpo"
     assert audit.target == f"profile:{profile.id}" and audit.detail["erasure_id"] == erasure.id

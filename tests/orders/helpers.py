@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,7 @@ from orders.report import FileReport
 from scrm.clock import FakeClock
 from scrm.settings import Settings
 from storage.db import Database
+from storage.formats import cells_by_header
 from storage.orders import DOMAIN_EVENTS, ORDERS
 from storage.profiles import PROFILES
 
@@ -53,3 +55,15 @@ async def events(db: Database) -> list[dict[str, Any]]:
 async def count(db: Database, table: str) -> int:
     """Rows in a table."""
     return int((await rows(db, f"SELECT COUNT(*) AS n FROM {table}"))[0]["n"])  # noqa: S608 - test helper
+
+
+async def exported_cells(db: Database, order_no: str) -> list[dict[str, str]]:
+    """An order's exported cells, one {header: cell} per line, named by the run that wrote them."""
+    found = await rows(
+        db,
+        "SELECT o.raw, r.headers FROM orders o JOIN import_runs r ON r.id = o.import_run_id WHERE o.order_no = :no",
+        no=order_no,
+    )
+    (row,) = found
+    raw, headers = (json.loads(v) if isinstance(v, str) else v for v in (row["raw"], row["headers"]))
+    return cells_by_header(raw, headers)

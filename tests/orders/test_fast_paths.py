@@ -12,6 +12,7 @@ from orders.cells import CellError, city_from_address, clean_order_no, parse_chi
 from orders.presets import PRESETS
 from orders.records import OrderReader
 from orders.sources import Table
+from storage.formats import cells_by_header
 
 
 @pytest.fixture(autouse=True)
@@ -134,14 +135,17 @@ _TMALL = ["订单编号", "订单状态", "买家实际支付金额", "订单创
 def test_raw_cells_keep_every_column_that_is_not_blank() -> None:
     row = ["1001", "交易成功", "99.00", "2024-01-05 12:34:56", "", "13800138000", "\u3000 ", " 送礼 "]
     record = _reader(_TMALL, [row]).read_row(2, row)
-    assert record.raw == {
-        "订单编号": "1001",
-        "订单状态": "交易成功",
-        "买家实际支付金额": "99.00",
-        "订单创建时间": "2024-01-05 12:34:56",
-        "联系手机": "13800138000",
-        "备注": " 送礼 ",
-    }
+    assert record.raw == [row]  # by position; the run keeps the header names once
+    assert cells_by_header(record.raw, _TMALL) == [
+        {
+            "订单编号": "1001",
+            "订单状态": "交易成功",
+            "买家实际支付金额": "99.00",
+            "订单创建时间": "2024-01-05 12:34:56",
+            "联系手机": "13800138000",
+            "备注": " 送礼 ",
+        }
+    ]
     assert record.paid_fen == 9900
     assert record.ordered_at == parse_china_time("2024-01-05 12:34:56")
     assert record.paid_at is None

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from identity.export import export_subject
+from identity.subjects import find_subject
 from identity.vault import PhoneVault
 from scrm.clock import FakeClock
 from scrm.settings import Settings
@@ -223,3 +225,15 @@ async def test_first_and_repeat_purchases_across_batches_and_runs(db: Database, 
     assert purchases == [("first_purchase", "5000")] + [
         ("repeat_purchase", str(n)) for n in (5001, 5002, 5003, 5004, 5100)
     ]
+
+
+async def test_a_persons_data_export_names_the_cells_of_their_imported_orders(db: Database, tmp_path: Path) -> None:
+    path = builders.tmall_csv(tmp_path / "t.csv", [builders.tmall_row("5001", "13800138000", name="钱七")])
+    await run_import(db, path)
+    async with db.session() as session:
+        subject = await find_subject(session, PhoneVault(), "13800138000")
+        document = await export_subject(session, subject, now=datetime(2026, 1, 1, tzinfo=UTC))
+    (order,) = document["orders"]
+    (cells,) = order["raw"]
+    # As exported, Excel guard included.
+    assert (cells["订单编号"], cells["收货人姓名"], cells["联系手机"]) == ('="5001"', "钱七", "13800138000")

@@ -10,7 +10,7 @@ import pytest
 from orders.errors import ImportInputError
 from storage.db import Database
 from tests.orders import builders
-from tests.orders.helpers import orders_by_no, rows, run_import
+from tests.orders.helpers import exported_cells, orders_by_no, rows, run_import
 
 pytestmark = pytest.mark.storage
 
@@ -52,6 +52,8 @@ async def test_jd_sku_lines_roll_up_without_repeating_order_money(db: Database, 
     rolled = orders["J1001"]
     assert (rolled["total_fen"], rolled["paid_fen"], rolled["item_count"]) == (18000, 16000, 3)
     assert rolled["products"] == ["洗面奶", "爽肤水"]
+    # The order keeps each of its item lines' cells, under the file's own column names.
+    assert [line["商品名称"] for line in await exported_cells(db, "J1001")] == ["洗面奶", "爽肤水"]
     assert rolled["status"] == "completed"
     assert orders["J1002"]["hint_kind"] == "virtual"
     assert orders["J1002"]["profile_id"] is None
@@ -63,7 +65,8 @@ async def test_youzan_duplicate_column_and_bom(db: Database, tmp_path: Path) -> 
     assert report.platform == "youzan"
     orders = await orders_by_no(db)
     assert orders["E2025001"]["paid_fen"] == 129900
-    assert orders["E2025001"]["raw"]["分销员#2"] == "小李"
+    (cells,) = await exported_cells(db, "E2025001")
+    assert cells["分销员#2"] == "小李"
     # Both orders carry the same buyer written two ways: one profile.
     assert orders["E2025001"]["profile_id"] == orders["E2025002"]["profile_id"] is not None
     assert report.profiles_created == 1
