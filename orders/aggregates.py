@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from orders.cells import PURCHASED
+from orders.idset import IdSet
 from orders.retry import retrying
 from orders.rfm import lifecycle_stage, score, segment
 from storage.db import Database
@@ -61,14 +62,13 @@ def segment_event(profile_id: int, values: dict[str, Any], previous: str, now: d
 
 async def refresh_profiles(
     db: Database, profile_ids: Iterable[int], now: datetime, *, conn: AsyncConnection | None = None
-) -> set[int]:
+) -> int:
     """Recompute aggregates of these profiles, in chunks of a transaction each (on `conn` when given, as
-    an import does); returns the ids whose stored values changed."""
-    ordered = sorted(set(profile_ids))
-    changed: set[int] = set()
-    for start in range(0, len(ordered), REFRESH_CHUNK):
-        part = ordered[start : start + REFRESH_CHUNK]
-        changed |= await retrying(lambda part=part: _refresh_chunk(db, conn, part, now))  # type: ignore[misc]
+    an import does); returns how many profiles' stored values changed."""
+    ordered = profile_ids if isinstance(profile_ids, IdSet) else IdSet(profile_ids)
+    changed = 0
+    for part in ordered.chunks(REFRESH_CHUNK):
+        changed += len(await retrying(lambda part=part: _refresh_chunk(db, conn, part, now)))  # type: ignore[misc]
     return changed
 
 

@@ -23,6 +23,7 @@ from orders.aggregates import refresh_profiles
 from orders.erased import REASON as ERASED
 from orders.erased import ErasedNumbers
 from orders.feed import PROCESS_BYTES, BatchFeed, ReadPlan
+from orders.idset import IdSet
 from orders.opening import open_export
 from orders.presets import Preset
 from orders.records import OrderReader, RejectedRow
@@ -170,10 +171,10 @@ async def _write_batches(
     options: ImportOptions,
     progress: ProgressCallback | None,
     on_rejects: RejectsCallback | None,
-) -> set[int]:
+) -> IdSet:
     """Write every batch; returns the ids of all profiles the file's orders belong to."""
-    updated_ids: set[int] = set()  # existing profiles the file changed (created ones are not "updated")
-    touched: set[int] = set()
+    updated_ids = IdSet()  # existing profiles the file changed (created ones are not "updated")
+    touched = IdSet()
     while (batch := await feed.next()) is not None:
         outcome = await _write_one(conn, writer, batch, clock, options.dry_run)
         writer.committed(outcome)
@@ -187,8 +188,8 @@ async def _write_batches(
         report.add_rejects(batch.rejects)
         if on_rejects is not None and batch.rejects:
             on_rejects(report, reader.table.headers, batch.rejects)
-        updated_ids |= outcome.changed_profile_ids - writer.created_here
-        touched |= outcome.profile_ids
+        updated_ids.update(pid for pid in outcome.changed_profile_ids if pid not in writer.created_here)
+        touched.update(outcome.profile_ids)
         report.profiles_created += len(outcome.new_profile_ids) + len(outcome.new_profile_keys)
         report.profiles_updated = len(updated_ids)
         if progress is not None:

@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from identity.vault import PhoneVault
+from orders.idset import IdSet
 from orders.cells import COMPLETED, PURCHASED, REFUNDED
 from orders.wire import WIRE_COLUMNS, WIRE_DOCUMENTS, WIRE_TIMES, WireBatch, order_payload, time_converter
 from storage.formats import COMPARED_COLUMNS, ORDER_WRITE_COLUMNS
@@ -79,13 +80,13 @@ class BatchWriter:
         # Known from committed batches of this run (see `committed`): profiles this run created, whose
         # orders are all this run's, and profiles this run already wrote a purchase for. Together they
         # spare the database a purchase-history lookup for most profiles of a big file.
-        self.created_here: set[int] = set()
-        self._purchased_here: set[int] = set()
+        self.created_here = IdSet()
+        self._purchased_here = IdSet()
 
     def committed(self, outcome: BatchOutcome) -> None:
         """Learn from a batch whose transaction committed (never from one that was rolled back)."""
-        self.created_here |= outcome.new_profile_ids
-        self._purchased_here |= outcome.purchased_profile_ids
+        self.created_here.update(outcome.new_profile_ids)
+        self._purchased_here.update(outcome.purchased_profile_ids)
 
     async def _profiles(
         self, conn: AsyncConnection, batch: WireBatch, now: datetime, outcome: BatchOutcome
@@ -221,7 +222,7 @@ class BatchWriter:
         # new buyer's first orders at the same moment is the one race, as it is for the lookup itself).
         known = (self.created_here, self._purchased_here, created_now)
         unknown = [pid for pid in newly_purchased if not any(pid in ids for ids in known)]
-        with_history = self._purchased_here.intersection(newly_purchased)
+        with_history = {pid for pid in newly_purchased if pid in self._purchased_here}
         if unknown:
             with_history |= await purchased_profiles(conn, self.dialect, unknown, PURCHASED)
         events: list[tuple[Any, ...]] = []
