@@ -29,6 +29,7 @@ from orders.presets import Preset
 from orders.records import OrderReader, RejectedRow
 from orders.report import FileReport
 from orders.retry import retrying
+from orders.transactions import COMMIT_SECONDS, Committed, TransactionGroup
 from orders.wire import WireBatch
 from orders.writer import BatchOutcome, BatchWriter
 from scrm.clock import Clock
@@ -40,7 +41,7 @@ from storage.orders import finish_run, start_run
 ProgressCallback = Callable[[int, int, int], None]
 # file report, the file's header names, rejected rows of one batch
 RejectsCallback = Callable[[FileReport, list[str], list[RejectedRow]], None]
-# Orders per transaction: large batches amortise round trips and commits; memory stays small.
+# Orders per batch: large batches amortise round trips; memory stays small.
 BATCH_SIZE = 5_000
 # SQLite settings of the import's connection (see import_connection), and SQLite's defaults.
 SQLITE_IMPORT_CACHE_KIB, SQLITE_IMPORT_CHECKPOINT_PAGES = 65_536, 65_536
@@ -56,6 +57,8 @@ class ImportOptions:
     dry_run: bool = False
     actor: str = ""
     batch_size: int = BATCH_SIZE
+    # A transaction takes more batches until it has been open this long (see orders.transactions).
+    commit_seconds: float = COMMIT_SECONDS
     # Files at least this big are read in a worker process (see orders.feed).
     process_bytes: int = PROCESS_BYTES
 
@@ -175,25 +178,33 @@ async def _write_batches(
     """Write every batch; returns the ids of all profiles the file's orders belong to."""
     updated_ids = IdSet()  # existing profiles the file changed (created ones are not "updated")
     touched = IdSet()
+
+    def count(done: list[Committed]) -> None:
+        for batch, outcome in ((item.batch, item.outcome) for item in done):
+            report.rows_read = batch.rows_read
+            report.orders_created += outcome.created
+            report.orders_updated += outcome.updated
+            report.orders_unchanged += outcome.unchanged
+            report.hints_by_kind.update(batch.hints)
+            if batch.erased:
+                report.rejects_by_reason[ERASED] += batch.erased
+            report.add_rejects(batch.rejects)
+            if on_rejects is not None and batch.rejects:
+                on_rejects(report, reader.table.headers, batch.rejects)
+            updated_ids.update(pid for pid in outcome.changed_profile_ids if pid not in writer.created_here)
+            touched.update(outcome.profile_ids)
+            report.profiles_created += len(outcome.new_profile_ids) + len(outcome.new_profile_keys)
+            report.profiles_updated = len(updated_ids)
+            if progress is not None:
+                progress(batch.rows_read, batch.position, reader.table.size)
+
+    group = TransactionGroup(conn, writer, clock, seconds=options.commit_seconds)
     while (batch := await feed.next()) is not None:
-        outcome = await _write_one(conn, writer, batch, clock, options.dry_run)
-        writer.committed(outcome)
-        report.rows_read = batch.rows_read
-        report.orders_created += outcome.created
-        report.orders_updated += outcome.updated
-        report.orders_unchanged += outcome.unchanged
-        report.hints_by_kind.update(batch.hints)
-        if batch.erased:
-            report.rejects_by_reason[ERASED] += batch.erased
-        report.add_rejects(batch.rejects)
-        if on_rejects is not None and batch.rejects:
-            on_rejects(report, reader.table.headers, batch.rejects)
-        updated_ids.update(pid for pid in outcome.changed_profile_ids if pid not in writer.created_here)
-        touched.update(outcome.profile_ids)
-        report.profiles_created += len(outcome.new_profile_ids) + len(outcome.new_profile_keys)
-        report.profiles_updated = len(updated_ids)
-        if progress is not None:
-            progress(batch.rows_read, batch.position, reader.table.size)
+        if options.dry_run:
+            count([Committed(batch, await _try_out(conn, writer, batch, clock))])
+        else:
+            count(await group.write(batch))
+    count(await group.finish())
     return touched
 
 
@@ -228,16 +239,13 @@ async def _sqlite_settings(conn: AsyncConnection, cache_kib: int, checkpoint_pag
     await conn.commit()
 
 
-async def _write_one(
-    conn: AsyncConnection, writer: BatchWriter, batch: WireBatch, clock: Clock, dry_run: bool
-) -> BatchOutcome:
+async def _try_out(conn: AsyncConnection, writer: BatchWriter, batch: WireBatch, clock: Clock) -> BatchOutcome:
+    """A dry run's batch: written to see what it would do, then rolled back."""
+
     async def attempt() -> BatchOutcome:
-        if dry_run:
-            try:
-                return await writer.write(conn, batch, clock.now())
-            finally:
-                await conn.rollback()
-        async with conn.begin():
+        try:
             return await writer.write(conn, batch, clock.now())
+        finally:
+            await conn.rollback()
 
     return await retrying(attempt)

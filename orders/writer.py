@@ -18,8 +18,8 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from identity.vault import PhoneVault
-from orders.idset import IdSet
 from orders.cells import COMPLETED, PURCHASED, REFUNDED
+from orders.idset import IdSet
 from orders.wire import WIRE_COLUMNS, WIRE_DOCUMENTS, WIRE_TIMES, WireBatch, order_payload, time_converter
 from storage.formats import COMPARED_COLUMNS, ORDER_WRITE_COLUMNS
 from storage.orders import (
@@ -77,16 +77,29 @@ class BatchWriter:
         self.dry_run_seen: dict[str, tuple[Any, ...]] = {}
         self.dry_run_profile_keys: set[str] = set()
         self._time = time_converter(dialect)
-        # Known from committed batches of this run (see `committed`): profiles this run created, whose
-        # orders are all this run's, and profiles this run already wrote a purchase for. Together they
-        # spare the database a purchase-history lookup for most profiles of a big file.
+        # Known from this run's batches: profiles it created, whose orders are all this run's, and
+        # profiles it already wrote a purchase for. Together they spare the database a purchase-history
+        # lookup for most profiles of a big file. Batches of the open transaction count too (their
+        # writes are visible to it), but are forgotten if it rolls back.
         self.created_here = IdSet()
         self._purchased_here = IdSet()
+        self._open_created: set[int] = set()
+        self._open_purchased: set[int] = set()
 
-    def committed(self, outcome: BatchOutcome) -> None:
-        """Learn from a batch whose transaction committed (never from one that was rolled back)."""
-        self.created_here.update(outcome.new_profile_ids)
-        self._purchased_here.update(outcome.purchased_profile_ids)
+    def written(self, outcome: BatchOutcome) -> None:
+        """Learn from a batch written in the open transaction."""
+        self._open_created |= outcome.new_profile_ids
+        self._open_purchased |= outcome.purchased_profile_ids
+
+    def committed(self) -> None:
+        """The open transaction committed: what its batches taught is now true for good."""
+        self.created_here.update(self._open_created)
+        self._purchased_here.update(self._open_purchased)
+        self.rolled_back()
+
+    def rolled_back(self) -> None:
+        """The open transaction rolled back: forget what its batches taught."""
+        self._open_created, self._open_purchased = set(), set()
 
     async def _profiles(
         self, conn: AsyncConnection, batch: WireBatch, now: datetime, outcome: BatchOutcome
@@ -220,9 +233,10 @@ class BatchWriter:
             return []
         # A profile created by this run has only this run's orders (a concurrent import that writes the same
         # new buyer's first orders at the same moment is the one race, as it is for the lookup itself).
-        known = (self.created_here, self._purchased_here, created_now)
+        created, bought = (self.created_here, self._open_created), (self._purchased_here, self._open_purchased)
+        known = (*created, *bought, created_now)
         unknown = [pid for pid in newly_purchased if not any(pid in ids for ids in known)]
-        with_history = {pid for pid in newly_purchased if pid in self._purchased_here}
+        with_history = {pid for pid in newly_purchased if any(pid in ids for ids in bought)}
         if unknown:
             with_history |= await purchased_profiles(conn, self.dialect, unknown, PURCHASED)
         events: list[tuple[Any, ...]] = []

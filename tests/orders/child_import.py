@@ -20,7 +20,8 @@ FIXED_NOW = datetime(2026, 1, 5, 2, 0, tzinfo=UTC)
 
 
 async def main(url: str, path: Path, batch_size: int) -> None:
-    """Import `path` into `url`, printing `batch <rows>` after every committed batch."""
+    """Import `path` into `url`, printing `batch <rows>` after every committed batch (each batch is
+    committed on its own, so a kill can land between any two)."""
     db = Database(url)
 
     def progress(rows: int, _position: int, _size: int) -> None:
@@ -30,7 +31,7 @@ async def main(url: str, path: Path, batch_size: int) -> None:
     try:
         await import_files(
             db, Settings(database_url=url), [path], clock=FakeClock(FIXED_NOW),
-            options=ImportOptions(batch_size=batch_size), progress=progress,
+            options=ImportOptions(batch_size=batch_size, commit_seconds=0), progress=progress,
         )  # fmt: skip
     finally:
         await db.dispose()

@@ -1,0 +1,78 @@
+"""Batches committed together: the same result as one transaction a batch, and a failed transaction
+written again whole, counted once."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from orders.wire import WireBatch
+from orders.writer import BatchOutcome, BatchWriter
+from storage.db import Database
+from tests.orders import builders
+from tests.orders.helpers import count, events, orders_by_no, run_import
+
+
+def _rows() -> list[list[str]]:
+    # Two buyers, five orders each, interleaved: every batch of two holds a purchase of each.
+    return [
+        builders.tmall_row(
+            str(7000 + n), ("13800138000", "13900139000")[n % 2], created=f"2025-0{1 + n // 2}-01 10:00:00"
+        )
+        for n in range(10)
+    ]
+
+
+async def _state(db: Database) -> tuple[Any, ...]:
+    orders = await orders_by_no(db)
+    found = await events(db)
+    purchases = sorted((e["kind"], e["payload"].get("order_no") or e["payload"]["segment"]) for e in found)
+    return sorted((no, o["status"], o["paid_fen"]) for no, o in orders.items()), purchases
+
+
+async def test_one_transaction_for_many_batches_writes_what_one_per_batch_writes(db: Database, tmp_path: Path) -> None:
+    path = builders.tmall_csv(tmp_path / "a.csv", _rows())
+    grouped = await run_import(db, path, batch_size=2, commit_seconds=3600)
+    state = await _state(db)
+    assert (grouped.orders_created, grouped.profiles_created) == (10, 2)
+    first = sorted(no for kind, no in state[1] if kind == "first_purchase")
+    assert first == ["7000", "7001"]  # one per buyer, though their later orders shared the transaction
+    for table in ("domain_events", "orders", "profiles"):
+        async with db.engine.begin() as conn:
+            await conn.exec_driver_sql(f"DELETE FROM {table}")  # noqa: S608 - our own table names
+    single = await run_import(db, path, batch_size=2, commit_seconds=0)
+    assert (single.orders_created, single.profiles_created) == (10, 2)
+    # Profile ids differ between the two runs; what each order and event says does not.
+    assert await _state(db) == state
+
+
+@pytest.mark.parametrize("fail_at", [3, 5], ids=["third-batch", "fifth-batch"])
+async def test_a_transaction_that_fails_transiently_is_written_again_whole_and_counted_once(
+    db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fail_at: int
+) -> None:
+    write = BatchWriter.write
+    calls = 0
+
+    async def flaky(self: BatchWriter, conn: AsyncConnection, batch: WireBatch, now: datetime) -> BatchOutcome:
+        nonlocal calls
+        calls += 1
+        outcome = await write(self, conn, batch, now)
+        if calls == fail_at:
+            raise OperationalError("INSERT ...", {}, sqlite3.OperationalError("database is locked"))
+        return outcome
+
+    monkeypatch.setattr(BatchWriter, "write", flaky)
+    report = await run_import(db, builders.tmall_csv(tmp_path / "a.csv", _rows()), batch_size=2, commit_seconds=3600)
+    # Five batches of two and the reader's closing empty one; the failed transaction's batches once more.
+    assert calls == 6 + fail_at
+    assert (report.rows_read, report.orders_created, report.orders_unchanged) == (10, 10, 0)
+    assert report.profiles_created == 2
+    assert await count(db, "orders") == 10
+    kinds = sorted(e["kind"] for e in await events(db) if e["kind"].endswith("_purchase"))
+    assert kinds == ["first_purchase"] * 2 + ["repeat_purchase"] * 8
