@@ -16,10 +16,9 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from orders.retry import is_transient, retrying
+from orders.retry import DATABASE_ERRORS, is_transient, retrying
 from orders.wire import WireBatch
 from orders.writer import BatchOutcome, BatchWriter
 from scrm.clock import Clock
@@ -73,7 +72,7 @@ class TransactionGroup:
             if not self._due():
                 return []
             await self._conn.commit()
-        except (DBAPIError, OperationalError) as error:
+        except DATABASE_ERRORS as error:
             if not is_transient(error):
                 raise
             await self._rollback()
@@ -86,7 +85,7 @@ class TransactionGroup:
             return []
         try:
             await self._conn.commit()
-        except (DBAPIError, OperationalError) as error:
+        except DATABASE_ERRORS as error:
             if not is_transient(error):
                 raise
             await self._rollback()

@@ -188,8 +188,17 @@ class BatchWriter:
             return outcome
         events.extend(await self._purchase_events(conn, newly_purchased, stamp, outcome.new_profile_ids))
         outcome.purchased_profile_ids = set(newly_purchased)
-        await upsert_orders(conn, self.dialect, to_write, self.update_columns)
+        # No order of the batch existed a moment ago: on PostgreSQL, plain copies (a concurrent import
+        # that adds one meanwhile makes them fail, and the transaction is written again, finding it).
+        # The events keyed by those orders cannot exist either; a first purchase is keyed by its profile
+        # and still may. (SQLite reads outside the write transaction, so it keeps ON CONFLICT.)
+        all_new = not existing and self.dialect == "postgresql"
+        await upsert_orders(conn, self.dialect, to_write, self.update_columns, all_new=all_new)
         events.sort(key=itemgetter(4))  # by dedup key: one lock order for concurrent importers
+        if all_new:
+            fresh = [event for event in events if event[0] != "first_purchase"]
+            events = [event for event in events if event[0] == "first_purchase"]
+            await insert_records(conn, self.dialect, DOMAIN_EVENTS, _EVENT_COLUMNS, fresh, None)
         await insert_records(conn, self.dialect, DOMAIN_EVENTS, _EVENT_COLUMNS, events, "(dedup_key) DO NOTHING")
         await insert_rejects(
             conn,

@@ -86,16 +86,27 @@ async def insert_records(
     table: Table,
     columns: Sequence[str],
     records: list[tuple[Any, ...]],
-    conflict: str,
+    conflict: str | None,
 ) -> None:
-    """`INSERT ... ON CONFLICT <conflict>` of tuples already in the driver's form (see orders.wire)."""
+    """`INSERT ... ON CONFLICT <conflict>` of tuples already in the driver's form (see orders.wire).
+
+    `conflict` None: the caller knows no row conflicts; one that does fails the statement (on
+    PostgreSQL the rows are then copied straight into the table).
+    """
     if not records:
         return
     if dialect == "postgresql":
+        if conflict is None:
+            raw = await conn.get_raw_connection()
+            await raw.driver_connection.copy_records_to_table(  # type: ignore[union-attr]
+                table.name, records=records, columns=list(columns)
+            )
+            return
         await _copy_then_merge(conn, table, list(columns), records, conflict)
         return
     marks = ", ".join("?" for _ in columns)
-    sql = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({marks}) ON CONFLICT {conflict}"  # noqa: S608
+    on_conflict = "" if conflict is None else f" ON CONFLICT {conflict}"
+    sql = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({marks}){on_conflict}"  # noqa: S608
     await conn.exec_driver_sql(sql, records)
 
 
@@ -152,13 +163,27 @@ async def driver_select_in(
 
 
 async def upsert_orders(
-    conn: AsyncConnection, dialect: str, records: list[tuple[Any, ...]], update_columns: Iterable[str]
+    conn: AsyncConnection,
+    dialect: str,
+    records: list[tuple[Any, ...]],
+    update_columns: Iterable[str],
+    *,
+    all_new: bool = False,
 ) -> None:
     """Insert orders (`ORDER_WRITE_COLUMNS` tuples in the driver's form), or update the given columns of
-    those that exist; sorted by order number, so concurrent importers lock rows in one order."""
+    those that exist; sorted by order number, so concurrent importers lock rows in one order.
+
+    `all_new`: none of them existed when the caller looked (in this transaction). They are then inserted
+    without conflict handling (on PostgreSQL copied straight into the table, skipping the stage and the
+    merge); an order another import added since makes that fail with a unique violation, which
+    `orders.retry` treats as transient on PostgreSQL.
+    """
     if not records:
         return
     records.sort(key=_order_no_of)
+    if all_new:
+        await insert_records(conn, dialect, ORDERS, ORDER_WRITE_COLUMNS, records, None)
+        return
     updates = ", ".join(f"{name} = excluded.{name}" for name in update_columns)
     conflict = f"(platform, order_no) DO UPDATE SET {updates}"
     await insert_records(conn, dialect, ORDERS, ORDER_WRITE_COLUMNS, records, conflict)

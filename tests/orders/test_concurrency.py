@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+import orders.writer as writer_module
 from orders.importer import ImportOptions, import_file
 from scrm.clock import FakeClock
 from scrm.settings import Settings
@@ -34,12 +36,13 @@ def _file(path: Path, start: int, stop: int) -> Path:
     )
 
 
-async def _import_both(db_url: str, first: Path, second: Path) -> None:
+async def _import_both(db_url: str, first: Path, second: Path, commit_seconds: float = 1.0) -> None:
     databases = [Database(db_url), Database(db_url)]
+    options = ImportOptions(batch_size=50, commit_seconds=commit_seconds)
     try:
         await asyncio.gather(
             *(
-                import_file(db, Settings(), path, clock=FakeClock(), options=ImportOptions(batch_size=50))
+                import_file(db, Settings(), path, clock=FakeClock(), options=options)
                 for db, path in zip(databases, (first, second), strict=True)
             )
         )
@@ -48,9 +51,13 @@ async def _import_both(db_url: str, first: Path, second: Path) -> None:
             await db.dispose()
 
 
-async def test_same_file_imported_twice_at_once(db: Database, db_url: str, tmp_path: Path) -> None:
+# Committing every batch interleaves the two imports finely; a second per transaction, coarsely.
+@pytest.mark.parametrize("commit_seconds", [0, 1.0], ids=["commit-each-batch", "commit-each-second"])
+async def test_same_file_imported_twice_at_once(
+    db: Database, db_url: str, tmp_path: Path, commit_seconds: float
+) -> None:
     path = _file(tmp_path / "a.csv", 0, 600)
-    await _import_both(db_url, path, path)
+    await _import_both(db_url, path, path, commit_seconds)
     assert await count(db, "orders") == 600
     assert await count(db, "profiles") == 97
     duplicates = await rows(
@@ -78,3 +85,30 @@ async def test_overlapping_files_at_once_share_profiles(db: Database, db_url: st
     totals = await rows(db, "SELECT SUM(order_count) AS n FROM profiles")
     purchased = await rows(db, "SELECT COUNT(*) AS n FROM orders WHERE status IN ('paid', 'shipped', 'completed')")
     assert totals[0]["n"] == purchased[0]["n"] == 600
+
+
+async def test_orders_added_by_another_import_after_the_look_are_merged_not_duplicated(
+    db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The writer looks for a batch's orders, finds none, and inserts them without conflict handling;
+    when another import added them in between, the transaction is written again and finds them."""
+    if not db.is_postgres:
+        pytest.skip("PostgreSQL only: SQLite always inserts orders with ON CONFLICT")
+    path = _file(tmp_path / "a.csv", 0, 60)
+    await import_file(db, Settings(), path, clock=FakeClock())
+    before = await business_state(db)
+    looks = 0
+    real = writer_module.stored_orders
+
+    async def missed_once(*args: Any, **kwargs: Any) -> dict[str, tuple[Any, ...]]:
+        nonlocal looks
+        looks += 1
+        # The first look "misses" every order, as if it ran just before the other import committed.
+        return {} if looks == 1 else await real(*args, **kwargs)
+
+    monkeypatch.setattr(writer_module, "stored_orders", missed_once)
+    report = await import_file(db, Settings(), path, clock=FakeClock())
+    assert looks == 2
+    assert (report.orders_created, report.orders_unchanged) == (0, 60)
+    assert await count(db, "orders") == 60
+    assert await business_state(db) == before
