@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-import orders.writer as writer_module
+import storage.orders
 from orders.importer import ImportOptions, import_file
 from scrm.clock import FakeClock
 from scrm.settings import Settings
@@ -98,7 +98,7 @@ async def test_orders_added_by_another_import_after_the_look_are_merged_not_dupl
     await import_file(db, Settings(), path, clock=FakeClock())
     before = await business_state(db)
     looks = 0
-    real = writer_module.stored_orders
+    real = storage.orders.stored_orders
 
     async def missed_once(*args: Any, **kwargs: Any) -> dict[str, tuple[Any, ...]]:
         nonlocal looks
@@ -106,7 +106,7 @@ async def test_orders_added_by_another_import_after_the_look_are_merged_not_dupl
         # The first look "misses" every order, as if it ran just before the other import committed.
         return {} if looks == 1 else await real(*args, **kwargs)
 
-    monkeypatch.setattr(writer_module, "stored_orders", missed_once)
+    monkeypatch.setattr("orders.writer.stored_orders", missed_once)
     report = await import_file(db, Settings(), path, clock=FakeClock())
     assert looks == 2
     assert (report.orders_created, report.orders_unchanged) == (0, 60)
