@@ -6,6 +6,7 @@ re-scored alone, right after the import that touched it, without reading everyon
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -33,9 +34,11 @@ def score(order_count: int, total_spent_fen: int, last_order_at: datetime | None
     if order_count <= 0 or last_order_at is None:
         return RfmScore(0, 0, 0)
     days = max(0, (now - last_order_at).days)
-    recency = 5 - sum(1 for bound in RECENCY_DAYS if days > bound)
-    frequency = 1 + sum(1 for bound in FREQUENCY_ORDERS if order_count >= bound)
-    monetary = 1 + sum(1 for bound in MONETARY_FEN if total_spent_fen >= bound)
+    # bisect counts the bounds passed (an import scores every profile it touched): bisect_left the
+    # bounds below `days`, bisect_right those at or below the count and the spend.
+    recency = 5 - bisect_left(RECENCY_DAYS, days)
+    frequency = 1 + bisect_right(FREQUENCY_ORDERS, order_count)
+    monetary = 1 + bisect_right(MONETARY_FEN, total_spent_fen)
     return RfmScore(recency, frequency, monetary)
 
 
