@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -13,7 +14,8 @@ from orders.idset import IdSet
 from orders.retry import retrying
 from orders.rfm import lifecycle_stage, score, segment
 from storage.db import Database
-from storage.orders import insert_domain_events
+from storage.formats import json_text, sqlite_time
+from storage.orders import DOMAIN_EVENTS, EVENT_COLUMNS, insert_records
 from storage.profiles import PurchaseSummary, current_aggregates, purchase_summaries, write_aggregates
 
 TOP_PRODUCTS = 3
@@ -23,8 +25,13 @@ REFRESH_CHUNK = 10_000
 
 def aggregate_values(summary: PurchaseSummary, now: datetime) -> dict[str, Any]:
     """Every aggregate column of a profile from its purchase summary."""
-    ranked = sorted(summary.products, key=lambda item: (-item[1], _newest_first(item[2]), item[0]))
-    latest = max(summary.products, key=lambda item: (item[2] is not None, item[2] or now), default=None)
+    products = summary.products
+    latest: tuple[str, int, datetime | None] | None
+    if len(products) > 1:
+        ranked = sorted(products, key=lambda item: (-item[1], _newest_first(item[2]), item[0]))
+        latest = max(products, key=lambda item: (item[2] is not None, item[2] or now))
+    else:  # most buyers bought one product: nothing to rank
+        ranked, latest = products, products[0] if products else None
     rfm = score(summary.order_count, summary.total_spent_fen, summary.last_order_at, now)
     named = segment(rfm)
     return {
@@ -47,17 +54,15 @@ def _newest_first(moment: datetime | None) -> float:
     return -moment.timestamp() if moment is not None else 0.0
 
 
-def segment_event(profile_id: int, values: dict[str, Any], previous: str, now: datetime) -> dict[str, Any]:
-    """The `segment_entered` event; keyed by the purchase history so a re-run finds it already there."""
+def segment_event(profile_id: int, values: dict[str, Any], previous: str, stamp: Any) -> tuple[Any, ...]:
+    """The `segment_entered` event as an `EVENT_COLUMNS` record (`stamp`: now, in the driver's form);
+    keyed by the purchase history so a re-run finds it already there."""
     last = values["last_order_at"]
-    return {
-        "kind": "segment_entered",
-        "occurred_at": now,
-        "profile_id": profile_id,
-        "payload": {"segment": values["segment"], "previous": previous, "order_count": values["order_count"]},
-        "dedup_key": f"segment_entered:{profile_id}:{values['segment']}:{values['order_count']}:"
-        f"{last.isoformat() if last else '-'}",
-    }
+    payload = json_text({"segment": values["segment"], "previous": previous, "order_count": values["order_count"]})
+    key = (
+        f"segment_entered:{profile_id}:{values['segment']}:{values['order_count']}:{last.isoformat() if last else '-'}"
+    )
+    return ("segment_entered", stamp, profile_id, payload, key, None, None, None)
 
 
 async def refresh_profiles(
@@ -85,7 +90,8 @@ async def _rescore(dialect: str, conn: AsyncConnection, part: list[int], now: da
     stored = await current_aggregates(conn, dialect, part)
     summaries = await purchase_summaries(conn, dialect, part, PURCHASED)
     rows: list[dict[str, Any]] = []
-    events: list[dict[str, Any]] = []
+    events: list[tuple[Any, ...]] = []
+    stamp = now if dialect == "postgresql" else sqlite_time(now)
     for profile_id in part:
         if profile_id not in stored:
             continue  # erased meanwhile
@@ -95,7 +101,8 @@ async def _rescore(dialect: str, conn: AsyncConnection, part: list[int], now: da
             continue
         rows.append({"profile_id": profile_id, **values, "updated_at": now})
         if values["segment"] != before["segment"] and values["order_count"] > 0:
-            events.append(segment_event(profile_id, values, before["segment"], now))
+            events.append(segment_event(profile_id, values, before["segment"], stamp))
     await write_aggregates(conn, dialect, rows)
-    await insert_domain_events(conn, dialect, events)
+    events.sort(key=itemgetter(4))  # by dedup key: one lock order for concurrent importers
+    await insert_records(conn, dialect, DOMAIN_EVENTS, EVENT_COLUMNS, events, "(dedup_key) DO NOTHING")
     return {row["profile_id"] for row in rows}

@@ -24,6 +24,7 @@ from orders.wire import WIRE_COLUMNS, WIRE_DOCUMENTS, WIRE_TIMES, WireBatch, ord
 from storage.formats import COMPARED_COLUMNS, ORDER_WRITE_COLUMNS
 from storage.orders import (
     DOMAIN_EVENTS,
+    EVENT_COLUMNS,
     insert_records,
     insert_rejects,
     purchased_profiles,
@@ -38,7 +39,6 @@ _PROFILE_AT = _AT["profile_id"]
 _SPLIT = WIRE_COLUMNS.index("phone_hint")  # wire fields before this go before profile_id
 _LAYOUT = ("platform", *WIRE_COLUMNS[:_SPLIT], "profile_id", *WIRE_COLUMNS[_SPLIT:], "import_run_id", "created_at")
 assert (*_LAYOUT, "updated_at") == ORDER_WRITE_COLUMNS, "a record is platform + wire tuple + bookkeeping"
-_EVENT_COLUMNS = ("kind", "occurred_at", "profile_id", "payload", "dedup_key", "appid", "follower_id", "processed_at")
 
 
 @dataclass
@@ -198,8 +198,8 @@ class BatchWriter:
         if all_new:
             fresh = [event for event in events if event[0] != "first_purchase"]
             events = [event for event in events if event[0] == "first_purchase"]
-            await insert_records(conn, self.dialect, DOMAIN_EVENTS, _EVENT_COLUMNS, fresh, None)
-        await insert_records(conn, self.dialect, DOMAIN_EVENTS, _EVENT_COLUMNS, events, "(dedup_key) DO NOTHING")
+            await insert_records(conn, self.dialect, DOMAIN_EVENTS, EVENT_COLUMNS, fresh, None)
+        await insert_records(conn, self.dialect, DOMAIN_EVENTS, EVENT_COLUMNS, events, "(dedup_key) DO NOTHING")
         await insert_rejects(
             conn,
             [
@@ -264,7 +264,7 @@ class BatchWriter:
 
 
 def _event(kind: str, key: str, record: tuple[Any, ...], payload: str, at: Any) -> tuple[Any, ...]:
-    """A domain event as an `_EVENT_COLUMNS` record; `at` is already in the driver's form."""
+    """A domain event as an `EVENT_COLUMNS` record; `at` is already in the driver's form."""
     return (kind, at, record[_PROFILE_AT], payload, key, None, None, None)
 
 

@@ -8,25 +8,25 @@ on one row per order instead of failing or duplicating.
 from __future__ import annotations
 
 import itertools
-import json
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import JSON, Table, select, update
+from sqlalchemy import Table, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel import SQLModel
 
 import storage.models.core  # noqa: F401  (registers domain_events)
 import storage.models.orders  # noqa: F401  (registers the tables below)
-from storage.formats import ORDER_WRITE_COLUMNS, sqlite_time
-from storage.types import UTCDateTime
+from storage.formats import ORDER_WRITE_COLUMNS
 
 ORDERS: Table = SQLModel.metadata.tables["orders"]
 IMPORT_RUNS: Table = SQLModel.metadata.tables["import_runs"]
 IMPORT_REJECTS: Table = SQLModel.metadata.tables["import_rejects"]
 DOMAIN_EVENTS: Table = SQLModel.metadata.tables["domain_events"]
 
+# The domain event columns of the tuples `insert_records` takes for DOMAIN_EVENTS.
+EVENT_COLUMNS = ("kind", "occurred_at", "profile_id", "payload", "dedup_key", "appid", "follower_id", "processed_at")
 # Keep IN lists well under SQLite's and asyncpg's bound-parameter limits.
 CHUNK = 2000
 
@@ -50,34 +50,6 @@ async def stored_orders(
     sql = f"SELECT order_no, {', '.join(columns)} FROM orders WHERE platform = {{}} AND order_no {{match}}"  # noqa: S608
     rows = await driver_select_in(conn, dialect, sql, order_nos, leading=(platform,))
     return {row[0]: row[1:] for row in rows}
-
-
-def document_text(value: Any) -> str:
-    """JSON text for a document column: a value already encoded by the caller (a str) passes as is."""
-    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-
-
-async def driver_executemany(
-    conn: AsyncConnection, dialect: str, table: Table, rows: list[dict[str, Any]], conflict: str
-) -> None:
-    """`INSERT ... ON CONFLICT <conflict>` of many rows straight through the driver.
-
-    Values are converted once here (JSON to text, times to what the column type stores) and handed to
-    the driver's executemany, skipping SQLAlchemy's per-value bind processing, which costs more than
-    the database work itself.
-    """
-    columns = [column.name for column in table.columns if column.name in rows[0]]
-    times = {c.name for c in table.columns if isinstance(c.type, UTCDateTime)}
-    documents = {c.name for c in table.columns if c.name in columns and not isinstance(c.type, UTCDateTime)
-                 and c.type._type_affinity is JSON}  # fmt: skip
-    postgres = dialect == "postgresql"
-    converters: list[Any] = [
-        document_text if name in documents else (sqlite_time if name in times and not postgres else None)
-        for name in columns
-    ]
-    pairs = list(zip(columns, converters, strict=True))
-    records = [tuple(row[name] if convert is None else convert(row[name]) for name, convert in pairs) for row in rows]
-    await insert_records(conn, dialect, table, columns, records, conflict)
 
 
 async def insert_records(
@@ -201,15 +173,6 @@ async def purchased_profiles(
     counted = ", ".join(f"'{status}'" for status in sorted(statuses))
     sql = f"SELECT DISTINCT profile_id FROM orders WHERE status IN ({counted}) AND profile_id {{match}}"  # noqa: S608
     return {row[0] for row in await driver_select_in(conn, dialect, sql, sorted(profile_ids))}
-
-
-async def insert_domain_events(conn: AsyncConnection, dialect: str, events: list[dict[str, Any]]) -> None:
-    """Emit domain events; one whose dedup_key exists already is skipped, so re-runs never emit twice."""
-    if not events:
-        return
-    events.sort(key=lambda event: event["dedup_key"])
-    rows = [{"appid": None, "follower_id": None, "processed_at": None, **event} for event in events]
-    await driver_executemany(conn, dialect, DOMAIN_EVENTS, rows, "(dedup_key) DO NOTHING")
 
 
 async def start_run(conn: AsyncConnection, values: Mapping[str, Any]) -> int:

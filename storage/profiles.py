@@ -19,7 +19,7 @@ from sqlmodel import SQLModel
 import storage.models.core  # noqa: F401  (registers profiles)
 from identity.vault import PhoneVault, mask_phone
 from storage.formats import json_text, sqlite_time
-from storage.orders import driver_executemany, driver_select_in
+from storage.orders import driver_select_in, insert_records
 
 PROFILES: Table = SQLModel.metadata.tables["profiles"]
 
@@ -56,29 +56,22 @@ async def create_profiles(
     """Create profiles for these lookup keys unless they exist (sorted: one lock order for everyone)."""
     if not people:
         return
-    rows: list[dict[str, Any]] = [
-        {
-            "phone_key": key,
-            "phone_sealed": vault.seal(person.e164),
-            "phone_masked": mask_phone(person.e164),
-            "name": person.name,
-            "city": person.city,
-            "order_count": 0,
-            "total_spent_fen": 0,
-            "avg_order_fen": 0,
-            "top_products": "[]",  # JSON text already: document columns pass text through unchanged
-            "r_score": 0,
-            "f_score": 0,
-            "m_score": 0,
-            "segment": "prospect",
-            "lifecycle_stage": "prospect",
-            "tags": "[]",
-            "created_at": now,
-            "updated_at": now,
-        }
+    stamp = now if dialect == "postgresql" else sqlite_time(now)
+    seal = vault.seal
+    # Tuples in the driver's form (JSON as text), straight to the driver: a big import creates many.
+    records = [
+        (key, seal(person.e164), mask_phone(person.e164), person.name, person.city, *_NEW_AGGREGATES, stamp, stamp)
         for key, person in sorted(people.items())
     ]
-    await driver_executemany(conn, dialect, PROFILES, rows, "(phone_key) DO NOTHING")
+    await insert_records(conn, dialect, PROFILES, _NEW_PROFILE_COLUMNS, records, "(phone_key) DO NOTHING")
+
+
+# A new profile: who it is, its aggregates before any order counts, its time stamps.
+_NEW_PROFILE_COLUMNS = (
+    "phone_key", "phone_sealed", "phone_masked", "name", "city", "order_count", "total_spent_fen", "avg_order_fen",
+    "top_products", "r_score", "f_score", "m_score", "segment", "lifecycle_stage", "tags", "created_at", "updated_at",
+)  # fmt: skip
+_NEW_AGGREGATES = (0, 0, 0, "[]", 0, 0, 0, "prospect", "prospect", "[]")
 
 
 async def fill_missing_details(conn: AsyncConnection, updates: list[dict[str, Any]], now: datetime) -> None:
@@ -190,9 +183,6 @@ async def current_aggregates(
     return stored
 
 
-_AGGREGATE_TIMES = frozenset({"first_order_at", "last_order_at", "updated_at"})
-
-
 async def write_aggregates(conn: AsyncConnection, dialect: str, rows: list[dict[str, Any]]) -> None:
     """Store recomputed aggregates; each row holds `profile_id`, every aggregate column and `updated_at`.
 
@@ -206,18 +196,17 @@ async def write_aggregates(conn: AsyncConnection, dialect: str, rows: list[dict[
     marks = [f"${n}" if postgres else "?" for n in range(1, len(columns) + 2)]
     assignments = ", ".join(f"{name} = {mark}" for name, mark in zip(columns, marks, strict=False))
     sql = f"UPDATE profiles SET {assignments} WHERE id = {marks[-1]}"  # noqa: S608 - column names are ours
-
-    def convert(name: str, value: Any) -> Any:
-        if name == "top_products":
-            return json_text(value)
-        if name in _AGGREGATE_TIMES and not postgres:
-            return sqlite_time(value)
-        return value
-
+    time = (lambda value: value) if postgres else sqlite_time
+    # Straight to the driver's form, column by column: an import writes one row per profile it touched.
     params = [
-        (*(convert(name, row[name]) for name in columns), row["profile_id"])
+        (
+            row["order_count"], row["total_spent_fen"], row["avg_order_fen"], time(row["first_order_at"]),
+            time(row["last_order_at"]), row["last_product"], json_text(row["top_products"]), row["r_score"],
+            row["f_score"], row["m_score"], row["segment"], row["lifecycle_stage"], time(row["updated_at"]),
+            row["profile_id"],
+        )
         for row in sorted(rows, key=lambda row: row["profile_id"])
-    ]
+    ]  # fmt: skip
     if postgres:
         await _copy_then_update(conn, columns, params)
         return
