@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable
+from contextlib import AsyncExitStack
 from datetime import datetime
 from operator import itemgetter
 from typing import Any
@@ -66,14 +68,43 @@ def segment_event(profile_id: int, values: dict[str, Any], previous: str, stamp:
 
 
 async def refresh_profiles(
-    db: Database, profile_ids: Iterable[int], now: datetime, *, conn: AsyncConnection | None = None
+    db: Database,
+    profile_ids: Iterable[int],
+    now: datetime,
+    *,
+    conn: AsyncConnection | None = None,
+    workers: int = 1,
 ) -> int:
     """Recompute aggregates of these profiles, in chunks of a transaction each (on `conn` when given, as
-    an import does); returns how many profiles' stored values changed."""
+    an import does); returns how many profiles' stored values changed.
+
+    With `workers` > 1, that many chunks are re-scored at once, each on a connection of its own (`conn`
+    and connections of the pool): while one chunk's Python runs, another's reads run in the database
+    (SQLite's thread or PostgreSQL's server process), so both cores work. Chunks hold disjoint profiles.
+    """
     ordered = profile_ids if isinstance(profile_ids, IdSet) else IdSet(profile_ids)
+    chunks = ordered.chunks(REFRESH_CHUNK)
     changed = 0
-    for part in ordered.chunks(REFRESH_CHUNK):
-        changed += len(await retrying(lambda part=part: _refresh_chunk(db, conn, part, now)))  # type: ignore[misc]
+
+    async def work(own: AsyncConnection | None) -> None:
+        nonlocal changed
+        for part in chunks:  # one shared iterator: each chunk goes to whichever worker is free
+            changed += len(await retrying(lambda part=part: _refresh_chunk(db, own, part, now)))  # type: ignore[misc]
+
+    if workers <= 1 or len(ordered) <= REFRESH_CHUNK:
+        await work(conn)
+        return changed
+    async with AsyncExitStack() as stack:
+        extra = [await stack.enter_async_context(db.engine.connect()) for _ in range(workers - 1)]
+        tasks = [asyncio.ensure_future(work(own)) for own in (conn, *extra)]
+        try:
+            await asyncio.gather(*tasks)
+        except BaseException:
+            # The first failure is the import's; the other workers stop before their connections close.
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            raise
     return changed
 
 

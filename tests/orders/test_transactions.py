@@ -16,7 +16,7 @@ from orders.wire import WireBatch
 from orders.writer import BatchOutcome, BatchWriter
 from storage.db import Database
 from tests.orders import builders
-from tests.orders.helpers import count, events, orders_by_no, run_import
+from tests.orders.helpers import count, events, orders_by_no, profiles, run_import
 
 
 def _rows() -> list[list[str]]:
@@ -76,3 +76,32 @@ async def test_a_transaction_that_fails_transiently_is_written_again_whole_and_c
     assert await count(db, "orders") == 10
     kinds = sorted(e["kind"] for e in await events(db) if e["kind"].endswith("_purchase"))
     assert kinds == ["first_purchase"] * 2 + ["repeat_purchase"] * 8
+
+
+async def test_profiles_rescored_by_several_workers_match_one_worker(
+    db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("orders.aggregates.REFRESH_CHUNK", 3)  # 20 buyers: seven chunks for two workers
+    rows = [
+        builders.tmall_row(
+            str(8000 + n), f"1380013{n % 20:04d}", paid=f"{10 + n}.00", created=f"2025-0{1 + n % 9}-02 10:00:00"
+        )
+        for n in range(60)
+    ]
+    path = builders.tmall_csv(tmp_path / "a.csv", rows)
+
+    async def rescored(workers: int) -> list[tuple[Any, ...]]:
+        monkeypatch.setattr("orders.importer.REFRESH_WORKERS", workers)
+        await run_import(db, path)
+        found = await profiles(db)
+        result = [
+            (p["phone_key"], p["order_count"], p["total_spent_fen"], p["segment"], p["top_products"]) for p in found
+        ]
+        for table in ("domain_events", "orders", "profiles"):
+            async with db.engine.begin() as conn:
+                await conn.exec_driver_sql(f"DELETE FROM {table}")  # noqa: S608 - our own table names
+        return result
+
+    together, alone = await rescored(2), await rescored(1)
+    assert len(together) == 20 and all(row[1] == 3 for row in together)
+    assert together == alone
