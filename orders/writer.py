@@ -31,7 +31,14 @@ from storage.orders import (
     stored_orders,
     upsert_orders,
 )
-from storage.profiles import NewPerson, create_profiles, fill_missing_details, find_profiles, stored_time
+from storage.profiles import (
+    NewPerson,
+    create_profiles,
+    fill_missing_details,
+    lacking_details,
+    profile_ids,
+    stored_time,
+)
 
 # Where each field sits in an ORDER_WRITE_COLUMNS record.
 _AT = {name: position for position, name in enumerate(ORDER_WRITE_COLUMNS)}
@@ -108,26 +115,28 @@ class BatchWriter:
         if not self.links_profiles or not batch.people:
             return {}
         people = {key: NewPerson(*person) for key, person in batch.people.items()}
-        known_profiles = await find_profiles(conn, self.dialect, list(people))
-        missing = {key: person for key, person in people.items() if key not in known_profiles}
+        ids = await profile_ids(conn, self.dialect, list(people))
+        missing = {key: person for key, person in people.items() if key not in ids}
         if self.dry_run:
             outcome.new_profile_keys = set(missing) - self.dry_run_profile_keys
             self.dry_run_profile_keys |= set(missing)
         elif missing:
             await create_profiles(conn, self.dialect, self.vault, missing, now)
-            created = await find_profiles(conn, self.dialect, list(missing))
-            outcome.new_profile_ids = {known.id for known in created.values()}
-            known_profiles.update(created)
+            created = await profile_ids(conn, self.dialect, list(missing))
+            outcome.new_profile_ids = set(created.values())
+            ids.update(created)
+        # A profile that existed before gets a name or city from the file only where it has none.
+        offering = [key for key, id_ in ids.items() if id_ not in outcome.new_profile_ids and key not in missing]
+        offering = [key for key in offering if people[key].name or people[key].city]
         fills: list[dict[str, Any]] = []
-        for key, profile in known_profiles.items():
+        for key, (name, city) in (await lacking_details(conn, self.dialect, offering)).items():
             person = people[key]
-            lacking = (profile.name is None and person.name) or (profile.city is None and person.city)
-            if profile.id not in outcome.new_profile_ids and lacking:
-                fills.append({"profile_id": profile.id, "new_name": person.name, "new_city": person.city})
-                outcome.changed_profile_ids.add(profile.id)
+            if (name is None and person.name) or (city is None and person.city):
+                fills.append({"profile_id": ids[key], "new_name": person.name, "new_city": person.city})
+                outcome.changed_profile_ids.add(ids[key])
         if fills and not self.dry_run:
             await fill_missing_details(conn, fills, now)
-        return {key: profile.id for key, profile in known_profiles.items()}
+        return ids
 
     def _same(self, before: tuple[Any, ...] | None, current: tuple[Any, ...]) -> bool:
         """Whether stored values equal the file's: exactly, or once JSON and times are decoded

@@ -24,21 +24,25 @@ from storage.orders import driver_select_in, insert_records
 PROFILES: Table = SQLModel.metadata.tables["profiles"]
 
 
-@dataclass(frozen=True, slots=True)
-class KnownProfile:
-    """What an import needs to know about an existing profile."""
-
-    id: int
-    name: str | None
-    city: str | None
-
-
-async def find_profiles(conn: AsyncConnection, dialect: str, phone_keys: Sequence[str]) -> dict[str, KnownProfile]:
-    """Existing profiles by lookup key."""
+async def profile_ids(conn: AsyncConnection, dialect: str, phone_keys: Sequence[str]) -> dict[str, int]:
+    """Existing profiles' ids by lookup key (read from the lookup key's index alone)."""
     rows = await driver_select_in(
-        conn, dialect, "SELECT phone_key, id, name, city FROM profiles WHERE phone_key {match}", sorted(phone_keys)
+        conn, dialect, "SELECT phone_key, id FROM profiles WHERE phone_key {match}", sorted(phone_keys)
     )
-    return {key: KnownProfile(profile_id, name, city) for key, profile_id, name, city in rows}
+    return dict(rows)
+
+
+async def lacking_details(
+    conn: AsyncConnection, dialect: str, phone_keys: Sequence[str]
+) -> dict[str, tuple[str | None, str | None]]:
+    """(name, city) of those of these profiles that lack either, read through the small partial index
+    of such profiles (`ix_profiles_lacking_details`): most profiles have both, and are not read."""
+    hint = " INDEXED BY ix_profiles_lacking_details" if dialect == "sqlite" else ""
+    sql = (
+        f"SELECT phone_key, name, city FROM profiles{hint} "  # noqa: S608 - no user text
+        "WHERE (name IS NULL OR city IS NULL) AND phone_key {match}"
+    )
+    return {key: (name, city) for key, name, city in await driver_select_in(conn, dialect, sql, sorted(phone_keys))}
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Column, Index, UniqueConstraint
+from sqlalchemy import Column, Index, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from storage.types import JSONDoc, UTCDateTime, partial_index
@@ -35,6 +35,15 @@ class Profile(SQLModel, table=True):
     """A person, keyed by their E.164 mobile number (through the phone vault's lookup key)."""
 
     __tablename__ = "profiles"
+    __table_args__ = (
+        # Partial: the few profiles an import may still give a name or city (storage.profiles.lacking_details).
+        Index(
+            "ix_profiles_lacking_details",
+            "phone_key",
+            sqlite_where=text("name IS NULL OR city IS NULL"),
+            postgresql_where=text("name IS NULL OR city IS NULL"),
+        ),
+    )
     id: int | None = Field(default=None, primary_key=True)
     # Lookup key: HMAC of the E.164 number when SCRM_DATA_KEY is set, else the E.164 number itself.
     phone_key: str = Field(max_length=80, unique=True, index=True)
