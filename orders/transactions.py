@@ -69,28 +69,28 @@ class TransactionGroup:
                 await self._conn.begin()
                 self._opened = time.monotonic()
             self._wrote(await self._writer.write(self._conn, batch, self._clock.now()))
-            if not self._due():
-                return []
-            await self._conn.commit()
         except DATABASE_ERRORS as error:
-            if not is_transient(error):
-                raise
-            await self._rollback()
-            return await retrying(self._write_again)
-        return self._committed()
+            return await self._write_again_after(error)
+        return await self._commit() if self._due() else []
 
     async def finish(self) -> list[Committed]:
         """Commit what is still open."""
-        if not self._batches:
-            return []
+        return await self._commit() if self._batches else []
+
+    async def _commit(self) -> list[Committed]:
         try:
             await self._conn.commit()
         except DATABASE_ERRORS as error:
-            if not is_transient(error):
-                raise
-            await self._rollback()
-            return await retrying(self._write_again)
+            return await self._write_again_after(error)
         return self._committed()
+
+    async def _write_again_after(self, error: BaseException) -> list[Committed]:
+        """Roll back after a transient failure and write the transaction's batches again; re-raise any
+        other failure (the caller's connection then rolls back)."""
+        if not is_transient(error):
+            raise error
+        await self._rollback()
+        return await retrying(self._write_again)
 
     def _due(self) -> bool:
         orders = sum(len(batch.orders) for batch in self._batches)

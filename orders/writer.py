@@ -126,8 +126,7 @@ class BatchWriter:
             outcome.new_profile_ids = set(created.values())
             ids.update(created)
         # A profile that existed before gets a name or city from the file only where it has none.
-        offering = [key for key, id_ in ids.items() if id_ not in outcome.new_profile_ids and key not in missing]
-        offering = [key for key in offering if people[key].name or people[key].city]
+        offering = [key for key in ids if key not in missing and (people[key].name or people[key].city)]
         fills: list[dict[str, Any]] = []
         for key, (name, city) in (await lacking_details(conn, self.dialect, offering)).items():
             person = people[key]
