@@ -29,6 +29,8 @@ DOMAIN_EVENTS: Table = SQLModel.metadata.tables["domain_events"]
 EVENT_COLUMNS = ("kind", "occurred_at", "profile_id", "payload", "dedup_key", "appid", "follower_id", "processed_at")
 # Keep IN lists well under SQLite's and asyncpg's bound-parameter limits.
 CHUNK = 2000
+# The lengths SQLite IN lists are padded to (see driver_select_in); the last is CHUNK.
+IN_LENGTHS = (8, 64, 256, 1024, CHUNK)
 
 
 def _insert(dialect: str, table: Table) -> Any:
@@ -125,12 +127,16 @@ async def driver_select_in(
         statement = sql.format(*marks, match=f"= ANY(${len(leading) + 1})")
         for part in chunks(values, 20_000):
             result = await conn.exec_driver_sql(statement, (*leading, list(part)))
-            found.extend(tuple(row) for row in result)
+            found.extend(map(tuple, result.fetchall()))
         return found
     for part in chunks(values):
-        statement = sql.format(*("?" * len(leading)), match=f"IN ({', '.join('?' * len(part))})")
-        result = await conn.exec_driver_sql(statement, (*leading, *part))
-        found.extend(tuple(row) for row in result)
+        # The list is padded with NULLs (which match nothing) to one of a few lengths, so the driver
+        # keeps a handful of prepared statements instead of one per length: each holds thousands of
+        # parameters, and its statement cache would otherwise fill with them.
+        size = next(bucket for bucket in IN_LENGTHS if bucket >= len(part))
+        statement = sql.format(*("?" * len(leading)), match=f"IN ({', '.join('?' * size)})")
+        result = await conn.exec_driver_sql(statement, (*leading, *part, *([None] * (size - len(part)))))
+        found.extend(map(tuple, result.fetchall()))
     return found
 
 
