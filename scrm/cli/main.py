@@ -8,6 +8,7 @@ import pkgutil
 import sys
 from collections.abc import Sequence
 
+from asyncpg import PostgresError
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 import scrm.cli
@@ -40,8 +41,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (SettingsError, UsageError) as error:
         print(f"scrm: {error}", file=sys.stderr)
         return 2
-    except (DBAPIError, OperationalError, ConnectionError) as error:
-        # The database is down or misnamed: say so in one line instead of a driver traceback.
+    except (DBAPIError, OperationalError, PostgresError, ConnectionError) as error:
+        # The database is down or misnamed, or refused a write (bulk copies reach the driver directly):
+        # say so in one line instead of a driver traceback.
         reason = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
         print(f"scrm: cannot use the database: {reason}", file=sys.stderr)
         return 1

@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 
 import pytest
+from asyncpg.exceptions import UniqueViolationError
 
 from scrm.cli import common
 from scrm.cli.main import main
@@ -139,3 +140,17 @@ def test_progress_bar_on_a_terminal() -> None:
     text = stream.getvalue()
     assert "100%" in text and "2,000 rows" in text and "rows/s" in text
     assert TerminalProgress("x", io.StringIO()).enabled is False
+
+
+def test_a_write_the_database_refuses_is_one_line_not_a_traceback(
+    cli_db: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    async def refused(*_args: object, **_kwargs: object) -> None:
+        # What a bulk COPY raises: the driver's own error, not SQLAlchemy's.
+        raise UniqueViolationError('duplicate key value violates unique constraint "uq_orders_platform_order_no"')
+
+    monkeypatch.setattr("scrm.cli.orders.import_files", refused)
+    path = builders.tmall_csv(tmp_path / "t.csv", [builders.tmall_row("1", "13800138000")])
+    assert main(["orders", "import", str(path)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("scrm: cannot use the database: duplicate key value") and "Traceback" not in err
