@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy import Table, select, update
@@ -30,6 +30,10 @@ from storage.pushes import cancel_open_pushes, picked_once
 log = logging.getLogger(__name__)
 EVENTS = cast(Table, DomainEvent.__table__)  # type: ignore[attr-defined]
 ORDER_EVENTS = frozenset({"first_purchase", "repeat_purchase"})
+# A purchase older than this when its event is processed starts no journey: importing a shop's order
+# history must not thank every buyer for last year's order. (Goals count only what happened after a
+# run began, and attribution only orders after a push.)
+ORDER_ENROLS_WITHIN = timedelta(days=7)
 # Scans emit this kind for one journey (payload "journey_id"); it enrols into that journey only.
 NO_PURCHASE = "no_purchase"
 
@@ -42,6 +46,7 @@ class EnrolmentReport:
     exited: int = 0
     cancelled_pushes: int = 0
     attributed: int = 0
+    old_purchases: int = 0  # purchases too old to start a journey (see ORDER_ENROLS_WITHIN)
 
 
 async def _claim_events(session: AsyncSession, now: datetime, limit: int) -> list[DomainEvent]:
@@ -137,7 +142,10 @@ class Enrolment:
         report.attributed += int(credited)
         if event.kind == "order_refunded":
             await mark_refunded(session, payload)
-        await self._check_goals(session, event.kind, payload, follower_ids, now, report)
+        await self._check_goals(session, event, payload, follower_ids, now, report)
+        if event.kind in ORDER_EVENTS and event.occurred_at < now - ORDER_ENROLS_WITHIN:
+            report.old_purchases += 1
+            return
         for journey in journeys:
             if event.kind == NO_PURCHASE:
                 if payload.get("journey_id") != journey.id:
@@ -166,13 +174,15 @@ class Enrolment:
     async def _check_goals(
         self,
         session: AsyncSession,
-        kind: str,
+        event: DomainEvent,
         payload: dict[str, Any],
         follower_ids: list[int],
         now: datetime,
         report: EnrolmentReport,
     ) -> None:
-        runs = await _active_runs(session, follower_ids)
+        kind = event.kind
+        # Only what happened after a run began reaches its goal (an imported old order does not).
+        runs = [run for run in await _active_runs(session, follower_ids) if run.entered_at <= event.occurred_at]
         definitions = await journeys_by_id(session, {run.journey_id for run in runs})
         reached = [
             run

@@ -189,3 +189,33 @@ async def test_reentry_never_keeps_a_returning_follower_out(db: Database, clock:
         session.add(DomainEvent(kind="followed", occurred_at=clock.now(), follower_id=fid, payload={}))
         await session.commit()
     assert (await enrolment.drain_events()).enrolled == 0
+
+
+async def test_an_imported_purchase_from_last_month_starts_no_journey(
+    db: Database, clock: FakeClock, settings: Settings
+) -> None:
+    """Importing a shop's order history must not thank every buyer for an old order; a recent one does."""
+    fid = await _setup(db, clock)
+    enrolment = Enrolment(db, clock, DispatchPolicy.from_settings(settings))
+    await enrolment.drain_events()  # the follow: new_follower starts
+    async with db.session() as session:
+        profile = Profile(phone_key="+8613800138000", phone_sealed="+8613800138000", created_at=clock.now(),
+                          updated_at=clock.now(), order_count=2)  # fmt: skip
+        session.add(profile)
+        await session.flush()
+        follower = await session.get(Follower, fid)
+        assert follower is not None and profile.id is not None
+        follower.profile_id = profile.id
+        session.add(follower)
+        for order_no, age in (("T1", timedelta(days=30)), ("T2", timedelta(days=2))):
+            kind = "first_purchase" if order_no == "T1" else "repeat_purchase"
+            payload = {"order_no": order_no, "platform": "tmall", "amount_fen": 9900, "product": "精华液"}
+            session.add(DomainEvent(kind=kind, occurred_at=clock.now() - age, profile_id=profile.id,
+                                    payload=payload, dedup_key=f"{kind}:tmall:{order_no}"))  # fmt: skip
+        await session.commit()
+    report = await enrolment.drain_events()
+    # loyalty listens to first_purchase; new_follower's goal is any purchase made since it began.
+    assert (report.events, report.old_purchases, report.enrolled, report.goals_reached) == (2, 1, 0, 0)
+    async with db.session() as session:
+        runs = {r.journey_name: r.state for r in (await session.exec(select(JourneyRun))).all()}
+    assert runs == {"new_follower": "active"}
