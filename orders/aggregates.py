@@ -15,7 +15,7 @@ from orders.cells import PURCHASED
 from orders.idset import IdSet
 from orders.retry import retrying
 from orders.rfm import lifecycle_stage, score, segment
-from storage.db import Database
+from storage.db import Database, take_write_lock
 from storage.formats import json_text, sqlite_time
 from storage.orders import DOMAIN_EVENTS, EVENT_COLUMNS, insert_records
 from storage.profiles import PurchaseSummary, current_aggregates, purchase_summaries, write_aggregates
@@ -113,6 +113,7 @@ async def _refresh_chunk(db: Database, given: AsyncConnection | None, part: list
         async with db.engine.connect() as conn:
             return await _refresh_chunk(db, conn, part, now)
     async with given.begin():
+        await take_write_lock(given)
         return await _rescore(db.dialect, given, part, now)
 
 

@@ -43,7 +43,8 @@ ProgressCallback = Callable[[int, int, int], None]
 RejectsCallback = Callable[[FileReport, list[str], list[RejectedRow]], None]
 # Orders per batch: large batches amortise round trips; memory stays small.
 BATCH_SIZE = 5_000
-# Profile chunks re-scored at once after the orders are in (one per core of the machine it was tuned on).
+# Profile chunks re-scored at once on PostgreSQL after the orders are in (one per core of the machine it
+# was tuned on).
 REFRESH_WORKERS = 2
 # SQLite settings of the import's connection (see import_connection), and SQLite's defaults.
 SQLITE_IMPORT_CACHE_KIB, SQLITE_IMPORT_CHECKPOINT_PAGES = 65_536, 65_536
@@ -155,7 +156,9 @@ async def import_file(
             finally:
                 await feed.close()
             if not chosen.dry_run and report.run_id is not None:
-                await refresh_profiles(db, touched, clock.now(), conn=conn, workers=REFRESH_WORKERS)
+                # SQLite has one writer at a time, and each chunk holds the write lock from its reads on.
+                workers = REFRESH_WORKERS if db.is_postgres else 1
+                await refresh_profiles(db, touched, clock.now(), conn=conn, workers=workers)
         if not chosen.dry_run and report.run_id is not None:
             async with db.engine.begin() as conn:
                 await finish_run(

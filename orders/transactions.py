@@ -22,6 +22,7 @@ from orders.retry import DATABASE_ERRORS, is_transient, retrying
 from orders.wire import WireBatch
 from orders.writer import BatchOutcome, BatchWriter
 from scrm.clock import Clock
+from storage.db import take_write_lock
 
 # How long a transaction stays open for more batches, and at most how many orders it takes.
 COMMIT_SECONDS = 1.0
@@ -67,6 +68,7 @@ class TransactionGroup:
         try:
             if not self._conn.in_transaction():
                 await self._conn.begin()
+                await take_write_lock(self._conn)
                 self._opened = time.monotonic()
             self._wrote(await self._writer.write(self._conn, batch, self._clock.now()))
         except DATABASE_ERRORS as error:
@@ -104,6 +106,7 @@ class TransactionGroup:
         """Every batch of the failed transaction, in a fresh one, committed at once."""
         try:
             async with self._conn.begin():
+                await take_write_lock(self._conn)
                 for batch in self._batches:
                     self._wrote(await self._writer.write(self._conn, batch, self._clock.now()))
         except BaseException:

@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine.interfaces import DBAPIConnection
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
 from sqlmodel import SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -24,6 +24,18 @@ def _sqlite_pragmas(dbapi_connection: DBAPIConnection, _record: ConnectionPoolEn
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
+
+
+async def take_write_lock(conn: AsyncConnection) -> None:
+    """On SQLite, make the connection's open transaction a writer now (`BEGIN IMMEDIATE`).
+
+    The driver begins SQLite transactions only at the first write, so reads before it run outside the
+    transaction and a write based on them can overwrite what another writer committed in between (a
+    lost update). Taking the lock first makes the reads see everything committed, and keeps others out
+    until the commit. PostgreSQL needs nothing here: the callers lock the rows they read.
+    """
+    if conn.dialect.name == "sqlite":
+        await conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 class Database:

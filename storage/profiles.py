@@ -170,8 +170,8 @@ async def current_aggregates(
 
     On PostgreSQL the rows are locked (in id order, so concurrent imports cannot deadlock) until the
     transaction ends: the caller reads the order summaries after this, so two imports refreshing the same
-    profile take turns and the later one sees the other's orders (no lost update). SQLite refuses a
-    stale writer with a busy-snapshot error instead, which the caller retries.
+    profile take turns and the later one sees the other's orders (no lost update). On SQLite the caller
+    holds the write lock from before this read (storage.db.take_write_lock), which does the same.
     """
     sql = f"SELECT id, {', '.join(AGGREGATE_COLUMNS)} FROM profiles WHERE id {{match}}"  # noqa: S608
     if dialect == "postgresql":
