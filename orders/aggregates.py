@@ -89,7 +89,8 @@ async def refresh_profiles(
     async def work(own: AsyncConnection | None) -> None:
         nonlocal changed
         for part in chunks:  # one shared iterator: each chunk goes to whichever worker is free
-            changed += len(await retrying(lambda part=part: _refresh_chunk(db, own, part, now)))  # type: ignore[misc]
+            done = await retrying(lambda part=part: _refresh_chunk(db, own, part, now))  # type: ignore[misc]
+            changed += len(done)  # after the await: `changed += await ...` would read it before
 
     if workers <= 1 or len(ordered) <= REFRESH_CHUNK:
         await work(conn)

@@ -4,7 +4,7 @@ written again whole, counted once."""
 from __future__ import annotations
 
 import sqlite3
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from orders.aggregates import refresh_profiles
 from orders.wire import WireBatch
 from orders.writer import BatchOutcome, BatchWriter
 from storage.db import Database
@@ -78,6 +79,7 @@ async def test_a_transaction_that_fails_transiently_is_written_again_whole_and_c
     assert kinds == ["first_purchase"] * 2 + ["repeat_purchase"] * 8
 
 
+@pytest.mark.storage
 async def test_profiles_rescored_by_several_workers_match_one_worker(
     db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -88,19 +90,16 @@ async def test_profiles_rescored_by_several_workers_match_one_worker(
         )
         for n in range(60)
     ]
-    path = builders.tmall_csv(tmp_path / "a.csv", rows)
+    await run_import(db, builders.tmall_csv(tmp_path / "a.csv", rows))
+    ids = [p["id"] for p in await profiles(db)]
 
     async def rescored(workers: int) -> list[tuple[Any, ...]]:
-        monkeypatch.setattr("orders.importer.REFRESH_WORKERS", workers)
-        await run_import(db, path)
+        async with db.engine.begin() as conn:  # forget the import's own scoring
+            await conn.exec_driver_sql("UPDATE profiles SET order_count = 0, total_spent_fen = 0, segment = 'prospect'")
+        changed = await refresh_profiles(db, ids, datetime(2026, 1, 5, tzinfo=UTC), workers=workers)
+        assert changed == 20
         found = await profiles(db)
-        result = [
-            (p["phone_key"], p["order_count"], p["total_spent_fen"], p["segment"], p["top_products"]) for p in found
-        ]
-        for table in ("domain_events", "orders", "profiles"):
-            async with db.engine.begin() as conn:
-                await conn.exec_driver_sql(f"DELETE FROM {table}")  # noqa: S608 - our own table names
-        return result
+        return [(p["id"], p["order_count"], p["total_spent_fen"], p["segment"], p["top_products"]) for p in found]
 
     together, alone = await rescored(2), await rescored(1)
     assert len(together) == 20 and all(row[1] == 3 for row in together)
