@@ -11,6 +11,7 @@ from datetime import timedelta
 from typing import Any
 
 from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from content.model import JourneyDefinition
 from content.publish import save_journey
@@ -64,6 +65,19 @@ async def _setup(db: Database, clock: FakeClock) -> int:
     return fid
 
 
+async def _link_profile(session: AsyncSession, clock: FakeClock, fid: int, *, order_count: int) -> int:
+    """A profile for the follower's bound phone, as an order import makes it; returns its id."""
+    profile = Profile(phone_key="+8613800138000", phone_sealed="+8613800138000", created_at=clock.now(),
+                      updated_at=clock.now(), order_count=order_count)  # fmt: skip
+    session.add(profile)
+    await session.flush()
+    follower = await session.get(Follower, fid)
+    assert follower is not None and profile.id is not None
+    follower.profile_id = profile.id
+    session.add(follower)
+    return profile.id
+
+
 async def _texts(pushes: list[Push]) -> list[tuple[str, str]]:
     return [(p.step_key, p.status) for p in sorted(pushes, key=lambda p: p.id or 0)]
 
@@ -104,20 +118,13 @@ async def test_follow_welcome_held_story_purchase_then_loyalty(
         # A day later the admin imports an order of the follower's bound phone.
         clock.advance(days=1)
         async with db.session() as session:
-            profile = Profile(phone_key="+8613800138000", phone_sealed="+8613800138000", created_at=clock.now(),
-                              updated_at=clock.now(), order_count=1)  # fmt: skip
-            session.add(profile)
-            await session.flush()
-            follower = await session.get(Follower, fid)
-            assert follower is not None and profile.id is not None
-            follower.profile_id = profile.id
-            session.add(follower)
+            profile_id = await _link_profile(session, clock, fid, order_count=1)
             for push in (await session.exec(select(Push).where(Push.follower_id == fid))).all():
-                push.profile_id = profile.id
+                push.profile_id = profile_id
                 session.add(push)
             payload = {"order_no": "T1001", "platform": "tmall", "amount_fen": 29900, "product": "精华液"}
             session.add(DomainEvent(kind="first_purchase", occurred_at=clock.now() - timedelta(hours=1),
-                                    profile_id=profile.id, payload=payload, dedup_key="order:tmall:T1001"))  # fmt: skip
+                                    profile_id=profile_id, payload=payload, dedup_key="order:tmall:T1001"))  # fmt: skip
             await session.commit()
         report = await enrolment.drain_events()
         assert (report.goals_reached, report.enrolled, report.attributed) == (1, 1, 1)
@@ -199,18 +206,11 @@ async def test_an_imported_purchase_from_last_month_starts_no_journey(
     enrolment = Enrolment(db, clock, DispatchPolicy.from_settings(settings))
     await enrolment.drain_events()  # the follow: new_follower starts
     async with db.session() as session:
-        profile = Profile(phone_key="+8613800138000", phone_sealed="+8613800138000", created_at=clock.now(),
-                          updated_at=clock.now(), order_count=2)  # fmt: skip
-        session.add(profile)
-        await session.flush()
-        follower = await session.get(Follower, fid)
-        assert follower is not None and profile.id is not None
-        follower.profile_id = profile.id
-        session.add(follower)
+        profile_id = await _link_profile(session, clock, fid, order_count=2)
         for order_no, age in (("T1", timedelta(days=30)), ("T2", timedelta(days=2))):
             kind = "first_purchase" if order_no == "T1" else "repeat_purchase"
             payload = {"order_no": order_no, "platform": "tmall", "amount_fen": 9900, "product": "精华液"}
-            session.add(DomainEvent(kind=kind, occurred_at=clock.now() - age, profile_id=profile.id,
+            session.add(DomainEvent(kind=kind, occurred_at=clock.now() - age, profile_id=profile_id,
                                     payload=payload, dedup_key=f"{kind}:tmall:{order_no}"))  # fmt: skip
         await session.commit()
     report = await enrolment.drain_events()
