@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterable
 from contextlib import AsyncExitStack
-from datetime import datetime
+from datetime import UTC, datetime
 from operator import itemgetter
 from typing import Any
 
@@ -18,52 +18,84 @@ from orders.rfm import lifecycle_stage, score, segment
 from storage.db import Database, take_write_lock
 from storage.formats import json_text, sqlite_time
 from storage.orders import DOMAIN_EVENTS, EVENT_COLUMNS, insert_records
-from storage.profiles import PurchaseSummary, current_aggregates, purchase_summaries, write_aggregates
+from storage.profiles import (
+    AGGREGATE_COLUMNS,
+    PurchaseSummary,
+    current_aggregates,
+    purchase_summaries,
+    same_aggregates,
+    stored_time,
+    write_aggregates,
+)
 
 TOP_PRODUCTS = 3
 # Profiles re-scored per transaction: small enough to keep locks short, large enough to stay set-based.
 REFRESH_CHUNK = 10_000
 
 
-def aggregate_values(summary: PurchaseSummary, now: datetime) -> dict[str, Any]:
-    """Every aggregate column of a profile from its purchase summary."""
-    products = summary.products
-    latest: tuple[str, int, datetime | None] | None
-    if len(products) > 1:
-        ranked = sorted(products, key=lambda item: (-item[1], _newest_first(item[2]), item[0]))
-        latest = max(products, key=lambda item: (item[2] is not None, item[2] or now))
-    else:  # most buyers bought one product: nothing to rank
-        ranked, latest = products, products[0] if products else None
-    rfm = score(summary.order_count, summary.total_spent_fen, summary.last_order_at, now)
-    named = segment(rfm)
-    return {
-        "order_count": summary.order_count,
-        "total_spent_fen": summary.total_spent_fen,
-        "avg_order_fen": summary.total_spent_fen // summary.order_count if summary.order_count else 0,
-        "first_order_at": summary.first_order_at,
-        "last_order_at": summary.last_order_at,
-        "last_product": latest[0][:200] if latest else None,
-        "top_products": [product[:200] for product, _count, _at in ranked[:TOP_PRODUCTS]],
-        "r_score": rfm.recency,
-        "f_score": rfm.frequency,
-        "m_score": rfm.monetary,
-        "segment": named,
-        "lifecycle_stage": lifecycle_stage(summary.order_count, named),
-    }
+class Scoring:
+    """Aggregates computed for one dialect at one moment, in the form its driver stores them.
+
+    Times stay as the driver returns them (SQLite: UTC text, PostgreSQL: aware datetimes) and are
+    parsed only for the recency score: a big import re-scores hundreds of thousands of profiles.
+    """
+
+    def __init__(self, dialect: str, now: datetime) -> None:
+        self.sqlite = dialect != "postgresql"
+        # On SQLite, stored times parse to naive UTC: "now" is compared in the same form.
+        self.now = now.astimezone(UTC).replace(tzinfo=None) if self.sqlite else now
+        self.stamp: Any = sqlite_time(now) if self.sqlite else now
+
+    def values(self, summary: PurchaseSummary) -> tuple[Any, ...]:
+        """Every aggregate column of a profile (an `AGGREGATE_COLUMNS` tuple) from its purchase summary."""
+        products = summary.products
+        latest: tuple[str, int, Any] | None
+        if len(products) > 1:
+            # Most orders first, then the most recently bought, then by name: stable sorts, least
+            # significant key first (stored times compare in their driver form).
+            ranked = sorted(products, key=itemgetter(0))
+            ranked.sort(key=_recency, reverse=True)
+            ranked.sort(key=itemgetter(1), reverse=True)
+            latest = max(products, key=_recency)
+        else:  # most buyers bought one product: nothing to rank
+            ranked, latest = products, products[0] if products else None
+        count, spent, last = summary.order_count, summary.total_spent_fen, summary.last_order_at
+        moment = datetime.fromisoformat(last) if self.sqlite and isinstance(last, str) else last
+        rfm = score(count, spent, moment, self.now)
+        named = segment(rfm)
+        return (
+            count,
+            spent,
+            spent // count if count else 0,
+            summary.first_order_at,
+            last,
+            latest[0][:200] if latest else None,
+            json_text([product[:200] for product, _count, _at in ranked[:TOP_PRODUCTS]]),
+            rfm.recency,
+            rfm.frequency,
+            rfm.monetary,
+            named,
+            lifecycle_stage(count, named),
+        )
 
 
-def _newest_first(moment: datetime | None) -> float:
-    return -moment.timestamp() if moment is not None else 0.0
+def _recency(product: tuple[str, int, Any]) -> tuple[int, Any]:
+    """Sort key of a product by when it was last bought, never bought times (None) the oldest."""
+    at = product[2]
+    return (1, at) if at is not None else (0, 0)
 
 
-def segment_event(profile_id: int, values: dict[str, Any], previous: str, stamp: Any) -> tuple[Any, ...]:
-    """The `segment_entered` event as an `EVENT_COLUMNS` record (`stamp`: now, in the driver's form);
-    keyed by the purchase history so a re-run finds it already there."""
-    last = values["last_order_at"]
-    payload = json_text({"segment": values["segment"], "previous": previous, "order_count": values["order_count"]})
-    key = (
-        f"segment_entered:{profile_id}:{values['segment']}:{values['order_count']}:{last.isoformat() if last else '-'}"
-    )
+_COUNT_AT, _LAST_AT, _SEGMENT_AT = (
+    AGGREGATE_COLUMNS.index(name) for name in ("order_count", "last_order_at", "segment")
+)
+
+
+def segment_event(profile_id: int, values: tuple[Any, ...], previous: str, stamp: Any) -> tuple[Any, ...]:
+    """The `segment_entered` event as an `EVENT_COLUMNS` record (`values`: the new aggregates; `stamp`:
+    now, in the driver's form); keyed by the purchase history so a re-run finds it already there."""
+    named, count, last = values[_SEGMENT_AT], values[_COUNT_AT], stored_time(values[_LAST_AT])
+    payload = json_text({"segment": named, "previous": previous, "order_count": count})
+    key = f"segment_entered:{profile_id}:{named}:{count}:{last.isoformat() if last else '-'}"
     return ("segment_entered", stamp, profile_id, payload, key, None, None, None)
 
 
@@ -120,22 +152,23 @@ async def _refresh_chunk(db: Database, given: AsyncConnection | None, part: list
 
 async def _rescore(dialect: str, conn: AsyncConnection, part: list[int], now: datetime) -> set[int]:
     # Lock first, then read the orders: see current_aggregates.
-    stored = await current_aggregates(conn, dialect, part)
-    summaries = await purchase_summaries(conn, dialect, part, PURCHASED)
-    rows: list[dict[str, Any]] = []
+    ordered = sorted(part)  # one lock order for concurrent importers
+    stored = await current_aggregates(conn, dialect, ordered)
+    summaries = await purchase_summaries(conn, dialect, ordered, PURCHASED)
+    scoring = Scoring(dialect, now)
+    rows: list[tuple[Any, ...]] = []
     events: list[tuple[Any, ...]] = []
-    stamp = now if dialect == "postgresql" else sqlite_time(now)
-    for profile_id in part:
-        if profile_id not in stored:
+    for profile_id in ordered:
+        before = stored.get(profile_id)
+        if before is None:
             continue  # erased meanwhile
-        values = aggregate_values(summaries[profile_id], now)
-        before = stored[profile_id]
-        if values == before:
+        values = scoring.values(summaries[profile_id])
+        if same_aggregates(before, values):
             continue
-        rows.append({"profile_id": profile_id, **values, "updated_at": now})
-        if values["segment"] != before["segment"] and values["order_count"] > 0:
-            events.append(segment_event(profile_id, values, before["segment"], stamp))
+        rows.append((*values, scoring.stamp, profile_id))
+        if values[_SEGMENT_AT] != before[_SEGMENT_AT] and values[_COUNT_AT] > 0:
+            events.append(segment_event(profile_id, values, before[_SEGMENT_AT], scoring.stamp))
     await write_aggregates(conn, dialect, rows)
     events.sort(key=itemgetter(4))  # by dedup key: one lock order for concurrent importers
     await insert_records(conn, dialect, DOMAIN_EVENTS, EVENT_COLUMNS, events, "(dedup_key) DO NOTHING")
-    return {row["profile_id"] for row in rows}
+    return {row[-1] for row in rows}

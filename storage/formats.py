@@ -45,9 +45,14 @@ def sqlite_time(value: datetime | None) -> str | None:
     return value.isoformat(" ", "microseconds")[:26]
 
 
+# One encoder for every document: json.dumps with options builds a new encoder each call, and an
+# import writes a document or two per order and per profile.
+_COMPACT = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+
+
 def json_text(value: Any) -> str:
     """A JSON document as compact UTF-8 text, for driver-level writes."""
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return _COMPACT.encode(value)
 
 
 def cells_by_header(raw: Any, headers: list[str]) -> list[dict[str, str]]:

@@ -18,7 +18,7 @@ from sqlmodel import SQLModel
 
 import storage.models.core  # noqa: F401  (registers profiles)
 from identity.vault import PhoneVault, mask_phone
-from storage.formats import json_text, sqlite_time
+from storage.formats import sqlite_time
 from storage.orders import driver_select_in, insert_records
 
 PROFILES: Table = SQLModel.metadata.tables["profiles"]
@@ -97,15 +97,19 @@ async def fill_missing_details(conn: AsyncConnection, updates: list[dict[str, An
 
 @dataclass
 class PurchaseSummary:
-    """What a profile's orders add up to (only orders counted as purchases)."""
+    """What a profile's orders add up to (only orders counted as purchases).
+
+    Times are as the driver returns them (SQLite: UTC text, whose order is the times' order;
+    PostgreSQL: aware datetimes): a re-score of many profiles parses only what it must.
+    """
 
     profile_id: int
     order_count: int = 0
     total_spent_fen: int = 0
-    first_order_at: datetime | None = None
-    last_order_at: datetime | None = None
+    first_order_at: Any = None
+    last_order_at: Any = None
     # (product, orders, latest order time) for each main product bought.
-    products: list[tuple[str, int, datetime | None]] = field(default_factory=list)
+    products: list[tuple[str, int, Any]] = field(default_factory=list)
 
 
 def stored_time(value: Any) -> datetime | None:
@@ -135,15 +139,14 @@ async def purchase_summaries(
     summaries = {profile_id: PurchaseSummary(profile_id) for profile_id in ordered}
     for profile_id, product, count, total, first, last in await driver_select_in(conn, dialect, by_product, ordered):
         summary = summaries[profile_id]
-        summary.order_count += int(count)
-        summary.total_spent_fen += int(total or 0)
-        first_at, last_at = stored_time(first), stored_time(last)
-        if first_at is not None and (summary.first_order_at is None or first_at < summary.first_order_at):
-            summary.first_order_at = first_at
-        if last_at is not None and (summary.last_order_at is None or last_at > summary.last_order_at):
-            summary.last_order_at = last_at
+        summary.order_count += count
+        summary.total_spent_fen += int(total or 0)  # PostgreSQL sums bigints as numeric
+        if first is not None and (summary.first_order_at is None or first < summary.first_order_at):
+            summary.first_order_at = first
+        if last is not None and (summary.last_order_at is None or last > summary.last_order_at):
+            summary.last_order_at = last
         if product is not None:
-            summary.products.append((product, int(count), last_at))
+            summary.products.append((product, count, last))
     return summaries
 
 
@@ -161,12 +164,15 @@ AGGREGATE_COLUMNS = (
     "segment",
     "lifecycle_stage",
 )
+# Where the JSON document sits in an aggregates tuple.
+TOP_PRODUCTS_AT = AGGREGATE_COLUMNS.index("top_products")
 
 
 async def current_aggregates(
     conn: AsyncConnection, dialect: str, profile_ids: Sequence[int]
-) -> dict[int, dict[str, Any]]:
-    """The aggregate columns as stored now, to update only profiles whose values change.
+) -> dict[int, tuple[Any, ...]]:
+    """The aggregate columns as stored now (`AGGREGATE_COLUMNS` tuples, as the driver returns them), to
+    update only profiles whose values change.
 
     On PostgreSQL the rows are locked (in id order, so concurrent imports cannot deadlock) until the
     transaction ends: the caller reads the order summaries after this, so two imports refreshing the same
@@ -176,45 +182,37 @@ async def current_aggregates(
     sql = f"SELECT id, {', '.join(AGGREGATE_COLUMNS)} FROM profiles WHERE id {{match}}"  # noqa: S608
     if dialect == "postgresql":
         sql += " ORDER BY id FOR UPDATE"
-    stored: dict[int, dict[str, Any]] = {}
-    for row in await driver_select_in(conn, dialect, sql, sorted(profile_ids)):
-        values = dict(zip(AGGREGATE_COLUMNS, row[1:], strict=True))
-        values["first_order_at"] = stored_time(values["first_order_at"])
-        values["last_order_at"] = stored_time(values["last_order_at"])
-        products = values["top_products"]
-        values["top_products"] = json.loads(products) if isinstance(products, str | bytes) else products
-        stored[row[0]] = values
-    return stored
+    return {row[0]: row[1:] for row in await driver_select_in(conn, dialect, sql, sorted(profile_ids))}
 
 
-async def write_aggregates(conn: AsyncConnection, dialect: str, rows: list[dict[str, Any]]) -> None:
-    """Store recomputed aggregates; each row holds `profile_id`, every aggregate column and `updated_at`.
+def same_aggregates(stored: tuple[Any, ...], computed: tuple[Any, ...]) -> bool:
+    """Whether stored aggregates equal freshly computed ones (both as the driver spells them): exactly, or
+    but for the spelling of the JSON document (PostgreSQL's JSONB, and rows other code wrote)."""
+    if stored == computed:
+        return True
+    at = TOP_PRODUCTS_AT
+    if stored[:at] != computed[:at] or stored[at + 1 :] != computed[at + 1 :]:
+        return False
+    document = stored[at]
+    decoded = json.loads(document) if isinstance(document, str | bytes) else document
+    return bool(decoded == json.loads(computed[at]))
 
-    Straight through the driver's executemany (values converted here), as for order upserts: an
-    import can re-score hundreds of thousands of profiles.
+
+async def write_aggregates(conn: AsyncConnection, dialect: str, rows: list[tuple[Any, ...]]) -> None:
+    """Store recomputed aggregates: tuples of every `AGGREGATE_COLUMNS` value, `updated_at` and the profile
+    id, in the driver's form (see `orders.aggregates`), sorted by id (one lock order for everyone).
+
+    Straight through the driver, as for order upserts: an import can re-score hundreds of thousands of
+    profiles.
     """
     if not rows:
         return
-    postgres = dialect == "postgresql"
     columns = [*AGGREGATE_COLUMNS, "updated_at"]
-    marks = [f"${n}" if postgres else "?" for n in range(1, len(columns) + 2)]
-    assignments = ", ".join(f"{name} = {mark}" for name, mark in zip(columns, marks, strict=False))
-    sql = f"UPDATE profiles SET {assignments} WHERE id = {marks[-1]}"  # noqa: S608 - column names are ours
-    time = (lambda value: value) if postgres else sqlite_time
-    # Straight to the driver's form, column by column: an import writes one row per profile it touched.
-    params = [
-        (
-            row["order_count"], row["total_spent_fen"], row["avg_order_fen"], time(row["first_order_at"]),
-            time(row["last_order_at"]), row["last_product"], json_text(row["top_products"]), row["r_score"],
-            row["f_score"], row["m_score"], row["segment"], row["lifecycle_stage"], time(row["updated_at"]),
-            row["profile_id"],
-        )
-        for row in sorted(rows, key=lambda row: row["profile_id"])
-    ]  # fmt: skip
-    if postgres:
-        await _copy_then_update(conn, columns, params)
+    if dialect == "postgresql":
+        await _copy_then_update(conn, columns, rows)
         return
-    await conn.exec_driver_sql(sql, params)
+    assignments = ", ".join(f"{name} = ?" for name in columns)
+    await conn.exec_driver_sql(f"UPDATE profiles SET {assignments} WHERE id = ?", rows)  # noqa: S608 - our names
 
 
 async def _copy_then_update(conn: AsyncConnection, columns: list[str], params: list[tuple[Any, ...]]) -> None:

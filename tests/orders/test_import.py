@@ -11,6 +11,7 @@ import pytest
 from identity.export import export_subject
 from identity.subjects import find_subject
 from identity.vault import PhoneVault
+from orders.aggregates import refresh_profiles
 from scrm.clock import FakeClock
 from scrm.settings import Settings
 from storage.db import Database
@@ -76,6 +77,38 @@ async def test_profile_aggregates_rfm_and_segment(db: Database, tmp_path: Path) 
     assert (buyer["name"], buyer["city"], buyer["phone_masked"]) == ("张三", "杭州市", "138****8000")
     newcomer = by_key[vault.lookup_key("+8613900139000")]
     assert (newcomer["segment"], newcomer["lifecycle_stage"]) == ("new", "first_purchase")
+
+
+async def test_top_products_rank_by_orders_then_the_newest(db: Database, tmp_path: Path) -> None:
+    phone = "13800138000"
+    bought = [("2001", "面霜", "2025-03-01"), ("2002", "面霜", "2025-04-01"), ("2003", "精华", "2025-05-01")]
+    bought += [("2004", "精华", "2025-06-01"), ("2005", "眼霜", "2025-07-01"), ("2006", "乳液", "2025-08-01")]
+    bought += [("2007", "面膜", "2025-02-01"), ("2008", "面膜", "2025-01-01"), ("2009", "面膜", "2025-01-15")]
+    rows = [builders.tmall_row(no, phone, title=title, created=f"{day} 10:00:00") for no, title, day in bought]
+    clock = FakeClock(datetime(2025, 9, 1, tzinfo=UTC))
+    await run_import(db, builders.tmall_csv(tmp_path / "a.csv", rows), clock=clock)
+    (buyer,) = await profiles(db)
+    # Most orders first; between equals the one bought most recently; the latest purchase is the last product.
+    assert buyer["top_products"] == ["面膜", "精华", "面霜"]
+    assert buyer["last_product"] == "乳液"
+    assert (buyer["order_count"], buyer["first_order_at"]) == (9, datetime(2025, 1, 1, 2, 0, tzinfo=UTC))
+    assert buyer["last_order_at"] == datetime(2025, 8, 1, 2, 0, tzinfo=UTC)
+
+
+async def test_re_scoring_unchanged_profiles_writes_nothing(db: Database, tmp_path: Path) -> None:
+    clock = FakeClock(datetime(2026, 1, 5, tzinfo=UTC))
+    await run_import(db, _three_orders(tmp_path, second_status="交易成功"), clock=clock)
+    before = await profiles(db)
+    ids = [p["id"] for p in before]
+    assert await refresh_profiles(db, ids, clock.now()) == 0
+    # A year on, the recency scores fall: both profiles change, and each enters a new segment once.
+    later = datetime(2027, 1, 5, tzinfo=UTC)
+    assert await refresh_profiles(db, ids, later) == 2
+    assert await refresh_profiles(db, ids, later) == 0
+    moved = [p["segment"] for p in await profiles(db)]
+    assert moved == ["lapsed", "lapsed"]
+    entered = sorted(e["payload"]["previous"] for e in await events(db) if e["payload"].get("segment") == "lapsed")
+    assert entered == ["active", "new"]
 
 
 async def test_events_once_each_and_never_again(db: Database, tmp_path: Path) -> None:
