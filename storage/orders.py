@@ -126,17 +126,22 @@ async def driver_select_in(
         marks = [f"${n}" for n in range(1, len(leading) + 1)]
         statement = sql.format(*marks, match=f"= ANY(${len(leading) + 1})")
         for part in chunks(values, 20_000):
+            # Through SQLAlchemy: its asyncpg adapter opens the transaction at the first statement, and
+            # a read that locks rows (FOR UPDATE) must run inside it.
             result = await conn.exec_driver_sql(statement, (*leading, list(part)))
             found.extend(map(tuple, result.fetchall()))
         return found
+    # Straight to aiosqlite: plain tuples in one hop to its thread, without SQLAlchemy's result rows (an
+    # import reads a few rows per order). The same sqlite3 connection, so the same transaction, if any.
+    driver = (await conn.get_raw_connection()).driver_connection
     for part in chunks(values):
         # The list is padded with NULLs (which match nothing) to one of a few lengths, so the driver
         # keeps a handful of prepared statements instead of one per length: each holds thousands of
         # parameters, and its statement cache would otherwise fill with them.
         size = next(bucket for bucket in IN_LENGTHS if bucket >= len(part))
         statement = sql.format(*("?" * len(leading)), match=f"IN ({', '.join('?' * size)})")
-        result = await conn.exec_driver_sql(statement, (*leading, *part, *([None] * (size - len(part)))))
-        found.extend(map(tuple, result.fetchall()))
+        padded = (*leading, *part, *([None] * (size - len(part))))
+        found.extend(await driver.execute_fetchall(statement, padded))  # type: ignore[union-attr]
     return found
 
 
