@@ -120,13 +120,15 @@ class BatchWriter:
         if self.dry_run:
             outcome.new_profile_keys = set(missing) - self.dry_run_profile_keys
             self.dry_run_profile_keys |= set(missing)
-        elif missing:
-            await create_profiles(conn, self.dialect, self.vault, missing, now)
-            created = await profile_ids(conn, self.dialect, list(missing))
+            created: dict[str, int] = {}
+        else:
+            created = await create_profiles(conn, self.dialect, self.vault, missing, now)
             outcome.new_profile_ids = set(created.values())
             ids.update(created)
+            if len(created) < len(missing):  # another import created these after the look: theirs
+                ids.update(await profile_ids(conn, self.dialect, [key for key in missing if key not in created]))
         # A profile that existed before gets a name or city from the file only where it has none.
-        offering = [key for key in ids if key not in missing and (people[key].name or people[key].city)]
+        offering = [key for key in ids if key not in created and (people[key].name or people[key].city)]
         fills: list[dict[str, Any]] = []
         for key, (name, city) in (await lacking_details(conn, self.dialect, offering)).items():
             person = people[key]

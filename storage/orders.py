@@ -76,7 +76,7 @@ async def insert_records(
                 table.name, records=records, columns=list(columns)
             )
             return
-        await _copy_then_merge(conn, table, list(columns), records, conflict)
+        await copy_then_merge(conn, table, list(columns), records, conflict)
         return
     marks = ", ".join("?" for _ in columns)
     on_conflict = "" if conflict is None else f" ON CONFLICT {conflict}"
@@ -87,14 +87,20 @@ async def insert_records(
 _stage_numbers = itertools.count()
 
 
-async def _copy_then_merge(
-    conn: AsyncConnection, table: Table, columns: list[str], records: list[tuple[Any, ...]], conflict: str
-) -> None:
+async def copy_then_merge(
+    conn: AsyncConnection,
+    table: Table,
+    columns: list[str],
+    records: list[tuple[Any, ...]],
+    conflict: str,
+    returning: str | None = None,
+) -> list[tuple[Any, ...]]:
     """PostgreSQL: COPY the rows into a temporary table, then one `INSERT ... SELECT ... ON CONFLICT`.
 
     COPY is several times faster than a prepared-statement executemany; the merge keeps the
     upsert semantics (and the conflict target's order, so concurrent importers lock rows in one
     order). The stage table lives in this transaction only, so a retry or a crash leaves nothing.
+    `returning`: columns of the rows the merge inserted or updated (not those it left alone), as tuples.
     """
     stage = f"import_stage_{table.name}_{next(_stage_numbers)}"
     names = ", ".join(columns)
@@ -106,11 +112,13 @@ async def _copy_then_merge(
     )
     raw = await conn.get_raw_connection()
     await raw.driver_connection.copy_records_to_table(stage, records=records, columns=columns)  # type: ignore[union-attr]
-    await conn.exec_driver_sql(
+    result = await conn.exec_driver_sql(
         f"INSERT INTO {table.name} ({names}) SELECT {names} FROM {stage} ORDER BY {target} "  # noqa: S608
-        f"ON CONFLICT {conflict}"
+        f"ON CONFLICT {conflict}{f' RETURNING {returning}' if returning else ''}"
     )
+    merged = [tuple(row) for row in result.fetchall()] if returning else []
     await conn.exec_driver_sql(f"DROP TABLE {stage}")
+    return merged
 
 
 async def driver_select_in(

@@ -19,7 +19,7 @@ from sqlmodel import SQLModel
 import storage.models.core  # noqa: F401  (registers profiles)
 from identity.vault import PhoneVault, mask_phone
 from storage.formats import sqlite_time
-from storage.orders import driver_select_in, insert_records
+from storage.orders import copy_then_merge, driver_select_in, insert_records
 
 PROFILES: Table = SQLModel.metadata.tables["profiles"]
 
@@ -56,10 +56,16 @@ class NewPerson:
 
 async def create_profiles(
     conn: AsyncConnection, dialect: str, vault: PhoneVault, people: Mapping[str, NewPerson], now: datetime
-) -> None:
-    """Create profiles for these lookup keys unless they exist (sorted: one lock order for everyone)."""
+) -> dict[str, int]:
+    """Create profiles for these lookup keys unless they exist (sorted: one lock order for everyone), and
+    return the id of each one this call created.
+
+    A profile another import created after the caller looked is left alone and not returned: it is that
+    import's, with its orders. (On PostgreSQL two imports can look at once; on SQLite the caller holds
+    the write lock from its look on, so every key it found missing is created here.)
+    """
     if not people:
-        return
+        return {}
     stamp = now if dialect == "postgresql" else sqlite_time(now)
     seal = vault.seal
     # Tuples in the driver's form (JSON as text), straight to the driver: a big import creates many.
@@ -67,7 +73,12 @@ async def create_profiles(
         (key, seal(person.e164), mask_phone(person.e164), person.name, person.city, *_NEW_AGGREGATES, stamp, stamp)
         for key, person in sorted(people.items())
     ]
-    await insert_records(conn, dialect, PROFILES, _NEW_PROFILE_COLUMNS, records, "(phone_key) DO NOTHING")
+    conflict = "(phone_key) DO NOTHING"
+    if dialect == "postgresql":
+        created = await copy_then_merge(conn, PROFILES, list(_NEW_PROFILE_COLUMNS), records, conflict, "phone_key, id")
+        return dict(created)
+    await insert_records(conn, dialect, PROFILES, _NEW_PROFILE_COLUMNS, records, conflict)
+    return await profile_ids(conn, dialect, list(people))
 
 
 # A new profile: who it is, its aggregates before any order counts, its time stamps.

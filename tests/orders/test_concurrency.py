@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 import storage.orders
+import storage.profiles
 from orders.importer import ImportOptions, import_file
 from scrm.clock import FakeClock
 from scrm.settings import Settings
@@ -112,3 +114,36 @@ async def test_orders_added_by_another_import_after_the_look_are_merged_not_dupl
     assert (report.orders_created, report.orders_unchanged) == (0, 60)
     assert await count(db, "orders") == 60
     assert await business_state(db) == before
+
+
+async def test_a_buyer_another_import_created_meanwhile_gets_a_repeat_purchase(
+    db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The writer looks for a batch's buyers and misses one that another import creates just then: its
+    insert of that profile does nothing, and the profile is the other import's, with its purchase."""
+    if not db.is_postgres:
+        pytest.skip("PostgreSQL only: on SQLite the import holds the write lock from its look on")
+    first = builders.tmall_row("880001", "13700000001", created="2025-03-01 10:00:00")
+    second = builders.tmall_row("880002", "13700000001", created="2025-04-01 10:00:00")
+    await import_file(db, Settings(), builders.tmall_csv(tmp_path / "a.csv", [first]), clock=FakeClock())
+    looks = 0
+    real = storage.profiles.profile_ids
+
+    async def missed_once(*args: Any, **kwargs: Any) -> dict[str, int]:
+        nonlocal looks
+        looks += 1
+        return {} if looks == 1 else await real(*args, **kwargs)
+
+    monkeypatch.setattr("orders.writer.profile_ids", missed_once)
+    report = await import_file(db, Settings(), builders.tmall_csv(tmp_path / "b.csv", [second]), clock=FakeClock())
+    assert looks >= 1
+    assert (report.profiles_created, report.orders_created) == (0, 1)
+    purchases = await rows(
+        db, "SELECT kind, payload FROM domain_events WHERE kind IN ('first_purchase', 'repeat_purchase') ORDER BY id"
+    )
+    kinds = [(row["kind"], _order_no(row["payload"])) for row in purchases]
+    assert kinds == [("first_purchase", "880001"), ("repeat_purchase", "880002")]
+
+
+def _order_no(payload: Any) -> str:
+    return str((json.loads(payload) if isinstance(payload, str) else payload)["order_no"])
