@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 from collections.abc import AsyncIterator, Callable, Sequence
-from contextlib import asynccontextmanager
+from contextlib import ExitStack, asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from identity.vault import PhoneVault
 from orders.aggregates import refresh_profiles
+from orders.dryrun import DryRunMemory
 from orders.erased import REASON as ERASED
 from orders.erased import ErasedNumbers
 from orders.feed import PROCESS_BYTES, BatchFeed, ReadPlan
@@ -109,7 +110,8 @@ async def import_file(
     """Import one export file and return its report. Bad input raises ImportInputError, writing nothing."""
     chosen = options or ImportOptions()
     table, preset = await asyncio.to_thread(open_export, path, chosen.platform, chosen.mapping)
-    try:
+    with ExitStack() as cleanup:
+        cleanup.callback(table.close)
         report = FileReport(path.name, preset.platform, preset.name, await asyncio.to_thread(file_hash, path))
         report.dry_run = chosen.dry_run
         reader = OrderReader(table, preset)
@@ -130,12 +132,15 @@ async def import_file(
                         "headers": list(table.headers),
                     },
                 )
+        memory = DryRunMemory() if chosen.dry_run else None
+        cleanup.callback(lambda: memory.close() if memory is not None else None)
         writer = BatchWriter(
             dialect=db.dialect,
             vault=PhoneVault(settings.data_key),
             platform=preset.platform,
             provided=reader.provided,
             run_id=report.run_id,
+            memory=memory,
         )
         erased = await ErasedNumbers.load(db, settings.data_key)
         plan = ReadPlan(
@@ -165,8 +170,6 @@ async def import_file(
                     conn, report.run_id, {**report.counts(), "state": "completed", "finished_at": clock.now()}
                 )
         return report
-    finally:
-        table.close()
 
 
 async def _write_batches(

@@ -7,6 +7,7 @@ The batch arrives as wire tuples (`orders.wire`): the writer only adds the profi
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections import defaultdict
 from collections.abc import Callable
@@ -19,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from identity.vault import PhoneVault
 from orders.cells import COMPLETED, PURCHASED, REFUNDED
+from orders.dryrun import DryRunMemory
 from orders.idset import IdSet
 from orders.wire import WIRE_COLUMNS, WIRE_DOCUMENTS, WIRE_TIMES, WireBatch, order_payload, time_converter
 from storage.formats import COMPARED_COLUMNS, ORDER_WRITE_COLUMNS
@@ -66,8 +68,16 @@ class BatchWriter:
     """Writes batches of one file's orders; holds what must be known across batches of the run."""
 
     def __init__(
-        self, *, dialect: str, vault: PhoneVault, platform: str, provided: frozenset[str], run_id: int | None
+        self,
+        *,
+        dialect: str,
+        vault: PhoneVault,
+        platform: str,
+        provided: frozenset[str],
+        run_id: int | None,
+        memory: DryRunMemory | None = None,
     ) -> None:
+        """`run_id` None: a dry run, which needs `memory` (the caller closes it)."""
         self.dialect = dialect
         self.vault = vault
         self.platform = platform
@@ -81,8 +91,9 @@ class BatchWriter:
         # A column the file lacks is never overwritten: another export of the order may have filled it.
         self.update_columns = [*self.compared, "raw", "import_run_id", "updated_at"]
         self.dry_run = run_id is None
-        self.dry_run_seen: dict[str, tuple[Any, ...]] = {}
-        self.dry_run_profile_keys: set[str] = set()
+        if self.dry_run and memory is None:
+            raise ValueError("a dry run needs a DryRunMemory")
+        self._memory = memory
         self._time = time_converter(dialect)
         # Known from this run's batches: profiles it created, whose orders are all this run's, and
         # profiles it already wrote a purchase for. Together they spare the database a purchase-history
@@ -117,9 +128,8 @@ class BatchWriter:
         people = {key: NewPerson(*person) for key, person in batch.people.items()}
         ids = await profile_ids(conn, self.dialect, list(people))
         missing = {key: person for key, person in people.items() if key not in ids}
-        if self.dry_run:
-            outcome.new_profile_keys = set(missing) - self.dry_run_profile_keys
-            self.dry_run_profile_keys |= set(missing)
+        if self._memory is not None:
+            outcome.new_profile_keys = await asyncio.to_thread(self._memory.first_seen_profiles, missing)
             created: dict[str, int] = {}
         else:
             created = await create_profiles(conn, self.dialect, self.vault, missing, now)
@@ -166,18 +176,18 @@ class BatchWriter:
             for wire, key in zip(batch.orders, batch.keys, strict=True)
         ]
         existing = await stored_orders(conn, self.dialect, platform, [wire[0] for wire in batch.orders], self.compared)
+        if self._memory is not None:
+            await self._count_only(self._memory, records, existing, outcome)
+            return outcome
         status_index = self.compared.index("status") if "status" in self.compared else None
         to_write: list[tuple[Any, ...]] = []
         events: list[tuple[Any, ...]] = []
         newly_purchased: dict[int, list[tuple[tuple[Any, ...], str]]] = defaultdict(list)
-        current_of, dry_run = self._current, self.dry_run
+        current_of = self._current
         for record, payload in zip(records, batch.payloads, strict=True):
             order_no, profile_id = record[1], record[_PROFILE_AT]
-            current = current_of(record)
             before = existing.get(order_no)
-            if before is None and dry_run:
-                before = self.dry_run_seen.get(order_no)
-            if self._same(before, current):
+            if self._same(before, current_of(record)):
                 outcome.unchanged += 1
             else:
                 outcome.created += before is None
@@ -190,12 +200,8 @@ class BatchWriter:
                         events.extend(self._status_events(record, payload, old_status, stamp))
                         if record[_AT["status"]] in PURCHASED and old_status not in PURCHASED:
                             newly_purchased[profile_id].append((record, payload))
-            if dry_run:
-                self.dry_run_seen[order_no] = current
             if profile_id is not None:
                 outcome.profile_ids.add(profile_id)
-        if dry_run:
-            return outcome
         events.extend(await self._purchase_events(conn, newly_purchased, stamp, outcome.new_profile_ids))
         outcome.purchased_profile_ids = set(newly_purchased)
         # No order of the batch existed a moment ago: on PostgreSQL, plain copies (a concurrent import
@@ -224,6 +230,36 @@ class BatchWriter:
             ],
         )
         return outcome
+
+    async def _count_only(
+        self,
+        memory: DryRunMemory,
+        records: list[tuple[Any, ...]],
+        existing: dict[str, tuple[Any, ...]],
+        outcome: BatchOutcome,
+    ) -> None:
+        """A dry run's counts for one batch, as a real run would count them. An order an earlier batch of
+        the file had is compared with that row through its digest: the database no longer holds it."""
+        current_of = self._current
+        digests = {record[1]: hash(current_of(record)) for record in records}
+        seen = await asyncio.to_thread(memory.order_digests, list(digests))
+        for record in records:
+            order_no, profile_id = record[1], record[_PROFILE_AT]
+            if order_no in seen:
+                same, new = seen[order_no] == digests[order_no], False
+            else:
+                before = existing.get(order_no)
+                same, new = self._same(before, current_of(record)), before is None
+            if same:
+                outcome.unchanged += 1
+            else:
+                outcome.created += new
+                outcome.updated += not new
+                if profile_id is not None:
+                    outcome.changed_profile_ids.add(profile_id)
+            if profile_id is not None:
+                outcome.profile_ids.add(profile_id)
+        await asyncio.to_thread(memory.remember_orders, digests)
 
     def _status_events(
         self, record: tuple[Any, ...], payload: str, old_status: str | None, stamp: Any

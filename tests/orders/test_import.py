@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -158,6 +159,37 @@ async def test_dry_run_reports_the_same_counts_and_writes_nothing(db: Database, 
     real = await run_import(db, path)
     assert dry.counts() == real.counts()
     assert dry.run_id is None and dry.dry_run
+
+
+async def test_dry_run_counts_orders_repeated_across_batches_as_a_real_run_does(
+    db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(tempfile, "tempdir", _empty_dir(tmp_path / "scratch"))
+    rows = [
+        builders.tmall_row("3001", "13800138000", status="买家已付款，等待卖家发货"),
+        builders.tmall_row("3002", "13900139000"),
+        builders.tmall_row("3003", "13700137000"),
+        builders.tmall_row("3001", "13800138000"),  # the same order, completed since: updated
+        builders.tmall_row("3002", "13900139000"),  # the same order again: unchanged
+        builders.tmall_row("3004", "13800138000"),  # a buyer of an earlier batch: no new profile
+    ]
+    path = builders.tmall_csv(tmp_path / "repeats.csv", rows)
+    await run_import(db, _three_orders(tmp_path))  # a history in the database, too
+    dry = await run_import(db, path, dry_run=True, batch_size=2)
+    real = await run_import(db, path, batch_size=2)
+    assert (real.orders_created, real.orders_updated, real.orders_unchanged) == (4, 1, 1)
+    assert real.profiles_created == 1  # only 13700137000 is new
+    assert dry.counts() == real.counts()
+    assert _files_in(tmp_path / "scratch") == []  # the dry run's scratch file is gone
+
+
+def _empty_dir(path: Path) -> str:
+    path.mkdir()
+    return str(path)
+
+
+def _files_in(path: Path) -> list[str]:
+    return [child.name for child in path.iterdir()]
 
 
 async def test_bad_rows_are_rejected_kept_and_the_rest_imported(db: Database, tmp_path: Path) -> None:
