@@ -21,6 +21,7 @@ from orders.cells import (
     parse_money,
 )
 from orders.presets import LINE, Preset, column_indexes
+from orders.rollup import OpenOrders
 from orders.sources import Table
 
 # Order columns each preset field fills; a column the file lacks never overwrites another file's value.
@@ -46,6 +47,10 @@ _MAX_RAW_LINES = 100
 _NO_PHONE = PhoneVerdict(EMPTY)
 # Placeholder while a record is being built; never left on a finished record.
 _NO_RAW: list[list[str]] = []
+
+
+# The OrderRecord fields that hold times (orders.rollup stores them as numbers).
+TIME_FIELDS = ("ordered_at", "paid_at", "completed_at")
 
 
 @dataclass(slots=True)
@@ -242,29 +247,53 @@ class OrderReader:
 
     def batches(self, size: int) -> Iterator[Batch]:
         """Orders in batches of about `size`; line-level files are rolled up across the whole file."""
+        if self._rolling:
+            yield from self._rolled_up_batches(size)
+            return
         orders: dict[str, OrderRecord] = {}
         rejects: list[RejectedRow] = []
-        rolling = self._rolling
         for line_no, cells in self.table.rows:
             self.rows_read += 1
             try:
-                order_no = self._order_no(cells)
-                existing = orders.get(order_no) if rolling else None
-                if existing is not None:
-                    self._merge_line(existing, line_no, cells)
-                else:
-                    record = self._read_row(line_no, cells, order_no)
-                    # Order-level files: a repeated order number later in the file wins, as a re-export would.
-                    orders[record.order_no] = record
+                record = self._read_row(line_no, cells, self._order_no(cells))
+                # Order-level files: a repeated order number later in the file wins, as a re-export would.
+                orders[record.order_no] = record
             except CellError as error:
                 rejects.append(self._reject(line_no, cells, error))
-            if not rolling and len(orders) >= size:
+            if len(orders) >= size:
                 yield Batch([finish(o) for o in orders.values()], rejects, self.rows_read, self.table.position())
                 orders, rejects = {}, []
-        records = [finish(record) for record in orders.values()]
-        for start in range(0, max(len(records), 1), size):
-            last = start + size >= len(records)
-            yield Batch(records[start : start + size], rejects if last else [], self.rows_read, self.table.position())
+        yield Batch([finish(o) for o in orders.values()], rejects, self.rows_read, self.table.position())
+
+    def _rolled_up_batches(self, size: int) -> Iterator[Batch]:
+        """Line-level files: every order stays open to more lines until the file ends (`OpenOrders` keeps
+        memory flat); rejected rows go out as they gather, in batches without orders."""
+        orders = OpenOrders()
+        try:
+            rejects: list[RejectedRow] = []
+            for line_no, cells in self.table.rows:
+                self.rows_read += 1
+                try:
+                    order_no = self._order_no(cells)
+                    existing = orders.get(order_no)
+                    if existing is not None:
+                        self._merge_line(existing, line_no, cells)
+                    else:
+                        orders.add(self._read_row(line_no, cells, order_no))
+                except CellError as error:
+                    rejects.append(self._reject(line_no, cells, error))
+                if len(rejects) >= size:
+                    yield Batch([], rejects, self.rows_read, self.table.position())
+                    rejects = []
+            part: list[OrderRecord] = []
+            for record in orders.drain():
+                part.append(finish(record))
+                if len(part) >= size:
+                    yield Batch(part, [], self.rows_read, self.table.position())
+                    part = []
+            yield Batch(part, rejects, self.rows_read, self.table.position())
+        finally:
+            orders.close()
 
 
 def finish(record: OrderRecord) -> OrderRecord:

@@ -1,0 +1,124 @@
+"""The orders of a line-level file still open to more lines, in memory up to a bound, the rest spilled.
+
+A line-level export (one row per item or sub-order) can list an order's lines anywhere in the file, so
+every order stays open until the file ends. Most exports keep an order's lines together: the orders
+seen most recently stay in memory, and the oldest are written to a scratch database (`orders.scratch`)
+once more than `limit` are open, coming back if a later line names them. A 600,000-line file held
+300,000 orders at about 3.4 KB each (1 GB) before this; now memory stays flat however long the file.
+"""
+
+from __future__ import annotations
+
+import marshal
+from collections.abc import Iterator
+from dataclasses import fields
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from identity.phones import PhoneVerdict
+from orders.scratch import scratch_database
+
+if TYPE_CHECKING:
+    from orders.records import OrderRecord
+
+# Open orders kept in memory (about 3.4 KB each), and how many of the oldest are spilled at once.
+OPEN_IN_MEMORY = 20_000
+SPILL_AT_ONCE = 2_000
+
+
+class OpenOrders:
+    """Open orders by order number; `drain()` hands them all out, in the order they were first seen."""
+
+    def __init__(self, limit: int | None = None) -> None:
+        self._limit = OPEN_IN_MEMORY if limit is None else limit
+        self._memory: dict[str, OrderRecord] = {}
+        self._spilled = 0
+        self._db = scratch_database(
+            "CREATE TABLE spilled (seq INTEGER PRIMARY KEY, order_no TEXT NOT NULL UNIQUE, record BLOB NOT NULL)"
+        )
+
+    def __len__(self) -> int:
+        return len(self._memory) + self._spilled
+
+    def get(self, order_no: str) -> OrderRecord | None:
+        """The open order with this number, brought back into memory if it was spilled."""
+        record = self._memory.get(order_no)
+        if record is not None or not self._spilled:
+            return record
+        row = self._db.execute("SELECT seq, record FROM spilled WHERE order_no = ?", (order_no,)).fetchone()
+        if row is None:
+            return None
+        self._db.execute("DELETE FROM spilled WHERE seq = ?", (row[0],))
+        self._spilled -= 1
+        spilled = _unpack(row[1])
+        self.add(spilled)
+        return spilled
+
+    def add(self, record: OrderRecord) -> None:
+        """A newly seen order (or one brought back): the most recent in memory."""
+        self._memory[record.order_no] = record
+        if len(self._memory) > self._limit:
+            self._spill_oldest()
+
+    def _spill_oldest(self) -> None:
+        # Never the newest: the caller is about to add lines to it, and a spilled copy would miss them.
+        count = min(SPILL_AT_ONCE, len(self._memory) - 1)
+        oldest = [self._memory.pop(order_no) for order_no in list(self._memory)[:count]]
+        self._db.execute("BEGIN")
+        self._db.executemany(
+            "INSERT INTO spilled (order_no, record) VALUES (?, ?)",
+            ((record.order_no, _pack(record)) for record in oldest),
+        )
+        self._db.execute("COMMIT")
+        self._spilled += len(oldest)
+
+    def drain(self) -> Iterator[OrderRecord]:
+        """Every open order, spilled ones first (they were seen first), then those in memory; then closes."""
+        try:
+            rows = self._db.execute("SELECT record FROM spilled ORDER BY seq")
+            while chunk := rows.fetchmany(SPILL_AT_ONCE):
+                for (data,) in chunk:
+                    yield _unpack(data)
+            yield from self._memory.values()
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        self._memory, self._spilled = {}, 0
+        self._db.close()
+
+
+# A spilled record is a marshalled list of its fields: times as microseconds since the epoch, its phone
+# verdict as a tuple. Pickling the dataclass itself (aware datetimes above all) cost about 45 us a record
+# there and back, and a big file spills hundreds of thousands.
+_PHONE_FIELDS = tuple(field.name for field in fields(PhoneVerdict))
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+
+
+def _pack(record: OrderRecord) -> bytes:
+    values: list[Any] = []
+    for name in type(record).__slots__:  # a slotted dataclass: its fields, in order
+        value = getattr(record, name)
+        if isinstance(value, datetime):
+            value = (value - _EPOCH) // _MICROSECOND
+        elif isinstance(value, PhoneVerdict):
+            value = tuple(getattr(value, field) for field in _PHONE_FIELDS)
+        values.append(value)
+    return marshal.dumps(values)
+
+
+def _unpack(data: bytes) -> OrderRecord:
+    from orders.records import TIME_FIELDS, OrderRecord  # (records imports this module)
+
+    values = marshal.loads(data)  # noqa: S302 - marshalled by this module, in this process
+    for at in _time_positions(OrderRecord, TIME_FIELDS):
+        if values[at] is not None:
+            values[at] = _EPOCH + values[at] * _MICROSECOND
+    at = OrderRecord.__slots__.index("phone")
+    values[at] = PhoneVerdict(*values[at])
+    return OrderRecord(*values)
+
+
+def _time_positions(cls: Any, names: tuple[str, ...]) -> list[int]:
+    return [cls.__slots__.index(name) for name in names]
