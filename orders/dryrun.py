@@ -36,24 +36,25 @@ class DryRunMemory:
             found.update(self._db.execute(sql, part).fetchall())
         return found
 
-    def remember_orders(self, digests: dict[str, int]) -> None:
-        """Remember the latest digest of each order (a later row of an order replaces the earlier)."""
+    def unseen_profiles(self, phone_keys: Iterable[str]) -> set[str]:
+        """Those of these profile lookup keys the run has not remembered yet."""
+        keys = sorted(set(phone_keys))
+        seen: set[str] = set()
+        for start in range(0, len(keys), CHUNK):
+            part = keys[start : start + CHUNK]
+            marks = ", ".join("?" * len(part))
+            sql = f"SELECT phone_key FROM profile_keys WHERE phone_key IN ({marks})"  # noqa: S608 - marks only
+            seen.update(key for (key,) in self._db.execute(sql, part))
+        return set(keys) - seen
+
+    def remember(self, digests: dict[str, int], phone_keys: Iterable[str]) -> None:
+        """Remember a batch once it is counted: the latest digest of each order (a later row of an order
+        replaces the earlier) and the profiles it would create. Only then: a batch tried again after a
+        transient failure must find the same things unseen."""
         self._db.execute("BEGIN")
         self._db.executemany("INSERT OR REPLACE INTO orders VALUES (?, ?)", digests.items())
+        self._db.executemany("INSERT OR IGNORE INTO profile_keys VALUES (?)", ((key,) for key in phone_keys))
         self._db.execute("COMMIT")
-
-    def first_seen_profiles(self, phone_keys: Iterable[str]) -> set[str]:
-        """Those of these keys the run has not seen before; all of them are remembered from now on."""
-        self._db.execute("BEGIN")
-        before = self._db.total_changes
-        fresh: set[str] = set()
-        for key in sorted(set(phone_keys)):
-            self._db.execute("INSERT OR IGNORE INTO profile_keys VALUES (?)", (key,))
-            if self._db.total_changes != before:
-                fresh.add(key)
-                before = self._db.total_changes
-        self._db.execute("COMMIT")
-        return fresh
 
     def close(self) -> None:
         self._db.close()

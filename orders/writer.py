@@ -129,7 +129,7 @@ class BatchWriter:
         ids = await profile_ids(conn, self.dialect, list(people))
         missing = {key: person for key, person in people.items() if key not in ids}
         if self._memory is not None:
-            outcome.new_profile_keys = await asyncio.to_thread(self._memory.first_seen_profiles, missing)
+            outcome.new_profile_keys = await asyncio.to_thread(self._memory.unseen_profiles, missing)
             created: dict[str, int] = {}
         else:
             created = await create_profiles(conn, self.dialect, self.vault, missing, now)
@@ -259,7 +259,7 @@ class BatchWriter:
                     outcome.changed_profile_ids.add(profile_id)
             if profile_id is not None:
                 outcome.profile_ids.add(profile_id)
-        await asyncio.to_thread(memory.remember_orders, digests)
+        await asyncio.to_thread(memory.remember, digests, outcome.new_profile_keys)
 
     def _status_events(
         self, record: tuple[Any, ...], payload: str, old_status: str | None, stamp: Any

@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+import storage.orders
 from orders.aggregates import refresh_profiles
 from orders.wire import WireBatch
 from orders.writer import BatchOutcome, BatchWriter
@@ -104,3 +105,25 @@ async def test_profiles_rescored_by_several_workers_match_one_worker(
     together, alone = await rescored(2), await rescored(1)
     assert len(together) == 20 and all(row[1] == 3 for row in together)
     assert together == alone
+
+
+async def test_a_dry_run_batch_tried_again_after_a_transient_failure_counts_the_same(
+    db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = builders.tmall_csv(tmp_path / "a.csv", _rows())
+    real_lookup = storage.orders.stored_orders
+    looks = 0
+
+    async def flaky(*args: Any, **kwargs: Any) -> dict[str, tuple[Any, ...]]:
+        nonlocal looks
+        looks += 1
+        if looks == 1:  # the first batch's profiles were already looked at and counted
+            raise OperationalError("SELECT ...", {}, sqlite3.OperationalError("database is locked"))
+        return await real_lookup(*args, **kwargs)
+
+    monkeypatch.setattr("orders.writer.stored_orders", flaky)
+    dry = await run_import(db, path, batch_size=2, dry_run=True)
+    monkeypatch.undo()
+    real = await run_import(db, path, batch_size=2)
+    assert looks > 1
+    assert (dry.profiles_created, dry.orders_created) == (real.profiles_created, real.orders_created) == (2, 10)
