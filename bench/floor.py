@@ -2,7 +2,7 @@
 
 After the benchmark's import, its `orders` and `domain_events` rows are written again into empty
 copies of the two tables (same columns, same indexes), as fast as each database takes rows from
-Python: `executemany` in one-second-sized transactions on SQLite (the import's own settings), binary
+Python: `executemany` in transactions of 50,000 rows on SQLite (the import's own settings), binary
 `COPY` on PostgreSQL. No reading, normalising, lookups, comparisons, profiles or re-scoring: only
 the storing the issue asks for. Its rows/s is the most any import of the same file can reach on
 this machine with this schema.

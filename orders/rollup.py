@@ -13,7 +13,8 @@ import marshal
 from collections.abc import Iterator
 from dataclasses import fields
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from functools import cache
+from typing import TYPE_CHECKING
 
 from identity.phones import PhoneVerdict
 from orders.scratch import scratch_database
@@ -96,29 +97,31 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
 
 
+@cache
+def _layout() -> tuple[type[OrderRecord], tuple[str, ...], tuple[int, ...], int]:
+    """OrderRecord, its fields in order (a slotted dataclass), where its times are, where its phone is."""
+    from orders.records import TIME_FIELDS, OrderRecord  # (records imports this module)
+
+    names: tuple[str, ...] = OrderRecord.__slots__
+    return OrderRecord, names, tuple(names.index(name) for name in TIME_FIELDS), names.index("phone")
+
+
 def _pack(record: OrderRecord) -> bytes:
-    values: list[Any] = []
-    for name in type(record).__slots__:  # a slotted dataclass: its fields, in order
-        value = getattr(record, name)
-        if isinstance(value, datetime):
-            value = (value - _EPOCH) // _MICROSECOND
-        elif isinstance(value, PhoneVerdict):
-            value = tuple(getattr(value, field) for field in _PHONE_FIELDS)
-        values.append(value)
+    _cls, names, times, phone_at = _layout()
+    values = [getattr(record, name) for name in names]
+    for at in times:
+        if values[at] is not None:
+            values[at] = (values[at] - _EPOCH) // _MICROSECOND
+    phone = values[phone_at]
+    values[phone_at] = tuple(getattr(phone, field) for field in _PHONE_FIELDS)
     return marshal.dumps(values)
 
 
 def _unpack(data: bytes) -> OrderRecord:
-    from orders.records import TIME_FIELDS, OrderRecord  # (records imports this module)
-
+    cls, _names, times, phone_at = _layout()
     values = marshal.loads(data)  # noqa: S302 - marshalled by this module, in this process
-    for at in _time_positions(OrderRecord, TIME_FIELDS):
+    for at in times:
         if values[at] is not None:
             values[at] = _EPOCH + values[at] * _MICROSECOND
-    at = OrderRecord.__slots__.index("phone")
-    values[at] = PhoneVerdict(*values[at])
-    return OrderRecord(*values)
-
-
-def _time_positions(cls: Any, names: tuple[str, ...]) -> list[int]:
-    return [cls.__slots__.index(name) for name in names]
+    values[phone_at] = PhoneVerdict(*values[phone_at])
+    return cls(*values)

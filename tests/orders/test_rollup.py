@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
+from identity.phones import PhoneVerdict
 from orders.records import OrderRecord
 from orders.rollup import OpenOrders
 from storage.db import Database
@@ -28,6 +30,22 @@ def test_spilled_orders_come_back_when_a_later_line_names_them() -> None:
     drained = list(open_orders.drain())
     assert sorted(record.order_no for record in drained) == ["A", "B", "C", "D", "E"]
     assert next(record for record in drained if record.order_no == "A").lines == 1
+
+
+def test_a_spilled_order_comes_back_equal_times_phone_and_lines_included() -> None:
+    paid = datetime(2025, 11, 1, 1, 0, 0, 123456, tzinfo=UTC)
+    record = OrderRecord(
+        order_no="J9", line_no=3, total_fen=15000, products=["洗面奶"], ordered_at=paid, paid_at=paid,
+        phone=PhoneVerdict("mobile", "+8613900139000", "", "9000"), receiver_name="王五",
+        raw=[["J9", "SKU1"]], line_keys={"SKU1"}, lines=1,
+    )  # fmt: skip
+    open_orders = OpenOrders(limit=1)
+    open_orders.add(record)
+    open_orders.add(OrderRecord(order_no="J10", line_no=4))  # J9 is spilled
+    back = open_orders.get("J9")
+    assert back == record and back is not record
+    assert back is not None and back.ordered_at is not None and back.ordered_at.tzinfo is UTC
+    open_orders.close()
 
 
 def _jd_line(order_no: str, sku: str, title: str, phone: str) -> list[str]:
