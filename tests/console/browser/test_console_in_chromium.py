@@ -38,11 +38,15 @@ async def test_admin_journey_through_the_console(
     tmp_path: Any,
 ) -> None:
     now = clock.now()
-    await seed.template_and_journey(db, now)
-    for number, (channel, orders) in enumerate([("store_qr", 0), ("store_qr", 1), ("kol", 2), ("kol", 0)]):
+    _template, journey_id = await seed.template_and_journey(db, now)
+    people = [
         await seed.person(
             db, now, openid=f"o{number}", phone=f"+86138001380{number:02d}", orders=orders, channel=channel
         )
+        for number, (channel, orders) in enumerate([("store_qr", 0), ("store_qr", 1), ("kol", 2), ("kol", 0)])
+    ]
+    runner_id, runner_profile = people[1]
+    await seed.run(db, now, journey_id=journey_id, follower_id=runner_id, profile_id=runner_profile)
     await seed.person(db, now, openid="o9", phone=None, channel="kol")
     server = await aiohttp_server(console_root, host="127.0.0.1")
     base = f"http://127.0.0.1:{server.port}"
@@ -109,3 +113,11 @@ async def test_admin_journey_through_the_console(
     # Back on the dashboard the buyers from the import are counted.
     await page.goto(f"{base}/console/")
     assert int(await page.inner_text("#stat-buyers")) >= 400
+
+    # A profile with a journey run opens and shows where the run stands.
+    answer = await page.goto(f"{base}/console/profiles/{runner_profile}")
+    assert answer is not None and answer.status == 200
+    runs = page.locator("section.card", has_text="Journey runs")
+    assert "onboarding v1" in await runs.inner_text()
+    assert await runs.locator("td.run-step").count() == 1
+    await page.screenshot(path=str(shot("profile-with-runs")), full_page=True)
