@@ -22,7 +22,6 @@ from scrm.settings import Settings
 from storage.db import Database
 
 PG_URL = os.environ.get("SCRM_TEST_DATABASE_URL", "")
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 
 
 def pytest_report_header(config: pytest.Config) -> str:
@@ -80,8 +79,3 @@ def settings(db_url: str) -> Settings:
         wechat_aes_key="abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG",
         wechat_api_base="http://127.0.0.1:1",
     )
-
-
-@pytest.fixture
-def shared_dir() -> Path:
-    return SHARED

@@ -23,6 +23,9 @@ from tests.support.wechat import (
     text_xml,
 )
 
+# Tencent's public WXBizMsgCrypt sample vector, copied into the repository (see its README for provenance).
+OFFICIAL_VECTOR = Path(__file__).resolve().parents[1] / "fixtures" / "wechat" / "official_sample_vector.json"
+
 
 async def test_handshake_echoes_echostr(client: TestClient[Any, Any], account: TestAccount, now_ts: int) -> None:
     response = await client.get("/wechat", params=handshake_params(account, now_ts, echostr="5837397520665436492"))
@@ -70,10 +73,8 @@ async def test_compatible_mode_is_answered_encrypted(
     assert read_reply(account, body)["Content"] == DEFAULT_HELP
 
 
-async def test_official_sample_vector_decrypts_and_is_answered(
-    services: Services, make_client: Any, shared_dir: Path
-) -> None:
-    vector = json.loads((shared_dir / "fixtures/wechat/official_sample_vector.json").read_text())
+async def test_official_sample_vector_decrypts_and_is_answered(services: Services, make_client: Any) -> None:
+    vector = json.loads(OFFICIAL_VECTOR.read_text(encoding="utf-8"))
     official = TestAccount(appid=vector["appid"], token=vector["token"], aes_key=vector["encoding_aes_key"])
     services.settings = services.settings.with_overrides(
         wechat_appid=official.appid, wechat_token=official.token, wechat_aes_key=official.aes_key
