@@ -20,7 +20,8 @@ _SEALED_PREFIX = "v1:"
 class PhoneVault:
     def __init__(self, key: bytes = b"") -> None:
         if key and len(key) != 32:
-            raise ValueError("the data key must be 32 bytes")
+            # Settings decode SCRM_DATA_KEY from either base64 alphabet; what arrives here is the raw key.
+            raise ValueError(f"the data key (SCRM_DATA_KEY, decoded) must be 32 bytes, got {len(key)}")
         self._key = key
         # Separate sub-keys so the lookup hash and the cipher never share key material.
         self._mac_key = hashlib.sha256(b"scrm-lookup" + key).digest() if key else b""

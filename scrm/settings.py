@@ -33,7 +33,7 @@ class Settings:
     port: int = 8080
     # Seconds a callback may spend before we answer `success` and send the reply through the API.
     reply_deadline: float = 4.0
-    # Key for encrypting phone numbers at rest (base64 of 32 bytes); empty = stored in clear.
+    # Key for encrypting phone numbers at rest (32 bytes, given in either base64 alphabet); empty = in clear.
     data_key: bytes = b""
     content_dir: str = ""
     # Marketing frequency caps per follower.
@@ -127,15 +127,26 @@ def _aes_key(raw: str) -> str:
     return raw
 
 
+_DATA_KEY_RULE = "SCRM_DATA_KEY must be 32 bytes in base64, standard or URL-safe (openssl rand -base64 32)"
+
+
 def _data_key(raw: str) -> bytes:
+    """The phone vault's key. Both base64 alphabets are read (`openssl rand -base64 32` writes `+` and `/`,
+    `secrets.token_urlsafe(32)` writes `-` and `_` and drops the padding), the padding is optional, but
+    one key never mixes the two alphabets: that is a damaged copy, not a key."""
     if not raw:
         return b""
+    standard, url_safe = any(c in raw for c in "+/"), any(c in raw for c in "-_")
+    if standard and url_safe:
+        raise SettingsError(f"{_DATA_KEY_RULE}; this value mixes the two alphabets (+/ and -_)")
+    unpadded = raw.rstrip("=")
+    text = unpadded.translate(str.maketrans("-_", "+/")) + "=" * (-len(unpadded) % 4)
     try:
-        decoded = base64.b64decode(raw, validate=True)
+        decoded = base64.b64decode(text, validate=True)
     except (binascii.Error, ValueError):
-        raise SettingsError("SCRM_DATA_KEY must be base64 of 32 random bytes") from None
+        raise SettingsError(f"{_DATA_KEY_RULE}; this value is not base64") from None
     if len(decoded) != 32:
-        raise SettingsError(f"SCRM_DATA_KEY must decode to 32 bytes, got {len(decoded)}")
+        raise SettingsError(f"{_DATA_KEY_RULE}; got {len(decoded)} bytes")
     return decoded
 
 

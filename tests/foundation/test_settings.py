@@ -74,3 +74,37 @@ def test_cli_reports_bad_setting_in_one_line_with_exit_2(
     err = capsys.readouterr().err.strip()
     assert err.startswith("scrm: SCRM_DATABASE_URL")
     assert "\n" not in err
+
+
+# 32 bytes whose base64 has both `+` and `/` in the standard alphabet (so `-` and `_` in the URL-safe one).
+_KEY_BYTES = bytes.fromhex("fbefbe" * 10 + "fbff")
+
+
+@pytest.mark.parametrize(
+    "written",
+    [
+        base64.b64encode(_KEY_BYTES).decode(),
+        base64.urlsafe_b64encode(_KEY_BYTES).decode(),
+        # `secrets.token_urlsafe(32)` style: URL-safe and without its `=` padding.
+        base64.urlsafe_b64encode(_KEY_BYTES).decode().rstrip("="),
+        base64.b64encode(_KEY_BYTES).decode().rstrip("="),
+    ],
+)
+def test_data_key_is_read_in_either_base64_alphabet(written: str) -> None:
+    assert load_settings({"SCRM_DATA_KEY": written}, dotenv=None).data_key == _KEY_BYTES
+
+
+@pytest.mark.parametrize(
+    ("written", "says"),
+    [
+        (base64.urlsafe_b64encode(b"-" * 16).decode(), "got 16 bytes"),
+        (base64.urlsafe_b64encode(bytes(range(200, 248))).decode(), "got 48 bytes"),
+        ("not base64 at all!", "not base64"),
+        (base64.b64encode(_KEY_BYTES).decode()[:10] + "-" + base64.b64encode(_KEY_BYTES).decode()[11:], "mixes"),
+    ],
+)
+def test_a_data_key_that_is_not_32_bytes_says_what_is_wrong(written: str, says: str) -> None:
+    with pytest.raises(SettingsError, match="SCRM_DATA_KEY") as raised:
+        load_settings({"SCRM_DATA_KEY": written}, dotenv=None)
+    assert says in str(raised.value)
+    assert "32 bytes" in str(raised.value)

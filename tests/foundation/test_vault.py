@@ -33,3 +33,8 @@ def test_masking() -> None:
     assert mask_phone("+8613800138000") == "138****8000"
     assert mask_phone("13800138000") == "138****8000"
     assert mask_phone("123") == "***"
+
+
+def test_a_key_of_the_wrong_size_is_refused_with_its_size() -> None:
+    with pytest.raises(ValueError, match=r"SCRM_DATA_KEY.*32 bytes, got 16"):
+        PhoneVault(b"k" * 16)
