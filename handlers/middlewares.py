@@ -129,11 +129,16 @@ def _bind_hook(hook: InteractionHook, ctx: HandlerContext, event: Inbound) -> Ca
 
 
 async def conversation(event: Inbound, ctx: HandlerContext, call_next: CallNext) -> Reply | None:
-    """Load the follower's conversation state under its lock (when a "conversations" store exists)."""
+    """Load the follower's conversation state under its lock (when a "conversations" store exists).
+
+    A follower the delivery's claim found in no conversation costs no lease and no read (`idle`).
+    """
     store: Any = ctx.services.extras.get("conversations")
     if store is None:
         return await call_next(event, ctx)
-    async with store.lock(ctx.account.appid, event.openid) as state:
+    record = ctx.follower_record
+    idle = record is not None and not record.in_conversation
+    async with store.lock(ctx.account.appid, event.openid, idle=idle) as state:
         ctx.state = state
         try:
             return await call_next(event, ctx)

@@ -27,6 +27,9 @@ def make_interaction_hook(dispatcher: Dispatcher) -> InteractionHook:
         follower_id = ctx.follower_id
         if not event.is_interaction or follower_id is None:
             return
+        record = ctx.follower_record
+        if record is not None and not record.has_waiting_pushes:
+            return  # the delivery's claim found nothing held or due for this follower
         try:
             report = await dispatcher.deliver_for_follower(follower_id)
         except Exception:

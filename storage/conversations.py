@@ -11,6 +11,12 @@ is for callers that already write in an open transaction: on SQLite a second con
 that transaction forever.
 
 State expires 10 minutes after the last step; an expired flow is reported once through `timed_out_flow`.
+
+Most messages come from followers in no conversation at all. A caller that already knows that (the
+gateway reads it with the delivery's claim, `FollowerRecord.in_conversation`) passes `idle=True`: no
+lease is taken and nothing is written unless the handler starts a flow, which is then stored only if
+the row is still idle (`_start_flow`). The hint is ignored while another delivery of the same follower
+holds the process's lock, since that one may be starting a flow right now.
 """
 
 from __future__ import annotations
@@ -102,10 +108,20 @@ class ConversationStore:
 
     @asynccontextmanager
     async def lock(
-        self, appid: str, openid: str, *, session: AsyncSession | None = None
+        self, appid: str, openid: str, *, session: AsyncSession | None = None, idle: bool = False
     ) -> AsyncIterator[ConversationState]:
-        """Hold the follower's conversation and yield its state; saved when the block exits normally."""
+        """Hold the follower's conversation and yield its state; saved when the block exits normally.
+
+        `idle=True` says the caller read, moments ago, that no flow is stored (see the module docstring).
+        """
         local = self._local_lock(appid, openid)
+        if idle and session is None and not local.locked():
+            async with local:
+                state = ConversationState(appid, openid)
+                yield state
+                if state.flow is not None:
+                    await self._start_flow(appid, openid, state)
+            return
         async with local:
             owner = f"{self._owner_prefix}-{secrets.token_hex(4)}"
             if session is None:
@@ -165,6 +181,33 @@ class ConversationStore:
             statement = statement.where(col(ConversationRow.lock_owner) == owner)
         await session.exec(statement)
         state.expires_at = expires
+
+    async def _start_flow(self, appid: str, openid: str, state: ConversationState) -> None:
+        """Store a flow begun from an idle state, unless another process began one meanwhile."""
+        await self._ensure_row(appid, openid)
+        now = self._clock.now()
+        async with self._db.transaction() as session:
+            started = await session.exec(
+                update(ConversationRow)
+                .where(
+                    col(ConversationRow.appid) == appid,
+                    col(ConversationRow.openid) == openid,
+                    or_(col(ConversationRow.flow).is_(None), col(ConversationRow.expires_at) <= now),
+                    or_(col(ConversationRow.lock_owner).is_(None), col(ConversationRow.lock_until) <= now),
+                )
+                .values(
+                    flow=state.flow,
+                    step=state.step,
+                    data=state.data,
+                    expires_at=now + self._ttl,
+                    lock_owner=None,
+                    lock_until=None,
+                    updated_at=now,
+                )
+            )
+        if started.rowcount != 1:
+            raise ConversationBusy(f"conversation of {openid} was started by another delivery meanwhile")
+        state.expires_at = now + self._ttl
 
     @staticmethod
     async def _find(session: AsyncSession, appid: str, openid: str) -> ConversationRow | None:

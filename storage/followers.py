@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import text
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.orm import make_transient_to_detached
@@ -53,6 +54,10 @@ class FollowerRecord:
 
     values: dict[str, Any]
     from_sqlite: bool = False
+    # What else waits for this follower, read in the same transaction as the write (see `_situation`):
+    # the callback path skips the held-push delivery and the conversation lease when nothing is there.
+    has_waiting_pushes: bool = True
+    in_conversation: bool = True
 
     @property
     def id(self) -> int:
@@ -76,6 +81,15 @@ class FollowerRecord:
         return _detached(values)
 
 
+# Held pushes, and pending ones already due, wait for the follower's next interaction (journeys.wake); a
+# conversation row with a flow is a binding in progress. Both are index lookups, read with the write.
+_SITUATION_SQL = (
+    "SELECT EXISTS (SELECT 1 FROM pushes WHERE follower_id = :id AND (status = 'held'"
+    " OR (status = 'pending' AND due_at <= :now))),"
+    " EXISTS (SELECT 1 FROM conversation_states WHERE appid = :appid AND openid = :openid AND flow IS NOT NULL)"
+)
+
+
 @functools.lru_cache(maxsize=64)
 def _upsert_sql(names: tuple[str, ...], updated: tuple[str, ...]) -> str:
     assignments = ", ".join(f"{name} = excluded.{name}" for name in updated)
@@ -87,13 +101,18 @@ def _upsert_sql(names: tuple[str, ...], updated: tuple[str, ...]) -> str:
 
 
 def _upsert(values: dict[str, Any], updates: dict[str, Any]) -> Write[FollowerRecord]:
+    at: datetime = values["updated_at"]
+
     async def engine_step(conn: AsyncConnection) -> FollowerRecord:
         # Built only when used: the SQLite path never pays for compiling it.
         statement = postgresql.insert(_table).values(**values)
         # With nothing to change a no-op update still returns the existing row (DO NOTHING would not).
         changes = updates or {"appid": statement.excluded.appid}
         upsert = statement.on_conflict_do_update(index_elements=["appid", "openid"], set_=changes)
-        return FollowerRecord(dict((await conn.execute(upsert.returning(*_table.c))).one()._mapping))
+        row = dict((await conn.execute(upsert.returning(*_table.c))).one()._mapping)
+        situation = {"id": row["id"], "now": at, "appid": row["appid"], "openid": row["openid"]}
+        waiting, talking = (await conn.execute(text(_SITUATION_SQL), situation)).one()
+        return FollowerRecord(row, has_waiting_pushes=bool(waiting), in_conversation=bool(talking))
 
     names = tuple(values)
     sql = _upsert_sql(names, tuple(updates) or ("appid",))
@@ -105,7 +124,15 @@ def _upsert(values: dict[str, Any], updates: dict[str, Any]) -> Write[FollowerRe
         cursor.execute(sql, params)
         row = cursor.fetchone()
         columns = [column[0] for column in cursor.description]
-        return FollowerRecord(dict(zip(columns, row, strict=True)), from_sqlite=True)
+        found = dict(zip(columns, row, strict=True))
+        situation = {
+            "id": found["id"],
+            "now": stamps.get(at) or sqlite_time(at),
+            "appid": found["appid"],
+            "openid": found["openid"],
+        }
+        waiting, talking = cursor.execute(_SITUATION_SQL, situation).fetchone()
+        return FollowerRecord(found, from_sqlite=True, has_waiting_pushes=bool(waiting), in_conversation=bool(talking))
 
     return Write(sqlite_step, engine_step)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -17,6 +18,8 @@ from storage.followers import FollowerRecord, interaction_write
 from storage.group_commit import Write
 from storage.inbound import Claim, claim_and_write, find_delivery
 from storage.models.core import Follower, InboundEvent
+from storage.models.identity import ConversationRow
+from storage.models.pushes import Push
 
 pytestmark = pytest.mark.storage
 
@@ -115,3 +118,32 @@ async def test_a_failing_write_is_rolled_back_and_the_claim_stands(db: Database,
     assert await _followers(db) == []
     found = await find_delivery(db, "msg:o1:1")
     assert found is not None and found.id == claim.delivery_id
+
+
+async def _situation(db: Database, clock: FakeClock, key: str) -> FollowerRecord:
+    claim: Claim[FollowerRecord] = await _claim(db, key, clock, _interaction(clock))
+    assert claim.written is not None
+    return claim.written
+
+
+async def test_the_claim_reports_whether_pushes_or_a_conversation_wait(db: Database, clock: FakeClock) -> None:
+    first = await _situation(db, clock, "msg:o1:1")
+    assert (first.has_waiting_pushes, first.in_conversation) == (False, False)
+    async with db.transaction() as session:
+        session.add(ConversationRow(appid="wxa", openid="o1", flow="bind", step="phone", updated_at=clock.now()))
+        for status, due in (("sent", clock.now()), ("pending", clock.now() + timedelta(hours=1))):
+            session.add(_push(first.id, status, due, clock))
+    # A push sent already, or pending but not yet due, does not wait for this interaction.
+    second = await _situation(db, clock, "msg:o1:2")
+    assert (second.has_waiting_pushes, second.in_conversation) == (False, True)
+    async with db.transaction() as session:
+        session.add(_push(first.id, "held", clock.now() - timedelta(days=1), clock))
+    third = await _situation(db, clock, "msg:o1:3")
+    assert third.has_waiting_pushes
+
+
+def _push(follower_id: int, status: str, due_at: datetime, clock: FakeClock) -> Push:
+    return Push(
+        follower_id=follower_id, appid="wxa", openid="o1", template_version_id=1, status=status,
+        due_at=due_at, created_at=clock.now(),
+    )  # fmt: skip

@@ -6,10 +6,12 @@ import asyncio
 import uuid
 
 import pytest
+from sqlmodel import select
 
 from scrm.clock import FakeClock
 from storage.conversations import ConversationBusy, ConversationStore
 from storage.db import Database
+from storage.models.identity import ConversationRow
 
 pytestmark = pytest.mark.storage
 
@@ -111,3 +113,29 @@ async def test_state_can_live_in_the_callers_transaction(db: Database, clock: Fa
     async with db.transaction() as session, store.lock("wx1", openid, session=session) as state:
         state.start("subscribe", "confirm")
     assert (await store.peek("wx1", openid)).step == "confirm"
+
+
+async def test_an_idle_follower_costs_no_row_until_a_flow_starts(db: Database, clock: FakeClock) -> None:
+    store = ConversationStore(db, clock)
+    openid = key()
+    async with store.lock("wx1", openid, idle=True) as state:
+        assert state.flow is None
+    async with db.session() as session:
+        assert (await session.exec(select(ConversationRow).where(ConversationRow.openid == openid))).first() is None
+    async with store.lock("wx1", openid, idle=True) as state:
+        state.start("bind", "phone")
+    stored = await store.peek("wx1", openid)
+    assert (stored.flow, stored.step, stored.expires_at) == ("bind", "phone", clock.now() + store._ttl)
+
+
+async def test_an_idle_hint_never_overwrites_a_flow_begun_meanwhile(db: Database, clock: FakeClock) -> None:
+    store, elsewhere = ConversationStore(db, clock), ConversationStore(db, clock)
+    openid = key()
+    with pytest.raises(ConversationBusy):
+        async with store.lock("wx1", openid, idle=True) as state:
+            # Another process starts a binding between this delivery's claim and its save.
+            async with elsewhere.lock("wx1", openid) as theirs:
+                theirs.start("bind", "code", phone="kept")
+            state.start("bind", "phone")
+    stored = await store.peek("wx1", openid)
+    assert (stored.step, stored.data) == ("code", {"phone": "kept"})
