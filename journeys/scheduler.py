@@ -1,10 +1,17 @@
-"""APScheduler in the serving process, with its job store in the application database, on the leader only.
+"""APScheduler in the serving process, on the scheduler leader only, with its jobs kept in memory.
 
-Every process runs a small election loop (journeys.leader). The process holding the lease starts an
-AsyncIOScheduler whose jobs (journeys.jobs.JOBS) live in the `apscheduler_jobs` table; when it loses
-the lease (a stall longer than the lease) it shuts its scheduler down, and a follower whose attempt
-succeeds starts its own. Jobs are stored by reference (`journeys.scheduler:run_job` + the job name) and
-find this process's runtime through `_RUNTIME`, since live objects cannot be pickled into the store.
+The recurring jobs (journeys.jobs.JOBS) are the same in every process, and the durable state they work
+on is the push outbox and the journey runs. So the scheduler keeps its jobs in APScheduler's memory job
+store: nothing is written on every run, nothing synchronous touches the database from the event loop,
+and a bulk import holding the SQLite file cannot fail the scheduler itself.
+
+Every process runs a small election loop (journeys.leader). The process holding the lease starts the
+scheduler; when it loses the lease it stops it. Each run goes through `JobRunner.run`, which never lets
+an exception reach APScheduler: a failing run logs its cause and the job runs again at its next time.
+The runner remembers how each job last ran (`JobHealth`); the election loop checks it every heartbeat,
+and a leader whose jobs stopped ticking (no run finished within twice a job's interval) cancels the stuck
+run and gives up the lease for one lease period, so another process, or this one afresh, takes over.
+`/readyz`, `/metrics` and the console's dashboard read the same record.
 
     handle = await start_scheduler(services)   # in `scrm serve` / `scrm demo`
     ...
@@ -16,61 +23,124 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+from apscheduler.jobstores.memory import MemoryJobStore
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from handlers.context import Services
-from journeys.jobs import JOBS
+from journeys.jobs import JOBS, JobSpec
 from journeys.leader import LeaderLease
 from journeys.runtime import JourneyRuntime, build_runtime
 from scrm.clock import CHINA
 
 log = logging.getLogger(__name__)
-_RUNTIME: dict[str, JourneyRuntime] = {}
+
+# A job is stalled when no run finished for this many of its intervals.
+STALL_INTERVALS = 2
 
 
-def sync_database_url(url: str) -> str:
-    """The synchronous URL of the application database, for APScheduler's SQLAlchemyJobStore."""
-    if url.startswith("sqlite+aiosqlite://"):
-        return "sqlite://" + url[len("sqlite+aiosqlite://") :]
-    if url.startswith("postgresql+asyncpg://"):
-        return "postgresql+psycopg://" + url[len("postgresql+asyncpg://") :]
-    raise ValueError(f"no synchronous driver known for {url.split('://')[0]}")
+@dataclass
+class JobHealth:
+    """How one job has been running in this process (monotonic seconds)."""
+
+    name: str
+    interval: float | None
+    runs: int = 0
+    failures: int = 0
+    failures_in_a_row: int = 0
+    last_started: float | None = None
+    last_finished: float | None = None
+    last_error: str = ""
+    running: asyncio.Task[Any] | None = field(default=None, repr=False)
+
+    def seconds_since_tick(self, now: float, since: float) -> float:
+        """Seconds since a run last finished (or since `since`, when none has yet)."""
+        return now - (self.last_finished if self.last_finished is not None else since)
+
+    def stalled(self, now: float, since: float) -> bool:
+        if self.interval is None:
+            return False  # daily jobs: a missed night is logged, not a stall of the engine
+        return self.seconds_since_tick(now, since) > STALL_INTERVALS * self.interval
 
 
-async def run_job(name: str) -> None:
-    """What the job store points at: run job `name` of this process's runtime, logging its failure."""
-    runtime = _RUNTIME.get("current")
-    if runtime is None:
-        log.warning("job %s fired but no journeys runtime is active in this process", name)
-        return
-    try:
-        outcome = await JOBS[name].function(runtime)
-    except Exception:
-        log.exception("scheduled job %s failed; it runs again at its next time", name)
-        return
-    log.debug("job %s: %s", name, outcome)
+class JobRunner:
+    """Runs the jobs of one runtime, records each run, and never lets a failure escape."""
+
+    def __init__(
+        self,
+        runtime: JourneyRuntime,
+        jobs: dict[str, JobSpec] | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.runtime = runtime
+        self.jobs = jobs if jobs is not None else JOBS
+        self.monotonic = monotonic
+        self.health = {
+            name: JobHealth(name, float(spec.seconds) if spec.seconds else None) for name, spec in self.jobs.items()
+        }
+        self.started_at = monotonic()
+
+    async def run(self, name: str) -> None:
+        """One run of job `name`; its outcome is logged and recorded, never raised."""
+        health = self.health[name]
+        health.last_started = self.monotonic()
+        health.running = asyncio.current_task()
+        try:
+            outcome = await self.jobs[name].function(self.runtime)
+        except asyncio.CancelledError:
+            health.failures += 1
+            health.failures_in_a_row += 1
+            health.last_error = "cancelled (stalled)"
+            raise
+        except Exception as error:  # noqa: BLE001 - every failure is logged and the job runs again
+            health.failures += 1
+            health.failures_in_a_row += 1
+            health.last_error = f"{type(error).__name__}: {error}"[:300]
+            log.error(
+                "scheduled job %s failed (%d in a row); it runs again at its next time: %s",
+                name,
+                health.failures_in_a_row,
+                health.last_error,
+                exc_info=error,
+            )
+        else:
+            health.failures_in_a_row = 0
+            log.debug("job %s: %s", name, outcome)
+        finally:
+            health.runs += 1
+            health.last_finished = self.monotonic()
+            health.running = None
+
+    def stalled(self) -> list[JobHealth]:
+        now = self.monotonic()
+        return [h for h in self.health.values() if h.stalled(now, self.started_at)]
+
+    def cancel_running(self) -> None:
+        for health in self.health.values():
+            if health.running is not None:
+                health.running.cancel()
 
 
-def build_scheduler(database_url: str) -> AsyncIOScheduler:
-    """A scheduler whose job store is the application database, with every job of JOBS registered."""
+def build_scheduler(runner: JobRunner) -> AsyncIOScheduler:
+    """A scheduler with every job of the runner registered, kept in memory."""
     scheduler = AsyncIOScheduler(
-        jobstores={"default": SQLAlchemyJobStore(url=sync_database_url(database_url), tablename="apscheduler_jobs")},
+        jobstores={"default": MemoryJobStore()},
         job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 300},
         timezone=CHINA,
     )
-    for name, spec in JOBS.items():
+    for name, spec in runner.jobs.items():
         trigger: Any
         if spec.seconds is not None:
             trigger = IntervalTrigger(seconds=spec.seconds, timezone=CHINA)
         else:
             trigger = CronTrigger(hour=spec.hour, minute=spec.minute, timezone=CHINA)
-        scheduler.add_job(run_job, trigger, args=[name], id=name, name=name, replace_existing=True)
+        scheduler.add_job(runner.run, trigger, args=[name], id=name, name=name, replace_existing=True)
     return scheduler
 
 
@@ -82,6 +152,10 @@ class SchedulerHandle:
     runtime: JourneyRuntime
     lease: LeaderLease
     scheduler: AsyncIOScheduler | None = None
+    runner: JobRunner | None = None
+    monotonic: Callable[[], float] = time.monotonic
+    # Until when (monotonic) this process stays out of the election after giving the lease up.
+    standing_down_until: float = 0.0
     _task: asyncio.Task[None] | None = field(default=None, repr=False)
     _stopping: asyncio.Event = field(default_factory=asyncio.Event, repr=False)
 
@@ -89,32 +163,68 @@ class SchedulerHandle:
     def is_leader(self) -> bool:
         return self.scheduler is not None
 
+    def stalled_jobs(self) -> list[JobHealth]:
+        """The jobs of this leader that have not ticked within twice their interval (none when a follower)."""
+        return self.runner.stalled() if self.runner is not None and self.scheduler is not None else []
+
     async def elect_once(self) -> bool:
         """One round of the election: start or stop the scheduler to match the lease; True if leader."""
+        if self.scheduler is not None and (stalled := self.stalled_jobs()):
+            await self._stand_down(stalled)
+            return False
+        if self.monotonic() < self.standing_down_until:
+            return False
         try:
             leading = await self.lease.try_acquire()
-        except Exception:
-            log.exception("the scheduler lease could not be checked; acting as a follower")
+        except Exception as error:  # noqa: BLE001 - a database hiccup costs one round, never the loop
+            log.error("the scheduler lease could not be checked; acting as a follower this round: %r", error)
             leading = False
         if leading and self.scheduler is None:
-            scheduler = build_scheduler(self.services.settings.database_url)
-            scheduler.start()
-            self.scheduler = scheduler
+            self.runner = JobRunner(self.runtime, monotonic=self.monotonic)
+            self.scheduler = build_scheduler(self.runner)
+            self.scheduler.start()
             log.info("this process (%s) is the scheduler leader", self.lease.holder)
         elif not leading and self.scheduler is not None:
-            self.scheduler.shutdown(wait=False)
-            self.scheduler = None
+            self._stop_scheduler()
             log.warning("this process (%s) lost the scheduler lease; scheduler stopped", self.lease.holder)
         return leading
 
+    async def _stand_down(self, stalled: list[JobHealth]) -> None:
+        """Jobs stopped ticking: stop them and hand the lease to whichever process takes it first."""
+        now = self.monotonic()
+        assert self.runner is not None
+        for health in stalled:
+            log.error(
+                "scheduled job %s has not ticked for %.0f s (interval %.0f s, last error: %s); giving up the lease",
+                health.name,
+                health.seconds_since_tick(now, self.runner.started_at),
+                health.interval or 0,
+                health.last_error or "none",
+            )
+        self._stop_scheduler()
+        self.standing_down_until = now + self.lease.ttl.total_seconds()
+        try:
+            await self.lease.release()
+        except Exception as error:  # noqa: BLE001 - the lease then simply expires
+            log.error("the scheduler lease could not be released; it expires by itself: %r", error)
+
+    def _stop_scheduler(self) -> None:
+        if self.scheduler is not None:
+            self.scheduler.shutdown(wait=False)
+            self.scheduler = None
+        if self.runner is not None:
+            self.runner.cancel_running()
+
     async def _elect_forever(self) -> None:
         while not self._stopping.is_set():
-            await self.elect_once()
+            try:
+                await self.elect_once()
+            except Exception:  # the loop is what keeps the engine alive: it must outlive any bug
+                log.exception("scheduler election round failed")
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stopping.wait(), timeout=self.lease.heartbeat.total_seconds())
 
     def start(self) -> None:
-        _RUNTIME["current"] = self.runtime
         self._task = asyncio.create_task(self._elect_forever(), name="scheduler-election")
 
     async def stop(self) -> None:
@@ -123,11 +233,9 @@ class SchedulerHandle:
         if self._task is not None:
             await self._task
         if self.scheduler is not None:
-            self.scheduler.shutdown(wait=False)
-            self.scheduler = None
-            await self.lease.release()
-        if _RUNTIME.get("current") is self.runtime:
-            del _RUNTIME["current"]
+            self._stop_scheduler()
+            with contextlib.suppress(Exception):
+                await self.lease.release()
         await self.runtime.close()
 
 

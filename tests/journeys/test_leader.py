@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import inspect
+from sqlalchemy.exc import OperationalError
 
 from handlers.context import Services
-from journeys.jobs import JOBS
+from journeys.jobs import JOBS, JobSpec
 from journeys.leader import LeaderLease
 from journeys.runtime import build_runtime
-from journeys.scheduler import SchedulerHandle, build_scheduler, sync_database_url
+from journeys.scheduler import JobRunner, SchedulerHandle, build_scheduler
 from scrm.clock import FakeClock
 from scrm.settings import Settings
 from storage.db import Database
@@ -44,7 +46,7 @@ async def test_a_clean_shutdown_hands_the_lease_over_at_once(db: Database, clock
     assert await follower.try_acquire()
 
 
-async def test_two_processes_elect_one_scheduler_with_jobs_stored_in_the_database(
+async def test_two_processes_elect_one_scheduler_with_every_job_in_memory(
     db: Database, clock: FakeClock, settings: Settings
 ) -> None:
     handles = []
@@ -57,9 +59,12 @@ async def test_two_processes_elect_one_scheduler_with_jobs_stored_in_the_databas
         assert await first.elect_once()
         assert not await second.elect_once()
         assert first.is_leader and not second.is_leader
+        assert first.scheduler is not None
+        assert {job.id for job in first.scheduler.get_jobs()} == set(JOBS)
+        # Nothing of the scheduler's own is written to the application database.
         async with db.engine.connect() as conn:
-            stored = set((await conn.execute(text("SELECT id FROM apscheduler_jobs"))).scalars().all())
-        assert stored == set(JOBS)
+            tables = await conn.run_sync(lambda sync: inspect(sync).get_table_names())
+        assert "apscheduler_jobs" not in tables
         clock.advance(seconds=31)  # the first process stalls past its lease
         assert await second.elect_once()
         assert not await first.elect_once()
@@ -69,13 +74,78 @@ async def test_two_processes_elect_one_scheduler_with_jobs_stored_in_the_databas
             await handle.stop()
 
 
-def test_the_job_store_gets_a_synchronous_url() -> None:
-    assert sync_database_url("sqlite+aiosqlite:////tmp/x.db") == "sqlite:////tmp/x.db"
-    assert sync_database_url("postgresql+asyncpg://u@h/db") == "postgresql+psycopg://u@h/db"
-    with pytest.raises(ValueError, match="no synchronous driver"):
-        sync_database_url("mysql+aiomysql://u@h/db")
+class FakeMonotonic:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
 
 
-async def test_every_job_is_registered_with_a_trigger(settings: Settings) -> None:
-    scheduler = build_scheduler(settings.database_url)
-    assert {job.id for job in scheduler.get_jobs()} == set(JOBS)
+def _runtime_with(db: Database, clock: FakeClock, settings: Settings) -> Any:
+    return build_runtime(Services(db=db, settings=settings, clock=clock))
+
+
+async def test_a_failing_job_logs_its_cause_every_time_and_runs_again(
+    db: Database, clock: FakeClock, settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    calls: list[int] = []
+
+    async def flaky(_rt: Any) -> None:
+        calls.append(len(calls))
+        if len(calls) < 3:
+            raise OperationalError("UPDATE pushes", {}, Exception("database is locked"))
+
+    runtime = _runtime_with(db, clock, settings)
+    runner = JobRunner(runtime, {"flaky": JobSpec(flaky, seconds=5)})
+    try:
+        for _ in range(3):
+            await runner.run("flaky")
+    finally:
+        await runtime.close()
+    health = runner.health["flaky"]
+    assert calls == [0, 1, 2]
+    assert (health.runs, health.failures, health.failures_in_a_row) == (3, 2, 0)
+    failures = [r for r in caplog.records if "scheduled job flaky failed" in r.getMessage()]
+    assert len(failures) == 2 and all("database is locked" in r.getMessage() for r in failures)
+
+
+async def test_a_leader_whose_jobs_stop_ticking_gives_up_its_lease(
+    db: Database, clock: FakeClock, settings: Settings
+) -> None:
+    ticks = FakeMonotonic()
+    services = Services(db=db, settings=settings, clock=clock)
+    stuck = SchedulerHandle(services, build_runtime(services), LeaderLease(db, clock, holder="proc-a"), monotonic=ticks)
+    other_services = Services(db=db, settings=settings, clock=clock)
+    other = SchedulerHandle(
+        other_services, build_runtime(other_services), LeaderLease(db, clock, holder="proc-b"), monotonic=ticks
+    )
+    try:
+        assert await stuck.elect_once()
+        assert stuck.runner is not None
+        for name in JOBS:  # every job ran once, just now
+            stuck.runner.health[name].last_finished = ticks.now
+        ticks.now += 9
+        assert stuck.stalled_jobs() == []
+        assert await stuck.elect_once()
+        # dispatch_tick (every 5 s) has not finished a run for 11 s: the engine is stuck.
+        ticks.now += 2
+        assert "dispatch_tick" in {h.name for h in stuck.stalled_jobs()}
+        assert not await stuck.elect_once()
+        assert not stuck.is_leader
+        # The lease was handed over at once, and the stuck process stays out for a lease period.
+        assert await other.elect_once()
+        ticks.now += 31
+        assert not await stuck.elect_once()
+    finally:
+        await stuck.stop()
+        await other.stop()
+
+
+async def test_every_job_is_registered_with_a_trigger(db: Database, clock: FakeClock, settings: Settings) -> None:
+    runtime = _runtime_with(db, clock, settings)
+    try:
+        scheduler = build_scheduler(JobRunner(runtime))
+        assert {job.id for job in scheduler.get_jobs()} == set(JOBS)
+    finally:
+        await runtime.close()
