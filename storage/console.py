@@ -7,10 +7,11 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func
+from sqlalchemy import func, text, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from storage.db import take_write_lock
 from storage.models.console import ConsoleUser, LoginAttempt, WebSession
 
 ROLES = ("admin", "editor")
@@ -100,9 +101,63 @@ async def lockout_state(session: AsyncSession, *, username: str, ip: str, now: d
     return Lockout(until is not None, until)
 
 
-async def record_attempt(session: AsyncSession, *, username: str, ip: str, succeeded: bool, now: datetime) -> None:
-    session.add(LoginAttempt(at=now, username=username[:60], ip=ip[:64], succeeded=succeeded))
+@dataclass(frozen=True)
+class Reservation:
+    """The outcome of asking to check a password: locked out, or the attempt row recorded for it."""
+
+    lockout: Lockout
+    attempt_id: int | None = None
+
+
+# Advisory lock classes (the first key of PostgreSQL's two-key advisory locks) for one user name and one
+# address; the second key is a hash of the name or address. Colliding hashes only queue two logins.
+_NAME_LOCK_CLASS = 18_301
+_IP_LOCK_CLASS = 18_302
+
+
+def _lock_key(value: str) -> int:
+    return int.from_bytes(hashlib.sha256(value.encode("utf-8")).digest()[:4], "big", signed=True)
+
+
+async def _serialize_attempts(session: AsyncSession, *, username: str, ip: str) -> None:
+    """Hold, until this transaction ends, the turn of every login for this name and from this address.
+
+    SQLite: the database's write lock (`BEGIN IMMEDIATE`), so the count below sees every committed
+    attempt and no other writer records one before this one. PostgreSQL: two transaction-scoped advisory
+    locks, always the name's first, so two logins never wait on each other in a cycle.
+    """
+    connection = await session.connection()
+    if connection.dialect.name == "sqlite":
+        await take_write_lock(connection)
+        return
+    for lock_class, value in ((_NAME_LOCK_CLASS, username), (_IP_LOCK_CLASS, ip)):
+        await connection.execute(
+            text("SELECT pg_advisory_xact_lock(:lock_class, :key)"), {"lock_class": lock_class, "key": _lock_key(value)}
+        )
+
+
+async def reserve_attempt(session: AsyncSession, *, username: str, ip: str, now: datetime) -> Reservation:
+    """Check the lock-out and, unless locked, record this attempt as a failure, before any password check.
+
+    Run it alone in its own transaction (call it first) and commit before hashing: attempts for one name or
+    one address take turns here, so however many arrive at once, at most the limit are let through to
+    scrypt. The row becomes a success only once the password matched (`mark_attempt_succeeded`); a check
+    that never finishes stays counted as a failure.
+    """
+    username, ip = username[:60], ip[:64]
+    await _serialize_attempts(session, username=username, ip=ip)
+    lock = await lockout_state(session, username=username, ip=ip, now=now)
+    if lock.locked:
+        return Reservation(lock)
+    attempt = LoginAttempt(at=now, username=username, ip=ip, succeeded=False)
+    session.add(attempt)
     await session.flush()
+    return Reservation(lock, attempt.id)
+
+
+async def mark_attempt_succeeded(session: AsyncSession, attempt_id: int) -> None:
+    """The password of a reserved attempt matched: it stops counting against the name and the address."""
+    await session.exec(update(LoginAttempt).where(col(LoginAttempt.id) == attempt_id).values(succeeded=True))
 
 
 async def start_session(session: AsyncSession, user: ConsoleUser, *, ip: str, now: datetime) -> tuple[str, WebSession]:

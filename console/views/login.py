@@ -22,7 +22,14 @@ from console.security import (
     set_cookie,
     tokens_match,
 )
-from storage.console import SESSION_ABSOLUTE, end_session, find_user, lockout_state, record_attempt, start_session
+from storage.console import (
+    SESSION_ABSOLUTE,
+    end_session,
+    find_user,
+    mark_attempt_succeeded,
+    reserve_attempt,
+    start_session,
+)
 
 _LOGIN_FORM_LIFETIME = 3600
 
@@ -72,23 +79,25 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
         return _login_form(request, error="Enter your user name and password.", status=400, name=name)
     ip = client_ip(request)
     now = services.clock.now()
+    # The attempt is recorded (as a failure) in the same turn that checks the lock-out, and committed
+    # before scrypt runs: guesses sent at once cannot all pass a check none of them has counted yet.
     async with services.db.transaction() as session:
-        lock = await lockout_state(session, username=name, ip=ip, now=now)
-        if lock.locked:
-            until = china_time(lock.until, "%H:%M")
-            return _login_form(
-                request, error=f"Too many failed sign-ins. Try again after {until} (China time).", status=429, name=name
-            )
-        user = await find_user(session, name)
+        reservation = await reserve_attempt(session, username=name, ip=ip, now=now)
+        user = None if reservation.attempt_id is None else await find_user(session, name)
+    if reservation.attempt_id is None:
+        until = china_time(reservation.lockout.until, "%H:%M")
+        return _login_form(
+            request, error=f"Too many failed sign-ins. Try again after {until} (China time).", status=429, name=name
+        )
     stored = user.password_hash if user is not None else dummy_hash()
     # scrypt takes tens of milliseconds of CPU: run it off the event loop.
     matches = await asyncio.to_thread(verify_password, password, stored)
     succeeded = matches and user is not None and not user.disabled
     async with services.db.transaction() as session:
-        await record_attempt(session, username=name, ip=ip, succeeded=succeeded, now=now)
         if not succeeded or user is None:
             audit(request, session, "console.login_failed", name, ip=ip)
         else:
+            await mark_attempt_succeeded(session, reservation.attempt_id)
             user = await session.merge(user)
             token, _web_session = await start_session(session, user, ip=ip, now=now)
             audit(request, session, "console.login", name, ip=ip, role=user.role)

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
+import threading
+from collections import Counter
 from datetime import timedelta
 from typing import Any
 
+import aiohttp
+import pytest
 from aiohttp.test_utils import TestClient
 from sqlmodel import select
 
+from console.passwords import verify_password
 from scrm.clock import FakeClock
+from storage.console import IP_FAILURE_LIMIT, USER_FAILURE_LIMIT
 from storage.db import Database
 from storage.models.console import WebSession
 from storage.models.core import AuditEntry
@@ -82,6 +89,62 @@ async def test_five_failures_lock_the_user_for_fifteen_minutes(
     assert (await _try(anonymous, "alice", ADMIN_PASSWORD)).status == 429
     clock.advance(minutes=2)
     assert (await _try(anonymous, "alice", ADMIN_PASSWORD)).status == 200
+
+
+async def _forty_guesses_at_once(
+    anonymous: TestClient[Any, Any], monkeypatch: pytest.MonkeyPatch, *, names: list[str]
+) -> tuple[Counter[int], list[str]]:
+    """Forty wrong passwords sent together, as a script would; the answers and the passwords checked."""
+    checked: list[str] = []
+    guard = threading.Lock()
+
+    def counting_verify(password: str, stored: str) -> bool:
+        with guard:
+            checked.append(password)
+        return verify_password(password, stored)
+
+    # Counts the scrypt checks the login view runs (each is one guess actually tried).
+    monkeypatch.setattr("console.views.login.verify_password", counting_verify)
+    page = await anonymous.get("/console/login")
+    token = csrf_from(await page.text())
+    # Every request carries the same form token and ignores the cookies answered.
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar()) as script:
+
+        async def guess(number: int) -> int:
+            answer = await script.post(
+                anonymous.make_url("/console/login"),
+                data={"csrf_token": token, "name": names[number % len(names)], "password": f"guess-{number}"},
+                headers={"Cookie": f"scrm_console_login={token}"},
+                allow_redirects=False,
+            )
+            await answer.read()
+            return answer.status
+
+        statuses = Counter(await asyncio.gather(*(guess(number) for number in range(40))))
+    return statuses, checked
+
+
+@pytest.mark.concurrency
+async def test_forty_guesses_at_once_for_one_user_check_only_five_passwords(
+    anonymous: TestClient[Any, Any], users: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    statuses, checked = await _forty_guesses_at_once(anonymous, monkeypatch, names=["alice"])
+    assert len(checked) == USER_FAILURE_LIMIT
+    assert statuses == {401: USER_FAILURE_LIMIT, 429: 40 - USER_FAILURE_LIMIT}
+    # Still locked for the right password, whose check never runs.
+    assert (await _try(anonymous, "alice", ADMIN_PASSWORD)).status == 429
+    assert len(checked) == USER_FAILURE_LIMIT
+
+
+@pytest.mark.concurrency
+async def test_forty_guesses_at_once_over_many_names_from_one_address_check_only_ten(
+    anonymous: TestClient[Any, Any], users: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    statuses, checked = await _forty_guesses_at_once(
+        anonymous, monkeypatch, names=[f"user{number}" for number in range(40)]
+    )
+    assert len(checked) == IP_FAILURE_LIMIT
+    assert statuses == {401: IP_FAILURE_LIMIT, 429: 40 - IP_FAILURE_LIMIT}
 
 
 async def test_one_address_guessing_many_names_is_locked_out(anonymous: TestClient[Any, Any], users: None) -> None:
