@@ -15,6 +15,8 @@ from storage.db import take_write_lock
 from storage.models.console import ConsoleUser, LoginAttempt, WebSession
 
 ROLES = ("admin", "editor")
+# What a new user is unless someone chooses more: the role that can do the least.
+DEFAULT_ROLE = "editor"
 # Five wrong passwords in fifteen minutes lock that user name, from anywhere, for fifteen minutes.
 USER_FAILURE_LIMIT = 5
 # One address may try a few names (an office shares one NAT address) but not spray many.

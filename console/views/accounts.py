@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
@@ -13,7 +14,7 @@ from console.audit import audit
 from console.extras import optional_service
 from console.keys import SERVICES
 from console.lookup import get_or_404
-from console.rendering import redirect, render_page
+from console.rendering import china_time, redirect, render_page
 from storage.models.core import Account
 
 _APPID = re.compile(r"^wx[0-9a-zA-Z]{16}$")
@@ -129,7 +130,12 @@ async def account_test(request: web.Request) -> web.StreamResponse:
     else:
         try:
             answer = await client.check_connection(account.appid)
-            result = {"ok": bool(answer.get("token_ok", True)), "message": "Connected.", "answer": answer}
+            result = {
+                "ok": bool(answer.get("token_ok", True)),
+                "message": "Connected.",
+                "answer": answer,
+                "valid_until": _china_time_of(answer.get("token_valid_until")),
+            }
         except Exception as error:  # noqa: BLE001 - every failure is the answer the admin asked for
             result = {"ok": False, "message": f"{type(error).__name__}: {error}"}
     async with request.app[SERVICES].db.transaction() as session:
@@ -145,6 +151,19 @@ async def account_test(request: web.Request) -> web.StreamResponse:
         can_test=client is not None,
         result={"appid": account.appid, **result},
     )
+
+
+def _china_time_of(stamp: object) -> str:
+    """The client reports times as ISO 8601 in UTC; the console shows China time like everywhere else."""
+    if not isinstance(stamp, str) or not stamp:
+        return ""
+    try:
+        moment = datetime.fromisoformat(stamp)
+    except ValueError:
+        return stamp
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return china_time(moment) + " (China time)"
 
 
 async def _load(request: web.Request) -> Account:

@@ -66,7 +66,12 @@ async def profile_search(request: web.Request) -> web.StreamResponse:
 
 
 async def profile_page(request: web.Request) -> web.StreamResponse:
-    profile_id = _profile_id(request)
+    return await _render_profile(request, _profile_id(request))
+
+
+async def _render_profile(
+    request: web.Request, profile_id: int, *, errors: tuple[str, ...] = (), status: int = 200
+) -> web.Response:
     services = request.app[SERVICES]
     async with services.db.session() as session:
         detail = await profile_detail(session, profile_id)
@@ -80,9 +85,11 @@ async def profile_page(request: web.Request) -> web.StreamResponse:
     return render_page(
         request,
         "profile.html",
+        status=status,
         detail=detail,
         phone=phone,
         rights=request[VIEWER].is_admin,
+        errors=list(errors),
     )
 
 
@@ -112,7 +119,13 @@ async def profile_erase(request: web.Request) -> web.StreamResponse:
     profile_id = _profile_id(request)
     form = await request.post()
     if form.get("confirm") != "ERASE":
-        raise web.HTTPBadRequest(text="Type ERASE in the box to confirm the erasure; nothing was changed.")
+        # The profile again, with the reason beside the form, so the admin can read it and try again.
+        return await _render_profile(
+            request,
+            profile_id,
+            errors=("Type ERASE in capitals in the box to confirm the erasure; nothing was changed.",),
+            status=400,
+        )
     # identity.erase writes its own audit entry ("data.erased") in the same transaction.
     report = await erase_profile(request.app[SERVICES], profile_id, actor=actor_name(request[VIEWER]))
     if report is None:

@@ -13,7 +13,7 @@ from console.keys import SERVICES, VIEWER
 from console.lookup import path_id
 from console.passwords import PasswordPolicyError, check_password_policy, hash_password
 from console.rendering import redirect, render_page
-from storage.console import ROLES, UserExistsError, create_user, end_sessions_of_user, list_users
+from storage.console import DEFAULT_ROLE, ROLES, UserExistsError, create_user, end_sessions_of_user, list_users
 from storage.models.console import ConsoleUser
 
 _NAME = re.compile(r"^[A-Za-z0-9_.@-]{2,60}$")
@@ -22,7 +22,16 @@ _NAME = re.compile(r"^[A-Za-z0-9_.@-]{2,60}$")
 async def _render(request: web.Request, *, errors: list[str], form: dict[str, str], status: int = 200) -> web.Response:
     async with request.app[SERVICES].db.session() as session:
         users = await list_users(session)
-    return render_page(request, "users.html", status=status, users=users, roles=ROLES, errors=errors, form=form)
+    return render_page(
+        request,
+        "users.html",
+        status=status,
+        users=users,
+        roles=ROLES,
+        default_role=DEFAULT_ROLE,
+        errors=errors,
+        form=form,
+    )
 
 
 @admin_only
@@ -34,7 +43,8 @@ async def user_list(request: web.Request) -> web.StreamResponse:
 async def user_add(request: web.Request) -> web.StreamResponse:
     posted = await request.post()
     form = {key: value for key, value in posted.items() if isinstance(value, str)}
-    name, role = form.get("name", "").strip(), form.get("role", "")
+    # No role chosen means the least privilege, never admin.
+    name, role = form.get("name", "").strip(), form.get("role") or DEFAULT_ROLE
     password, repeat = form.get("password", ""), form.get("password_repeat", "")
     errors: list[str] = []
     if not _NAME.match(name):

@@ -13,7 +13,15 @@ from scrm.cli.common import print_json, with_database
 from scrm.cli.main import UsageError
 from scrm.clock import SystemClock
 from scrm.settings import Settings
-from storage.console import ROLES, UserExistsError, create_user, end_sessions_of_user, find_user, list_users
+from storage.console import (
+    DEFAULT_ROLE,
+    ROLES,
+    UserExistsError,
+    create_user,
+    end_sessions_of_user,
+    find_user,
+    list_users,
+)
 from storage.db import Database
 from storage.models.core import AuditEntry
 
@@ -26,7 +34,12 @@ def register(subparsers: Any) -> None:
     actions.required = True
     add = actions.add_parser("add", help="create a console user; the password is prompted for (or read from stdin)")
     add.add_argument("name", help="sign-in name: 2-60 letters, digits, _ . @ -")
-    add.add_argument("--role", required=True, choices=ROLES, help="admin: everything; editor: content and reports")
+    add.add_argument(
+        "--role",
+        default=DEFAULT_ROLE,
+        choices=ROLES,
+        help=f"admin: everything; editor: content and reports (default: {DEFAULT_ROLE}, the least privilege)",
+    )
     add.set_defaults(run=_add)
     listing = actions.add_parser("list", help="list console users")
     listing.add_argument("--json", action="store_true", help="print JSON instead of a table")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from aiohttp import web
@@ -162,3 +163,55 @@ async def test_an_admin_cannot_demote_themself(admin: TestClient[Any, Any], db: 
     answer = await admin.post(f"/console/users/{alice.id}", data=_form(admin, role="editor"))
     assert answer.status == 400
     assert "cannot demote or disable yourself" in await answer.text()
+
+
+async def test_the_add_user_form_starts_at_the_least_privilege(admin: TestClient[Any, Any], db: Database) -> None:
+    page = await (await admin.get("/console/users")).text()
+    add_form = page[page.index("Add a user") :]
+    assert re.search(r'<select name="role">.*?<option selected>editor</option>', add_form, re.S)
+    assert "<option selected>admin</option>" not in add_form
+    # A form posted without a role (a script, an old page) makes an editor too, never an admin.
+    added = await admin.post(
+        "/console/users",
+        data=_form(admin, name="quiet", password="long-enough-1", password_repeat="long-enough-1"),
+        allow_redirects=False,
+    )
+    assert added.status == 302
+    async with db.session() as session:
+        quiet = (await session.exec(select(ConsoleUser).where(ConsoleUser.name == "quiet"))).one()
+    assert quiet.role == "editor"
+
+
+async def test_a_wrong_erase_confirmation_answers_the_profile_page_with_the_error(
+    admin: TestClient[Any, Any], db: Database, clock: FakeClock
+) -> None:
+    _follower, profile_id = await seed.person(db, clock.now(), openid="oEr2", phone=PHONE, name="赵六", orders=1)
+    answer = await admin.post(f"/console/profiles/{profile_id}/erase", data=_form(admin, confirm="erase"))
+    assert answer.status == 400
+    assert answer.content_type == "text/html"
+    html = await answer.text()
+    assert 'class="topbar"' in html and "Sign out" in html  # inside the console's layout
+    assert re.search(r'class="errors?"[^>]*>.*Type ERASE', html, re.S)
+    assert "nothing was changed" in html
+    assert "Erase this person" in html  # the form is there to try again
+    async with db.session() as session:
+        profile = await session.get(Profile, profile_id)
+    assert profile is not None and profile.erased_at is None
+
+
+async def test_the_connection_test_shows_china_time(admin: TestClient[Any, Any], console_app: web.Application) -> None:
+    await admin.post(
+        "/console/accounts/new", data=_form(admin, appid="wxabcdef0123456789", token="tok123"), allow_redirects=False
+    )
+
+    class FakeWeChat:
+        async def check_connection(self, appid: str) -> dict[str, Any]:
+            return {"appid": appid, "token_ok": True, "token_valid_until": "2026-01-05T04:00:00+00:00"}
+
+    console_app[SERVICES].extras["wechat_api"] = FakeWeChat()
+    page = await (await admin.get("/console/accounts")).text()
+    account_id = re.search(r"/console/accounts/(\d+)/test", page)
+    assert account_id is not None
+    tested = await (await admin.post(f"/console/accounts/{account_id.group(1)}/test", data=_form(admin))).text()
+    assert "Token valid until 2026-01-05 12:00 (China time)" in tested
+    assert "04:00" not in tested and "+00:00" not in tested

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -74,3 +76,24 @@ async def test_add_and_reset_a_user(db: Database) -> None:
     assert actions == ["console.user_added", "console.password_set"]
     with pytest.raises(UsageError, match="no console user"):
         await users_cli.set_password(cli_db, name="nobody", password="second-password-2")
+
+
+def test_a_user_added_without_a_role_gets_the_least_privilege(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: Any
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    url = f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}"
+    monkeypatch.setenv("SCRM_DATABASE_URL", url)
+    monkeypatch.setattr("sys.stdin", Stdin("long-enough-pw\n"))
+    assert main(["users", "add", "bob"]) == 0
+    assert "with role editor" in capsys.readouterr().out
+
+    async def stored_role() -> str:
+        db = Database(url)
+        try:
+            async with db.session() as session:
+                return (await session.exec(select(ConsoleUser.role).where(ConsoleUser.name == "bob"))).one()
+        finally:
+            await db.dispose()
+
+    assert asyncio.run(stored_role()) == "editor"
