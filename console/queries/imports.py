@@ -3,18 +3,60 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import datetime
 
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.db import Database
+from storage.models.core import AuditEntry
 from storage.models.orders import ImportReject, ImportRun
 
 _CSV_PAGE = 2000
+# The audit entry a console import that failed leaves: most fail before the importer records a run.
+IMPORT_FAILED = "console.import_failed"
 
 
-async def recent_runs(session: AsyncSession, limit: int = 20) -> list[ImportRun]:
-    return list((await session.exec(select(ImportRun).order_by(col(ImportRun.id).desc()).limit(limit))).all())
+@dataclass(frozen=True)
+class FailedImport:
+    """An upload whose import failed, as the recent imports list shows it (no run, or an unfinished one)."""
+
+    file_name: str
+    platform: str
+    actor: str
+    started_at: datetime
+    error: str
+    id: None = None
+    state: str = "failed"
+
+
+def failed_import_entry(
+    *, at: datetime, actor: str, file_name: str, platform: str, started_at: datetime, error: str
+) -> AuditEntry:
+    """The audit entry that records a failed console import (and lists it under recent imports)."""
+    detail = {"platform": platform, "started_at": started_at.isoformat(), "error": error[:500]}
+    return AuditEntry(at=at, actor=actor, action=IMPORT_FAILED, target=file_name[:200], detail=detail)
+
+
+async def recent_imports(session: AsyncSession, limit: int = 20) -> list[ImportRun | FailedImport]:
+    """The latest runs and failed uploads together, newest first."""
+    runs: list[ImportRun | FailedImport] = list(
+        (await session.exec(select(ImportRun).order_by(col(ImportRun.id).desc()).limit(limit))).all()
+    )
+    statement = select(AuditEntry).where(AuditEntry.action == IMPORT_FAILED).order_by(col(AuditEntry.id).desc())
+    for entry in (await session.exec(statement.limit(limit))).all():
+        started = entry.detail.get("started_at")
+        runs.append(
+            FailedImport(
+                file_name=entry.target,
+                platform=str(entry.detail.get("platform", "")),
+                actor=entry.actor,
+                started_at=datetime.fromisoformat(started) if isinstance(started, str) else entry.at,
+                error=str(entry.detail.get("error", "")),
+            )
+        )
+    return sorted(runs, key=lambda item: item.started_at, reverse=True)[:limit]
 
 
 async def first_rejects(session: AsyncSession, run_id: int, limit: int = 100) -> list[ImportReject]:

@@ -14,10 +14,11 @@ from console.csv_export import csv_chunk
 from console.imports_runner import IMPORTS, ImportJob
 from console.keys import BASE_PATH, SERVICES, VIEWER
 from console.lookup import get_or_404
-from console.queries.imports import all_rejects, first_rejects, recent_runs
+from console.queries.imports import all_rejects, failed_import_entry, first_rejects, recent_imports
 from console.rendering import redirect, render_page
 from console.security import actor_name, wants_json
 from console.uploads import UploadError, discard, receive_upload
+from handlers.context import Services
 from orders.importer import ImportOptions, import_file
 from orders.presets import PLATFORM_CHOICES
 from storage.models.orders import ImportRun
@@ -31,7 +32,7 @@ PLATFORMS = tuple(choice for choice in PLATFORM_CHOICES if choice != "generic")
 @admin_only
 async def imports_page(request: web.Request, *, error: str = "", status: int = 200) -> web.StreamResponse:
     async with request.app[SERVICES].db.session() as session:
-        runs = await recent_runs(session)
+        runs = await recent_imports(session)
     jobs = [job for job in request.app[IMPORTS].jobs.values() if job.state in ("queued", "running")]
     return render_page(
         request, "imports.html", status=status, runs=runs, jobs=jobs, platforms=PLATFORMS, error=error,
@@ -69,11 +70,17 @@ async def upload(request: web.Request) -> web.StreamResponse:
 
     async def work(path: Path, running: ImportJob) -> int:
         options = ImportOptions(platform=running.platform, actor=running.actor)
-        report = await import_file(
-            services.db, services.settings, path, clock=services.clock, options=options, progress=running.progress
-        )
-        if report.run_id is None:
-            raise RuntimeError("the importer finished without recording a run")
+        try:
+            report = await import_file(
+                services.db, services.settings, path, clock=services.clock, options=options, progress=running.progress
+            )
+            if report.run_id is None:
+                raise RuntimeError("the importer finished without recording a run")
+        except Exception as error:
+            # Most failures come before the importer records a run: the audit entry is what lists them
+            # under recent imports (in every process, after a restart). The tracker still reports it.
+            await _record_failure(services, running, error)
+            raise
         return report.run_id
 
     async with services.db.transaction() as session:
@@ -83,6 +90,21 @@ async def upload(request: web.Request) -> web.StreamResponse:
     if wants_json(request):
         return web.json_response({**job.as_json(), "progress_url": request.app[BASE_PATH] + progress_path}, status=202)
     raise redirect(request, progress_path)
+
+
+async def _record_failure(services: Services, job: ImportJob, error: Exception) -> None:
+    # The same words the tracker gives the job page: the importer's own message, else the exception.
+    message = str(error) if isinstance(error, ValueError) else f"unexpected error: {type(error).__name__}: {error}"
+    entry = failed_import_entry(
+        at=services.clock.now(),
+        actor=job.actor,
+        file_name=job.file_name,
+        platform=job.platform,
+        started_at=job.started_at,
+        error=message,
+    )
+    async with services.db.transaction() as session:
+        session.add(entry)
 
 
 def _job(request: web.Request) -> ImportJob:

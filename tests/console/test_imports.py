@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import tempfile
+from html import escape
 from pathlib import Path
 from typing import Any
 
@@ -150,3 +151,22 @@ async def test_junk_file_fails_with_the_importers_message(
 async def test_an_editor_cannot_upload(editor: TestClient[Any, Any]) -> None:
     answer = await editor.post("/console/imports", data=upload_form(csrf(editor), tmall_export()))
     assert answer.status == 403
+
+
+async def test_a_failed_import_is_listed_under_recent_imports_with_its_error(
+    admin: TestClient[Any, Any], console_app: web.Application
+) -> None:
+    answer = await admin.post(
+        "/console/imports",
+        data=upload_form(csrf(admin), b"\x00\x01\x02 not an export", name="junk-export.csv"),
+        allow_redirects=False,
+    )
+    job_path = answer.headers["Location"]
+    await console_app[IMPORTS].wait(job_path.rsplit("/", 1)[-1])
+    error = (await (await admin.get(job_path + ".json")).json())["error"]
+    page = await (await admin.get("/console/imports")).text()
+    recent = page[page.index("Recent imports") :]
+    assert "No import yet" not in recent
+    row = next(line for line in recent.split("<tr") if "junk-export.csv" in line)
+    assert "failed" in row
+    assert escape(error) in row
