@@ -27,8 +27,6 @@ from storage.models.core import Follower, Profile
 
 log = logging.getLogger(__name__)
 
-DEFAULT_HELP = "您好！有什么可以帮您？"
-
 
 @dataclass
 class _Snapshot:
@@ -139,8 +137,9 @@ class ContentReplyBook:
         rule = self._first(self._rules(snapshot, appid, "scan"), scene)
         return self._render(snapshot, rule, None, None) if rule else None
 
-    async def help(self, appid: str) -> Reply:
-        """Always an answer: the help template, else a list of the keywords the account answers."""
+    async def help(self, appid: str) -> Reply | None:
+        """The help template, else a list of the keywords the account answers; None when the content has
+        neither, and the handlers answer the one built-in help (handlers.replybook.help_reply)."""
         snapshot = await self._current()
         rule = self._first(self._rules(snapshot, appid, "help"), "")
         reply = self._render(snapshot, rule, None, None) if rule else None
@@ -148,5 +147,5 @@ class ContentReplyBook:
             return reply
         words = [r.match_key for r in self._rules(snapshot, appid, "keyword")][:8]
         if words:
-            return TextReply(f"{DEFAULT_HELP}回复关键词试试：" + "、".join(words))
-        return TextReply(DEFAULT_HELP)
+            return TextReply("您可以回复以下关键词：" + "、".join(words))
+        return None

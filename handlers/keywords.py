@@ -5,7 +5,7 @@ from __future__ import annotations
 from gateway.events import TextMessage
 from gateway.replies import Reply
 from handlers.context import HandlerContext
-from handlers.replybook import reply_book
+from handlers.replybook import help_reply, reply_book
 from handlers.router import Router
 
 keywords_router = Router("keywords")
@@ -14,8 +14,7 @@ keywords_router = Router("keywords")
 @keywords_router.on("text")
 async def answer_keyword(event: TextMessage, ctx: HandlerContext) -> Reply | None:
     """The keyword's reply from the reply book, or the help reply listing what the account understands."""
-    book = reply_book(ctx)
-    reply = await book.keyword(ctx.account.appid, event.content)
+    reply = await reply_book(ctx).keyword(ctx.account.appid, event.content)
     if reply is not None:
         return reply
-    return await book.help(ctx.account.appid)
+    return await help_reply(ctx)

@@ -2,7 +2,8 @@
 
 Handlers ask the service `services.extras["reply_book"]` (any object with the `ReplyBook` methods);
 the content package provides one backed by editable content. `StaticReplyBook` is the built-in default
-with plain Chinese answers, used when no content is loaded.
+with plain Chinese answers, used when no reply book is configured. Whatever the book, a follower the
+book has nothing for gets the one built-in help (`help_reply`): a follow as much as a message.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ class ReplyBook(Protocol):
 
     async def scan(self, appid: str, scene: str) -> Reply | None: ...
 
-    async def help(self, appid: str) -> Reply: ...
+    async def help(self, appid: str) -> Reply | None: ...
 
 
 DEFAULT_WELCOME = "感谢关注！回复「帮助」查看可以做什么，回复「绑定」绑定手机号，领取会员权益。"
@@ -93,4 +94,18 @@ def reply_book(ctx: HandlerContext) -> ReplyBook:
     return book
 
 
-__all__ = ["DEFAULT_HELP", "DEFAULT_WELCOME", "HELP_WORDS", "ReplyBook", "StaticReplyBook", "reply_book"]
+async def help_reply(ctx: HandlerContext) -> Reply:
+    """The account's help, or the built-in `DEFAULT_HELP` when its book configures none."""
+    reply = await reply_book(ctx).help(ctx.account.appid)
+    return reply if reply is not None else TextReply(DEFAULT_HELP)
+
+
+__all__ = [
+    "DEFAULT_HELP",
+    "DEFAULT_WELCOME",
+    "HELP_WORDS",
+    "ReplyBook",
+    "StaticReplyBook",
+    "help_reply",
+    "reply_book",
+]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from gateway.events import SubscribeEvent
 from gateway.replies import Reply
 from handlers.context import HandlerContext
-from handlers.replybook import reply_book
+from handlers.replybook import help_reply, reply_book
 from handlers.router import Router
 from storage.followers import add_domain_event, mark_subscribed
 
@@ -14,7 +14,10 @@ subscribe_router = Router("subscribe")
 
 @subscribe_router.on("event.subscribe")
 async def welcome_new_follower(event: SubscribeEvent, ctx: HandlerContext) -> Reply | None:
-    """A follow, possibly through a channel QR code (`qrscene_<scene>`): subscribed, welcomed, enrolled."""
+    """A follow, possibly through a channel QR code (`qrscene_<scene>`): subscribed, welcomed, enrolled.
+
+    Never silent: without a welcome in the reply book the follower gets the help instead.
+    """
     follower = ctx.require_follower()
     session = ctx.require_session()
     now = ctx.clock.now()
@@ -22,4 +25,6 @@ async def welcome_new_follower(event: SubscribeEvent, ctx: HandlerContext) -> Re
     session.add(follower)
     # The journeys enrol new followers from this event; its key is the delivery's, so it is published once.
     add_domain_event(session, follower, "followed", at=now, payload={"scene": event.scene}, dedup_key=event.dedup_key)
-    return await reply_book(ctx).welcome(ctx.account.appid, follower, event.scene)
+    welcome = await reply_book(ctx).welcome(ctx.account.appid, follower, event.scene)
+    # No welcome configured (no content loaded yet): the built-in help, as a message would get.
+    return welcome if welcome is not None else await help_reply(ctx)

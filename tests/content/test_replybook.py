@@ -74,10 +74,12 @@ async def test_keywords_menus_scans_and_help(book: ContentReplyBook) -> None:
     assert "「绑定」" in _text(await book.help(APPID))
 
 
-async def test_without_content_help_still_answers(db: Database, clock: FakeClock) -> None:
+async def test_without_content_the_book_has_nothing_and_leaves_the_built_in_help_to_the_handlers(
+    db: Database, clock: FakeClock
+) -> None:
     empty = ContentReplyBook(db, clock)
     assert await empty.welcome(APPID, Follower(appid=APPID, openid="o"), None) is None
-    assert _text(await empty.help(APPID)) == "您好！有什么可以帮您？"
+    assert await empty.help(APPID) is None
 
 
 @pytest.mark.storage

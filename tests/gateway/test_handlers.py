@@ -8,11 +8,12 @@ from typing import Any
 from aiohttp.test_utils import TestClient
 from sqlmodel import select
 
+from content.replybook import ContentReplyBook
 from gateway.app import ENDPOINT_KEY
 from gateway.replies import Article, NewsReply, TextReply
 from handlers.context import Services
 from handlers.fallback import DEFAULT_MESSAGE_REPLY
-from handlers.replybook import DEFAULT_WELCOME, StaticReplyBook
+from handlers.replybook import DEFAULT_HELP, DEFAULT_WELCOME, StaticReplyBook
 from scrm.clock import FakeClock
 from storage.db import Database
 from storage.models.core import DomainEvent, Follower
@@ -119,6 +120,19 @@ async def test_keywords_and_help(
     assert helped is not None and "绑定" in helped["Content"] and "退订" in helped["Content"]
     follower = await gw.follower("o-kw")
     assert follower.last_message_at == clock.now() and follower.last_interaction_kind == "text"
+
+
+async def test_with_no_content_loaded_a_follow_and_a_message_both_get_the_built_in_help(
+    make_client: Any, services: Services, account: TestAccount, db: Database, clock: FakeClock
+) -> None:
+    # As `scrm serve` wires it: the content reply book, before any content has been loaded.
+    services.extras["reply_book"] = ContentReplyBook(db, clock)
+    gw = Gateway(await make_client(), account, db, clock)
+    welcomed = await gw.post(event_xml("o-first", "subscribe", event_key=""))
+    assert welcomed is not None and welcomed["Content"] == DEFAULT_HELP
+    helped = await gw.post(text_xml("o-first", "你们几点开门", msg_id="21"))
+    assert helped is not None and helped["Content"] == DEFAULT_HELP
+    assert (await gw.follower("o-first")).status == "subscribed"
 
 
 async def test_other_messages_get_a_polite_default(
