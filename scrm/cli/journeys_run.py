@@ -90,7 +90,9 @@ def _pushes_dispatch(_args: argparse.Namespace) -> int:
             report = await runtime.dispatcher.drain()
         finally:
             await runtime.close()
-        print_json({**housekeeping, **report.as_dict()})
+        # The drain's counts are prefixed: its "unknown" and "expired" are not the housekeeping's (the
+        # sends a dead dispatcher left interrupted, the pushes overdue), as in the scheduled dispatch job.
+        print_json({**housekeeping, **{f"drain_{name}": value for name, value in report.as_dict().items()}})
         return 0
 
     return with_database(dispatch)
