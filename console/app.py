@@ -48,7 +48,8 @@ def build_console_app(services: Services, *, base_path: str = "/console") -> web
     app[SERVICES] = services
     app[BASE_PATH] = base_path
     app[JINJA] = build_environment()
-    app[IMPORTS] = ImportTracker()
+    app[IMPORTS] = tracker = ImportTracker()
+    services.probes.refreshers.append(tracker.publish)
     for page in PAGES:
         page.add_routes(app.router)
     app.router.add_static("/static", STATIC, name="console.static")

@@ -20,6 +20,7 @@ from typing import Any
 from aiohttp import web
 
 from console.uploads import discard
+from scrm.metrics import metrics
 
 log = logging.getLogger("scrm.console.imports")
 
@@ -87,6 +88,12 @@ class ImportTracker:
 
     def new_job_id(self) -> str:
         return secrets.token_urlsafe(12)
+
+    async def publish(self) -> None:
+        """For /metrics: the imports running in this process and the rows they have handled."""
+        running = [job for job in self.jobs.values() if job.state in ("queued", "running")]
+        metrics().imports_running.set(len(running))
+        metrics().import_rows.set(sum(job.rows_done for job in running))
 
     def start(self, job: ImportJob, path: Path, work: ImportWork, now: Callable[[], datetime]) -> None:
         """Run `work` on `path` in the background; the file is removed when it ends."""

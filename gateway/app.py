@@ -34,7 +34,7 @@ def add_gateway_routes(app: web.Application, services: Services, dispatcher: Dis
     for path in ("/wechat", "/wechat/{appid}"):
         app.router.add_route("GET", path, endpoint.handle)
         app.router.add_route("POST", path, endpoint.handle)
-    app.router.add_routes(health_routes(services.db))
+    app.router.add_routes(health_routes(services.db, services.probes))
     app[ENDPOINT_KEY] = endpoint
 
     async def drain(_app: web.Application) -> None:

@@ -25,6 +25,7 @@ from gateway.xmlparse import XMLError, parse_xml
 from handlers.context import HandlerContext, Services
 from handlers.middlewares import follower, follower_write
 from handlers.router import Dispatcher
+from scrm.metrics import metrics
 from storage.inbound import finish_delivery
 
 log = logging.getLogger("scrm.gateway")
@@ -149,15 +150,23 @@ class CallbackEndpoint:
     async def handle(self, request: web.Request) -> web.StreamResponse:
         """Entry point for GET (handshake) and POST (messages and events)."""
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.services.settings.reply_deadline
+        arrived = loop.time()
+        response, outcome = await self._handle(request, arrived + self.services.settings.reply_deadline)
+        counted = metrics()
+        counted.callbacks.labels(outcome).inc()
+        counted.callback_seconds.observe(loop.time() - arrived)
+        return response
+
+    async def _handle(self, request: web.Request, deadline: float) -> tuple[web.StreamResponse, str]:
+        """The answer and its outcome for the metrics: inline, success, late, duplicate, rejected, handshake."""
         appid = request.match_info.get("appid")
         served = await (self.accounts.by_appid(appid) if appid else self.accounts.default())
         if served is None:
             log.warning("callback for an account this deployment does not serve appid=%s", appid or "(default)")
-            return web.Response(status=404, text="unknown account")
+            return web.Response(status=404, text="unknown account"), "rejected"
         try:
             if request.method == "GET":
-                return self._handshake(served, request)
+                return self._handshake(served, request), "handshake"
             body = await read_body(request)
             opened = open_callback(served, request.query, body, self._fresh)
         except Rejected as refusal:
@@ -169,7 +178,7 @@ class CallbackEndpoint:
                 request.remote,
                 extra={"status": refusal.status, "appid": served.appid},
             )
-            return web.Response(status=refusal.status, text=refusal.reason)
+            return web.Response(status=refusal.status, text=refusal.reason), "rejected"
         return await self._answer(request, served, opened, deadline)
 
     def _handshake(self, served: ServedAccount, request: web.Request) -> web.Response:
@@ -181,7 +190,7 @@ class CallbackEndpoint:
 
     async def _answer(
         self, request: web.Request, served: ServedAccount, opened: OpenedCallback, deadline: float
-    ) -> web.StreamResponse:
+    ) -> tuple[web.StreamResponse, str]:
         event = opened.event
         write = follower_write(event, served.appid, self.services.clock.now()) if self._record_with_claim else None
         claim = await self.gate.claim(event, served.appid, then=write)
@@ -189,7 +198,7 @@ class CallbackEndpoint:
         if delivery_id is None:
             reply = await self.gate.answer_retry(event, deadline)
             log.info("duplicate delivery msg_id=%s kind=%s answered=%s", event.message_id, event.key, _name(reply))
-            return self._render(served, opened, reply)
+            return self._render(served, opened, reply), "duplicate"
         ctx = HandlerContext(services=self.services, account=served.account)
         if claim.error is not None:
             # The follower middleware writes it again, alone; its own failure then reaches the errors middleware.
@@ -207,7 +216,7 @@ class CallbackEndpoint:
             self.background.spawn(
                 self._deliver_late(served, event, ctx, handling, delivery_id), name=f"late reply {event.message_id}"
             )
-            return web.Response(text=SUCCESS)
+            return web.Response(text=SUCCESS), "late"
         reply = _result(handling, event)
         self.gate.answered(event, reply)
         response = self._render(served, opened, reply)
@@ -221,7 +230,7 @@ class CallbackEndpoint:
                 self._after_reply(event, ctx, delivery_id, reply, via), name=f"after {event.message_id}"
             )
         log.info("callback answered msg_id=%s kind=%s reply=%s", event.message_id, event.key, _name(reply))
-        return response
+        return response, "inline" if reply is not None else "success"
 
     def _render(self, served: ServedAccount, opened: OpenedCallback, reply: Reply | None) -> web.Response:
         if reply is None:

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from scrm.clock import Clock
+from scrm.metrics import Probes
 from scrm.settings import Settings
 from storage.db import Database
 from storage.followers import FollowerRecord
@@ -28,6 +29,8 @@ class Services:
     settings: Settings
     clock: Clock
     extras: dict[str, Any] = field(default_factory=dict)
+    # What /readyz checks and /metrics refreshes (the scheduler, backlogs, imports add theirs).
+    probes: Probes = field(default_factory=Probes)
 
     def get(self, name: str) -> Any:
         try:

@@ -22,6 +22,7 @@ from journeys.enrolment import NO_PURCHASE
 from journeys.report import journey_report
 from journeys.runtime import JourneyRuntime
 from scrm.clock import start_of_china_day
+from scrm.metrics import count_pushes
 from storage.inbound import purge_deliveries
 from storage.models.core import AuditEntry, DomainEvent, Follower, Profile
 from storage.models.pushes import JourneyRun
@@ -60,6 +61,7 @@ async def dispatch_tick(rt: JourneyRuntime) -> dict[str, int]:
             sent[name] = sent.get(name, 0) + value
         if not report.claimed or not budget.left():
             break
+    count_pushes(sent)
     return {**counts, **{f"drain_{name}": value for name, value in sent.items()}}
 
 

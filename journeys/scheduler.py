@@ -38,6 +38,7 @@ from journeys.jobs import JOBS, JobSpec
 from journeys.leader import LeaderLease
 from journeys.runtime import JourneyRuntime, build_runtime
 from scrm.clock import CHINA
+from scrm.metrics import metrics
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +63,12 @@ class JobHealth:
     def seconds_since_tick(self, now: float, since: float) -> float:
         """Seconds since a run last finished (or since `since`, when none has yet)."""
         return now - (self.last_finished if self.last_finished is not None else since)
+
+    def failed(self, reason: str) -> None:
+        self.failures += 1
+        self.failures_in_a_row += 1
+        self.last_error = reason
+        metrics().scheduler_failures.labels(self.name).inc()
 
     def stalled(self, now: float, since: float) -> bool:
         if self.interval is None:
@@ -94,14 +101,10 @@ class JobRunner:
         try:
             outcome = await self.jobs[name].function(self.runtime)
         except asyncio.CancelledError:
-            health.failures += 1
-            health.failures_in_a_row += 1
-            health.last_error = "cancelled (stalled)"
+            health.failed("cancelled (stalled)")
             raise
         except Exception as error:  # noqa: BLE001 - every failure is logged and the job runs again
-            health.failures += 1
-            health.failures_in_a_row += 1
-            health.last_error = f"{type(error).__name__}: {error}"[:300]
+            health.failed(f"{type(error).__name__}: {error}"[:300])
             log.error(
                 "scheduled job %s failed (%d in a row); it runs again at its next time: %s",
                 name,
@@ -116,10 +119,17 @@ class JobRunner:
             health.runs += 1
             health.last_finished = self.monotonic()
             health.running = None
+            metrics().scheduler_since_tick.labels(name).set(0)
 
     def stalled(self) -> list[JobHealth]:
         now = self.monotonic()
         return [h for h in self.health.values() if h.stalled(now, self.started_at)]
+
+    def publish(self) -> None:
+        """Set the scheduler's gauges from this runner's record (the leader, every heartbeat)."""
+        now, gauge = self.monotonic(), metrics().scheduler_since_tick
+        for health in self.health.values():
+            gauge.labels(health.name).set(round(health.seconds_since_tick(now, self.started_at), 1))
 
     def cancel_running(self) -> None:
         for health in self.health.values():
@@ -167,6 +177,23 @@ class SchedulerHandle:
         """The jobs of this leader that have not ticked within twice their interval (none when a follower)."""
         return self.runner.stalled() if self.runner is not None and self.scheduler is not None else []
 
+    async def readiness(self) -> str | None:
+        """For /readyz: why this process, as the leader, is not doing its work (None when it is)."""
+        if self.monotonic() < self.standing_down_until:
+            return "gave up the scheduler lease after its jobs stopped ticking; rejoining the election shortly"
+        stalled = self.stalled_jobs()
+        if not stalled:
+            return None
+        return "scheduled jobs not ticking: " + ", ".join(
+            f"{h.name} (interval {h.interval:.0f} s, last error: {h.last_error or 'none'})" for h in stalled
+        )
+
+    async def publish(self) -> None:
+        """For /metrics: whether this process leads, and (leader) how long since each job ticked."""
+        metrics().scheduler_leader.set(1 if self.is_leader else 0)
+        if self.runner is not None and self.is_leader:
+            self.runner.publish()
+
     async def elect_once(self) -> bool:
         """One round of the election: start or stop the scheduler to match the lease; True if leader."""
         if self.scheduler is not None and (stalled := self.stalled_jobs()):
@@ -187,6 +214,7 @@ class SchedulerHandle:
         elif not leading and self.scheduler is not None:
             self._stop_scheduler()
             log.warning("this process (%s) lost the scheduler lease; scheduler stopped", self.lease.holder)
+        await self.publish()
         return leading
 
     async def _stand_down(self, stalled: list[JobHealth]) -> None:
@@ -202,6 +230,7 @@ class SchedulerHandle:
                 health.last_error or "none",
             )
         self._stop_scheduler()
+        await self.publish()
         self.standing_down_until = now + self.lease.ttl.total_seconds()
         try:
             await self.lease.release()
@@ -242,5 +271,7 @@ class SchedulerHandle:
 async def start_scheduler(services: Services, runtime: JourneyRuntime | None = None) -> SchedulerHandle:
     """Wire journeys into `services` (wake hook included) and start electing a scheduler leader."""
     handle = SchedulerHandle(services, runtime or build_runtime(services), LeaderLease(services.db, services.clock))
+    services.probes.readiness.append(handle.readiness)
+    services.probes.refreshers.append(handle.publish)
     handle.start()
     return handle

@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable
 from gateway.events import Inbound
 from handlers.context import HandlerContext
 from journeys.dispatcher import Dispatcher
+from scrm.metrics import count_pushes
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +37,7 @@ def make_interaction_hook(dispatcher: Dispatcher) -> InteractionHook:
             # The reply is already gone; the dispatcher's periodic sweep requeues these pushes later.
             log.exception("delivering held pushes to follower %s after %s failed", follower_id, event.key)
             return
+        count_pushes(report.as_dict())
         if report.claimed:
             log.info("follower %s interacted (%s): %s", follower_id, event.key, report.as_dict())
 

@@ -22,10 +22,19 @@ from sandbox.callbacks import SandboxAccount
 from sandbox.fake_wechat import FakeWeChat
 from sandbox.simulator import add_sandbox_routes
 from scrm.clock import Clock
+from scrm.metrics import metrics, set_outbox_backlog
 from scrm.settings import Settings
+from storage.backlogs import outbox_backlog, unprocessed_events
 from storage.db import Database
 
 log = logging.getLogger("scrm.app")
+
+
+async def publish_backlogs(db: Database, clock: Clock) -> None:
+    """For /metrics: the outbox and the unprocessed domain events, as the database has them now."""
+    set_outbox_backlog((await outbox_backlog(db, clock.now())).items())
+    metrics().events_backlog.set(await unprocessed_events(db))
+
 
 SCHEDULER_KEY = web.AppKey("scrm.scheduler", SchedulerHandle)
 # Console uploads stream to disk themselves; this only bounds ordinary form posts.
@@ -43,6 +52,7 @@ class Sandbox:
 def build_services(settings: Settings, db: Database, clock: Clock) -> Services:
     """Every long-lived collaborator the handlers, journeys and console look up by name."""
     services = Services(db=db, settings=settings, clock=clock)
+    services.probes.refreshers.append(lambda: publish_backlogs(db, clock))
     services.extras.update(build_identity_services(db, settings, clock))
     services.extras["reply_book"] = ContentReplyBook(db, clock)
     services.extras["wechat_api"] = WeChatAPI(settings, db, clock)

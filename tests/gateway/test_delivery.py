@@ -6,15 +6,18 @@ import asyncio
 from typing import Any
 
 from aiohttp import web
+from prometheus_client import REGISTRY
 from sqlmodel import select
 
-from gateway.app import ENDPOINT_KEY
+from gateway.app import ENDPOINT_KEY, build_gateway_app
 from gateway.events import Inbound, TextMessage
 from gateway.health import health_routes
 from gateway.replies import Reply, TextReply
 from handlers.context import HandlerContext, Services
+from handlers.default_router import build_default_dispatcher
 from handlers.middlewares import DEFAULT_MIDDLEWARES, POLITE_FALLBACK
 from handlers.router import Dispatcher, Router
+from scrm.metrics import Probes
 from storage.db import Database
 from storage.models.core import InboundEvent
 from tests.gateway.conftest import RecordingWeChatAPI
@@ -152,8 +155,58 @@ async def test_readiness_fails_when_the_database_is_unreachable(aiohttp_client: 
     # thread, which can outlive this test's event loop and surface as an error in the next test.
     unreachable = Database("postgresql+asyncpg://postgres@127.0.0.1:9/none")
     app = web.Application()
-    app.router.add_routes(health_routes(unreachable))
+    app.router.add_routes(health_routes(unreachable, Probes()))
     client = await aiohttp_client(app)
-    assert (await client.get("/readyz")).status == 503
+    answer = await client.get("/readyz")
+    assert answer.status == 503
+    assert (await answer.json())["reasons"] == ["database unreachable"]
     assert (await client.get("/healthz")).status == 200
     await unreachable.dispose()
+
+
+async def test_readiness_names_every_failing_check(services: Services, aiohttp_client: Any) -> None:
+    healthy: list[str | None] = [None]
+
+    async def scheduler() -> str | None:
+        return healthy[0]
+
+    services.probes.readiness.append(scheduler)
+    client = await aiohttp_client(build_gateway_app(services, build_default_dispatcher()))
+    assert (await client.get("/readyz")).status == 200
+    healthy[0] = "scheduled jobs not ticking: dispatch_tick"
+    answer = await client.get("/readyz")
+    assert answer.status == 503
+    assert (await answer.json())["reasons"] == ["scheduled jobs not ticking: dispatch_tick"]
+
+
+async def test_metrics_count_callbacks_by_outcome(
+    client: Any, account: TestAccount, now_ts: int, services: Services
+) -> None:
+    def answered(outcome: str) -> float:
+        return REGISTRY.get_sample_value("scrm_callbacks_total", {"outcome": outcome}) or 0.0
+
+    refreshed: list[bool] = []
+
+    async def refresh() -> None:
+        refreshed.append(True)
+
+    services.probes.refreshers.append(refresh)
+    before = {outcome: answered(outcome) for outcome in ("inline", "rejected")}
+    callback = plaintext_callback(account, text_xml("oMetrics", "帮助", msg_id="424242"), timestamp=now_ts)
+    assert (await client.post("/wechat", params=callback.params, data=callback.body)).status == 200
+    assert (await client.post("/wechat?signature=bad&timestamp=1&nonce=n", data=b"<xml/>")).status == 403
+    assert answered("inline") == before["inline"] + 1
+    assert answered("rejected") == before["rejected"] + 1
+    scrape = await client.get("/metrics")
+    assert scrape.status == 200 and scrape.headers["Content-Type"].startswith("text/plain")
+    body = await scrape.text()
+    for name in (
+        "scrm_callback_seconds_bucket",
+        "scrm_pushes_total",
+        "scrm_outbox_backlog",
+        "scrm_domain_events_backlog",
+        "scrm_scheduler_seconds_since_tick",
+        "scrm_import_rows_processed",
+    ):
+        assert f"# TYPE {name.removesuffix('_bucket').removesuffix('_total')}" in body, name  # fmt: skip
+    assert refreshed == [True]
