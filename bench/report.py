@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import statistics
 from collections import defaultdict
 from dataclasses import dataclass
@@ -34,7 +35,7 @@ def cell_line(m: Measured) -> str:
     return (
         f"round {m.round} {m.target:15} {m.mode:9} c={m.connections:<3} {c.rps:9,.0f} req/s  p50 {c.p50_ms:7.1f} ms"
         f"  p99 {c.p99_ms:7.1f} ms  non-2xx={c.non_2xx} socket={c.socket_errors} {late}"
-        f"  CPU {m.cpu_ms_per_request:.2f} ms/req{used_up}"
+        f"  CPU {m.cpu_ms_per_request:.2f} ms/req  load {os.getloadavg()[0]:.1f}{used_up}"
     )
 
 
