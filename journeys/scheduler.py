@@ -38,7 +38,7 @@ from journeys.jobs import JOBS, JobSpec
 from journeys.leader import LeaderLease
 from journeys.runtime import JourneyRuntime, build_runtime
 from scrm.clock import CHINA
-from scrm.metrics import metrics
+from scrm.metrics import JobStatus, SchedulerStatus, metrics
 
 log = logging.getLogger(__name__)
 
@@ -188,6 +188,21 @@ class SchedulerHandle:
             f"{h.name} (interval {h.interval:.0f} s, last error: {h.last_error or 'none'})" for h in stalled
         )
 
+    def status(self) -> SchedulerStatus:
+        """For the console's dashboard."""
+        jobs: tuple[JobStatus, ...] = ()
+        if self.runner is not None and self.is_leader:
+            now, since = self.monotonic(), self.runner.started_at
+            jobs = tuple(
+                JobStatus(
+                    h.name, h.interval, round(h.seconds_since_tick(now, since), 1), h.runs, h.failures,
+                    h.last_error, h.stalled(now, since),
+                )
+                for h in self.runner.health.values()
+            )  # fmt: skip
+        standing_down = self.monotonic() < self.standing_down_until
+        return SchedulerStatus(self.is_leader, self.lease.holder, standing_down, jobs)
+
     async def publish(self) -> None:
         """For /metrics: whether this process leads, and (leader) how long since each job ticked."""
         metrics().scheduler_leader.set(1 if self.is_leader else 0)
@@ -273,5 +288,6 @@ async def start_scheduler(services: Services, runtime: JourneyRuntime | None = N
     handle = SchedulerHandle(services, runtime or build_runtime(services), LeaderLease(services.db, services.clock))
     services.probes.readiness.append(handle.readiness)
     services.probes.refreshers.append(handle.publish)
+    services.probes.scheduler = handle.status
     handle.start()
     return handle

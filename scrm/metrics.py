@@ -94,12 +94,37 @@ ReadinessCheck = Callable[[], Awaitable[str | None]]
 Refresher = Callable[[], Awaitable[None]]
 
 
+@dataclass(frozen=True)
+class JobStatus:
+    """One scheduled job as the leader sees it, for the console's dashboard."""
+
+    name: str
+    interval_seconds: float | None
+    seconds_since_tick: float
+    runs: int
+    failures: int
+    last_error: str
+    stalled: bool
+
+
+@dataclass(frozen=True)
+class SchedulerStatus:
+    """This process's part in the scheduler: whether it leads, and (leader) how each job runs."""
+
+    leader: bool
+    holder: str
+    standing_down: bool
+    jobs: tuple[JobStatus, ...] = ()
+
+
 @dataclass
 class Probes:
     """What `/readyz` asks and what `/metrics` refreshes; features add theirs when they start."""
 
     readiness: list[ReadinessCheck] = field(default_factory=list)
     refreshers: list[Refresher] = field(default_factory=list)
+    # Set by the scheduler when it starts in this process (absent in a process without one).
+    scheduler: Callable[[], SchedulerStatus] | None = None
 
     async def not_ready(self) -> list[str]:
         """The reasons this process is not ready (empty when it is)."""
@@ -152,7 +177,9 @@ def remove_multiprocess(directory: str) -> None:
 __all__ = [
     "MULTIPROC_ENV",
     "Metrics",
+    "JobStatus",
     "Probes",
+    "SchedulerStatus",
     "ReadinessCheck",
     "Refresher",
     "count_pushes",

@@ -11,7 +11,7 @@ from sqlalchemy import case, func, select
 
 from storage.db import Database
 from storage.models.core import DomainEvent
-from storage.models.pushes import Push
+from storage.models.pushes import Push, SchedulerLease
 
 _PUSHES = Push.__table__  # type: ignore[attr-defined]
 _EVENTS = DomainEvent.__table__  # type: ignore[attr-defined]
@@ -41,4 +41,13 @@ async def unprocessed_events(db: Database) -> int:
         return int((await conn.execute(statement)).scalar_one())
 
 
-__all__ = ["outbox_backlog", "unprocessed_events"]
+async def scheduler_lease(db: Database) -> tuple[str, datetime] | None:
+    """Who holds the scheduler lease and until when (None when no process ever led)."""
+    leases = SchedulerLease.__table__  # type: ignore[attr-defined]
+    statement = select(leases.c.holder, leases.c.expires_at).where(leases.c.name == "scheduler")
+    async with db.engine.connect() as conn:
+        row = (await conn.execute(statement)).first()
+    return (str(row[0]), row[1]) if row is not None else None
+
+
+__all__ = ["outbox_backlog", "scheduler_lease", "unprocessed_events"]

@@ -15,6 +15,7 @@ from console.queries.dashboard import (
     totals,
 )
 from console.rendering import render_page
+from storage.backlogs import outbox_backlog, scheduler_lease, unprocessed_events
 
 DAYS_SHOWN = 14
 _STAGES = ("Followers", "Bound a phone", "Buyers", "Repeat buyers")
@@ -31,6 +32,14 @@ def _stage_series(rows: list[FunnelRow]) -> list[Series]:
 
 async def dashboard(request: web.Request) -> web.StreamResponse:
     services = request.app[SERVICES]
+    now = services.clock.now()
+    lease = await scheduler_lease(services.db)
+    engine = {
+        "scheduler": services.probes.scheduler() if services.probes.scheduler is not None else None,
+        "lease_holder": lease[0] if lease is not None and lease[1] > now else None,
+        "outbox": await outbox_backlog(services.db, now),
+        "events": await unprocessed_events(services.db),
+    }
     async with services.db.session() as session:
         overall = await totals(session)
         funnel = await overall_funnel(session)
@@ -43,6 +52,7 @@ async def dashboard(request: web.Request) -> web.StreamResponse:
         request,
         "dashboard.html",
         totals=overall,
+        engine=engine,
         by_channel=by_channel,
         days=DAYS_SHOWN,
         funnel_svg=funnel_chart(funnel.stages(), title="Funnel from follower to repeat buyer"),

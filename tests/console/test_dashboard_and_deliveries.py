@@ -7,8 +7,11 @@ from typing import Any
 
 from aiohttp.test_utils import TestClient
 
+from handlers.context import Services
 from scrm.clock import CHINA, FakeClock
+from scrm.metrics import JobStatus, SchedulerStatus
 from storage.db import Database
+from storage.models.core import DomainEvent
 from tests.console import seed
 
 
@@ -82,3 +85,25 @@ async def test_deliveries_show_masked_phones_only(editor: TestClient[Any, Any], 
     html = await (await editor.get("/console/deliveries")).text()
     assert "139****5678" in html
     assert "13912345678" not in html
+
+
+async def test_the_engine_panel_shows_backlogs_and_a_stalled_scheduler(
+    admin: TestClient[Any, Any], db: Database, clock: FakeClock, services: Services
+) -> None:
+    await _population(db, clock)
+    async with db.transaction() as session:
+        session.add(DomainEvent(kind="followed", occurred_at=clock.now(), payload={}))
+    html = await (await admin.get("/console/")).text()
+    assert "No scheduler is running" in html
+    assert '<td class="num" id="backlog-held">1</td>' in html
+    assert '<td class="num" id="backlog-events">1</td>' in html
+
+    dispatch = JobStatus("dispatch_tick", 5.0, 42.0, 7, 3, "OperationalError: database is locked", stalled=True)
+    events = JobStatus("process_domain_events", 5.0, 1.0, 40, 0, "", stalled=False)
+    services.probes.scheduler = lambda: SchedulerStatus(True, "host:1:abc", False, (dispatch, events))
+    html = await (await admin.get("/console/")).text()
+    assert "Scheduler stalled" in html
+    assert "42 s ago" in html and "OperationalError: database is locked" in html
+
+    services.probes.scheduler = lambda: SchedulerStatus(True, "host:1:abc", False, (events,))
+    assert "Scheduler running</strong> in this process (host:1:abc)" in await (await admin.get("/console/")).text()
