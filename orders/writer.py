@@ -12,7 +12,7 @@ import json
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from operator import itemgetter
 from typing import Any
 
@@ -29,6 +29,7 @@ from storage.orders import (
     EVENT_COLUMNS,
     insert_records,
     insert_rejects,
+    lock_profiles,
     purchased_profiles,
     stored_orders,
     upsert_orders,
@@ -48,6 +49,13 @@ _PROFILE_AT = _AT["profile_id"]
 _SPLIT = WIRE_COLUMNS.index("phone_hint")  # wire fields before this go before profile_id
 _LAYOUT = ("platform", *WIRE_COLUMNS[:_SPLIT], "profile_id", *WIRE_COLUMNS[_SPLIT:], "import_run_id", "created_at")
 assert (*_LAYOUT, "updated_at") == ORDER_WRITE_COLUMNS, "a record is platform + wire tuple + bookkeeping"
+_TIMES_AT = (_AT["ordered_at"], _AT["paid_at"], _AT["completed_at"])
+# Domain events are written only for orders this recent (by their latest time) when imported: the
+# journeys' purchase window (journeys.enrolment.ORDER_ENROLS_WITHIN, which a test keeps equal). An older
+# order can neither start a journey nor reach the goal of one, so its events would only cost the import
+# (they were about half of what it stored). It still counts in profiles, RFM and reports, and the
+# profile's page lists it from the orders table.
+EVENTS_WITHIN = timedelta(days=7)
 
 
 @dataclass
@@ -180,9 +188,10 @@ class BatchWriter:
             await self._count_only(self._memory, records, existing, outcome)
             return outcome
         status_index = self.compared.index("status") if "status" in self.compared else None
+        cutoff = self._time(now - EVENTS_WITHIN)
         to_write: list[tuple[Any, ...]] = []
         events: list[tuple[Any, ...]] = []
-        newly_purchased: dict[int, list[tuple[tuple[Any, ...], str]]] = defaultdict(list)
+        newly_purchased: dict[int, list[tuple[tuple[Any, ...], str, bool]]] = defaultdict(list)
         current_of = self._current
         for record, payload in zip(records, batch.payloads, strict=True):
             order_no, profile_id = record[1], record[_PROFILE_AT]
@@ -197,9 +206,12 @@ class BatchWriter:
                     outcome.changed_profile_ids.add(profile_id)
                     old_status = before[status_index] if before is not None and status_index is not None else None
                     if before is None or status_index is not None:
-                        events.extend(self._status_events(record, payload, old_status, stamp))
+                        recent = _recent(record, cutoff)
+                        if recent:
+                            events.extend(self._status_events(record, payload, old_status, stamp))
                         if record[_AT["status"]] in PURCHASED and old_status not in PURCHASED:
-                            newly_purchased[profile_id].append((record, payload))
+                            # Old purchases too: they are history that makes a recent one a repeat.
+                            newly_purchased[profile_id].append((record, payload, recent))
             if profile_id is not None:
                 outcome.profile_ids.add(profile_id)
         events.extend(await self._purchase_events(conn, newly_purchased, stamp, outcome.new_profile_ids))
@@ -279,27 +291,36 @@ class BatchWriter:
     async def _purchase_events(
         self,
         conn: AsyncConnection,
-        newly_purchased: dict[int, list[tuple[tuple[Any, ...], str]]],
+        newly_purchased: dict[int, list[tuple[tuple[Any, ...], str, bool]]],
         stamp: Any,
         created_now: set[int],
     ) -> list[tuple[Any, ...]]:
-        """first_purchase for a profile's first purchase ever, repeat_purchase for every later one."""
+        """first_purchase for a profile's first purchase ever, repeat_purchase for every later one (only
+        for recent orders: an old purchase is written without an event, as history)."""
         if not newly_purchased:
             return []
-        # A profile created by this run has only this run's orders (a concurrent import that writes the same
-        # new buyer's first orders at the same moment is the one race, as it is for the lookup itself).
-        created, bought = (self.created_here, self._open_created), (self._purchased_here, self._open_purchased)
-        known = (*created, *bought, created_now)
+        # No other import can have written orders of a profile this transaction created (on SQLite it
+        # holds the write lock; on PostgreSQL the new row is invisible to others until it commits), and a
+        # profile this run wrote a purchase for has one for good. Every other profile may have got its
+        # first purchase from a concurrent import since this run last looked, even one this run created
+        # in an earlier transaction: its history is read under a lock on the profile's row, which every
+        # importer takes before deciding "first", so two imports can never both decide it.
+        bought = (self._purchased_here, self._open_purchased)
+        known = (*bought, self._open_created, created_now)
         unknown = [pid for pid in newly_purchased if not any(pid in ids for ids in known)]
         with_history = {pid for pid in newly_purchased if any(pid in ids for ids in bought)}
         if unknown:
+            unknown.sort()
+            await lock_profiles(conn, self.dialect, unknown)
             with_history |= await purchased_profiles(conn, self.dialect, unknown, PURCHASED)
         events: list[tuple[Any, ...]] = []
         ordered_at, paid_at = _AT["ordered_at"], _AT["paid_at"]
         for profile_id, purchases in newly_purchased.items():
             if len(purchases) > 1:
                 purchases.sort(key=lambda item: (item[0][ordered_at] is None, item[0][ordered_at] or stamp, item[0][1]))
-            for position, (record, payload) in enumerate(purchases):
+            for position, (record, payload, recent) in enumerate(purchases):
+                if not recent:
+                    continue
                 at = record[paid_at] or record[ordered_at] or stamp
                 if position == 0 and profile_id not in with_history:
                     events.append(_event("first_purchase", f"first_purchase:{profile_id}", record, payload, at))
@@ -307,6 +328,12 @@ class BatchWriter:
                     key = f"repeat_purchase:{record[0]}:{record[1]}"
                     events.append(_event("repeat_purchase", key, record, payload, at))
         return events
+
+
+def _recent(record: tuple[Any, ...], cutoff: Any) -> bool:
+    """Whether an order's latest time is at or after `cutoff` (both in the driver's form), or it has none."""
+    times = [record[at] for at in _TIMES_AT if record[at] is not None]
+    return not times or max(times) >= cutoff
 
 
 def _event(kind: str, key: str, record: tuple[Any, ...], payload: str, at: Any) -> tuple[Any, ...]:

@@ -194,6 +194,19 @@ async def purchased_profiles(
     return {row[0] for row in await driver_select_in(conn, dialect, sql, sorted(profile_ids))}
 
 
+async def lock_profiles(conn: AsyncConnection, dialect: str, profile_ids: Sequence[int]) -> None:
+    """PostgreSQL: lock these profiles' rows (in id order) until the transaction ends, so importers that
+    decide which purchase of a profile is its first do so one at a time, each seeing the other's.
+
+    `FOR NO KEY UPDATE`: orders still reference the rows meanwhile (their foreign key takes a key-share
+    lock, which this does not block). SQLite needs nothing: an import holds the database's write lock.
+    """
+    if dialect != "postgresql" or not profile_ids:
+        return
+    sql = "SELECT id FROM profiles WHERE id {match} ORDER BY id FOR NO KEY UPDATE"
+    await driver_select_in(conn, dialect, sql, sorted(profile_ids))
+
+
 async def start_run(conn: AsyncConnection, values: Mapping[str, Any]) -> int:
     """Record the start of an import and return its id."""
     result = await conn.execute(IMPORT_RUNS.insert().returning(IMPORT_RUNS.c.id), [dict(values)])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,8 @@ import pytest
 
 import storage.orders
 import storage.profiles
+from orders import importer
+from orders.feed import BatchFeed
 from orders.importer import ImportOptions, import_file
 from scrm.clock import FakeClock
 from scrm.settings import Settings
@@ -30,7 +33,7 @@ def _file(path: Path, start: int, stop: int) -> Path:
                 str(770000 + n),
                 f"137{n % 97:08d}",
                 paid=f"{20 + n % 50}.00",
-                created=f"2025-{1 + n % 12:02d}-10 10:00:00",
+                created=f"2026-01-0{1 + n % 4} 10:00:00",
                 title=f"商品{n % 7}",
             )
             for n in range(start, stop)
@@ -123,8 +126,8 @@ async def test_a_buyer_another_import_created_meanwhile_gets_a_repeat_purchase(
     insert of that profile does nothing, and the profile is the other import's, with its purchase."""
     if not db.is_postgres:
         pytest.skip("PostgreSQL only: on SQLite the import holds the write lock from its look on")
-    first = builders.tmall_row("880001", "13700000001", created="2025-03-01 10:00:00")
-    second = builders.tmall_row("880002", "13700000001", created="2025-04-01 10:00:00")
+    first = builders.tmall_row("880001", "13700000001", created="2026-01-01 10:00:00")
+    second = builders.tmall_row("880002", "13700000001", created="2026-01-02 10:00:00")
     await import_file(db, Settings(), builders.tmall_csv(tmp_path / "a.csv", [first]), clock=FakeClock())
     looks = 0
     real = storage.profiles.profile_ids
@@ -147,3 +150,148 @@ async def test_a_buyer_another_import_created_meanwhile_gets_a_repeat_purchase(
 
 def _order_no(payload: Any) -> str:
     return str((json.loads(payload) if isinstance(payload, str) else payload)["order_no"])
+
+
+def _purchases_by_order(found: list[dict[str, Any]]) -> dict[str, list[str]]:
+    kinds: dict[str, list[str]] = {}
+    for row in found:
+        kinds.setdefault(_order_no(row["payload"]), []).append(row["kind"])
+    return kinds
+
+
+async def _purchase_events(db: Database) -> list[dict[str, Any]]:
+    return await rows(
+        db, "SELECT kind, payload FROM domain_events WHERE kind IN ('first_purchase', 'repeat_purchase') ORDER BY id"
+    )
+
+
+async def test_a_purchase_another_import_wrote_for_a_profile_this_import_created_makes_the_next_a_repeat(
+    db: Database, db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Import A creates a buyer from an unpaid order and commits; import B, running at the same time,
+    writes the buyer's first paid order; then A writes the buyer's next paid order. A used to take the
+    profile it created as having only its own orders: it wrote a second first_purchase, which the
+    dedup key dropped, and the repeat_purchase was lost."""
+    phone = "13700000077"
+    first = builders.tmall_row("990001", phone, status="等待买家付款", created="2026-01-01 10:00:00")
+    later = builders.tmall_row("990003", phone, created="2026-01-03 10:00:00")
+    other = builders.tmall_row("990002", phone, created="2026-01-02 10:00:00")
+    path_a = builders.tmall_csv(tmp_path / "a.csv", [first, later])
+    path_b = builders.tmall_csv(tmp_path / "b.csv", [other])
+    b_done = asyncio.Event()
+
+    class PausedFeed(BatchFeed):
+        """A's feed waits for B to finish before handing over its second batch."""
+
+        handed = 0
+
+        async def next(self) -> Any:
+            if self._plan.path == path_a and self.handed == 1:
+                await b_done.wait()
+            self.handed += 1
+            return await super().next()
+
+    monkeypatch.setattr(importer, "BatchFeed", PausedFeed)
+    databases = [Database(db_url), Database(db_url)]
+    options = ImportOptions(batch_size=1, commit_seconds=0)
+
+    async def import_b() -> None:
+        await asyncio.sleep(0.05)  # A's first batch is in by then (A waits for B in any case)
+        try:
+            await import_file(databases[1], Settings(), path_b, clock=FakeClock(), options=options)
+        finally:
+            b_done.set()
+
+    try:
+        await asyncio.gather(
+            import_file(databases[0], Settings(), path_a, clock=FakeClock(), options=options), import_b()
+        )
+    finally:
+        for database in databases:
+            await database.dispose()
+    assert await count(db, "profiles") == 1
+    assert _purchases_by_order(await _purchase_events(db)) == {
+        "990002": ["first_purchase"],
+        "990003": ["repeat_purchase"],
+    }
+
+
+async def test_two_imports_deciding_a_buyers_first_purchase_at_once_decide_it_once(
+    db: Database, db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A buyer known from an unpaid order; import A writes a paid order of theirs and keeps its
+    transaction open; import B writes another paid order meanwhile. On PostgreSQL B used not to see A's
+    uncommitted order: both wrote a first_purchase, the dedup key kept A's, and B's purchase had none."""
+    phone = "13700000088"
+    unpaid = builders.tmall_row("991001", phone, status="等待买家付款", created="2026-01-01 10:00:00")
+    await import_file(db, Settings(), builders.tmall_csv(tmp_path / "0.csv", [unpaid]), clock=FakeClock())
+    path_a = builders.tmall_csv(tmp_path / "a.csv", [builders.tmall_row("991002", phone, created="2026-01-02 10:00")])
+    path_b = builders.tmall_csv(tmp_path / "b.csv", [builders.tmall_row("991003", phone, created="2026-01-03 10:00")])
+    b_started, b_done = asyncio.Event(), asyncio.Event()
+
+    class HeldFeed(BatchFeed):
+        """A's transaction stays open after its order until B is done, or for a second if B waits for A."""
+
+        handed = 0
+
+        async def next(self) -> Any:
+            if self._plan.path == path_a and self.handed == 1:
+                b_started.set()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(b_done.wait(), 1.0)
+            self.handed += 1
+            return await super().next()
+
+    monkeypatch.setattr(importer, "BatchFeed", HeldFeed)
+    databases = [Database(db_url), Database(db_url)]
+
+    async def import_b() -> None:
+        await b_started.wait()
+        try:
+            await import_file(databases[1], Settings(), path_b, clock=FakeClock(), options=ImportOptions())
+        finally:
+            b_done.set()
+
+    options = ImportOptions(batch_size=1, commit_seconds=60)
+    try:
+        await asyncio.gather(
+            import_file(databases[0], Settings(), path_a, clock=FakeClock(), options=options), import_b()
+        )
+    finally:
+        for database in databases:
+            await database.dispose()
+    assert _purchases_by_order(await _purchase_events(db)) == {
+        "991002": ["first_purchase"],
+        "991003": ["repeat_purchase"],
+    }
+
+
+def _unpaid_first_file(path: Path, rows_count: int, buyers: int) -> Path:
+    """Each buyer's first order is unpaid, the later ones paid, spread over the file; all recent."""
+    rows = []
+    for n in range(rows_count):
+        buyer = n % buyers
+        status = "等待买家付款" if n < buyers else "交易成功"
+        day = 1 + n * 4 // rows_count
+        rows.append(
+            builders.tmall_row(
+                str(660000 + n), f"136{buyer:08d}", status=status, created=f"2026-01-0{day} 1{n % 10}:00:00"
+            )
+        )
+    return builders.tmall_csv(path, rows)
+
+
+@pytest.mark.parametrize("commit_seconds", [0, 1.0], ids=["commit-each-batch", "commit-each-second"])
+async def test_events_are_exact_when_the_same_file_is_imported_twice_at_once(
+    db: Database, db_url: str, tmp_path: Path, commit_seconds: float
+) -> None:
+    """Every paid order gets exactly one purchase event, each buyer exactly one first_purchase."""
+    buyers = 150
+    path = _unpaid_first_file(tmp_path / "a.csv", 3_000, buyers)
+    await _import_both(db_url, path, path, commit_seconds)
+    kinds = _purchases_by_order(await _purchase_events(db))
+    paid = await rows(db, "SELECT order_no FROM orders WHERE status IN ('paid', 'shipped', 'completed')")
+    assert len(paid) == 3_000 - buyers
+    assert sorted(kinds) == sorted(row["order_no"] for row in paid)
+    assert all(len(found) == 1 for found in kinds.values())
+    assert sum(found == ["first_purchase"] for found in kinds.values()) == buyers

@@ -11,7 +11,9 @@ import pytest
 from identity.export import export_subject
 from identity.subjects import find_subject
 from identity.vault import PhoneVault
+from journeys.enrolment import ORDER_ENROLS_WITHIN
 from orders.aggregates import refresh_profiles
+from orders.writer import EVENTS_WITHIN
 from scrm.clock import FakeClock
 from scrm.settings import Settings
 from storage.db import Database
@@ -19,6 +21,10 @@ from tests.orders import builders
 from tests.orders.helpers import count, events, orders_by_no, profiles, rows, run_import
 
 pytestmark = pytest.mark.storage
+
+
+# Recent enough for all but the first of `_three_orders` to have their domain events written.
+_A_DAY_AFTER_THE_LAST_ORDER = datetime(2025, 12, 26, tzinfo=UTC)
 
 
 def _three_orders(tmp_path: Path, name: str = "a.csv", *, second_status: str = "买家已付款，等待卖家发货") -> Path:
@@ -51,9 +57,10 @@ async def test_same_file_twice_changes_nothing(db: Database, tmp_path: Path) -> 
 
 
 async def test_later_export_updates_status_and_amounts(db: Database, tmp_path: Path) -> None:
-    await run_import(db, _three_orders(tmp_path))
+    clock = FakeClock(_A_DAY_AFTER_THE_LAST_ORDER)
+    await run_import(db, _three_orders(tmp_path), clock=clock)
     later = _three_orders(tmp_path, "b.csv", second_status="交易成功")
-    report = await run_import(db, later)
+    report = await run_import(db, later, clock=clock)
     assert (report.orders_created, report.orders_updated, report.orders_unchanged) == (0, 1, 2)
     assert report.profiles_updated == 1
     assert (await orders_by_no(db))["1002"]["status"] == "completed"
@@ -113,36 +120,46 @@ async def test_re_scoring_unchanged_profiles_writes_nothing(db: Database, tmp_pa
 
 async def test_events_once_each_and_never_again(db: Database, tmp_path: Path) -> None:
     path = _three_orders(tmp_path)
-    await run_import(db, path)
-    await run_import(db, path)
+    clock = FakeClock(_A_DAY_AFTER_THE_LAST_ORDER)
+    await run_import(db, path, clock=clock)
+    await run_import(db, path, clock=clock)
     stored = await events(db)
     kinds = sorted((e["kind"], e["payload"].get("order_no")) for e in stored if e["kind"] != "segment_entered")
-    assert kinds == [
-        ("first_purchase", "1001"),
-        ("first_purchase", "1003"),
-        ("order_completed", "1001"),
-        ("order_completed", "1003"),
-        ("repeat_purchase", "1002"),
-    ]
+    # 1001 (ordered 2025-11-01, confirmed 2025-12-05) is older than the journeys' window: no event, but it
+    # is the buyer's first purchase, so 1002 is a repeat.
+    assert kinds == [("first_purchase", "1003"), ("order_completed", "1003"), ("repeat_purchase", "1002")]
     segments = [e for e in await events(db) if e["kind"] == "segment_entered"]
     assert len(segments) == 2
-    first = next(e for e in await events(db) if e["kind"] == "first_purchase" and e["payload"]["order_no"] == "1001")
+    first = next(e for e in await events(db) if e["kind"] == "first_purchase")
     assert first["payload"] == {
-        "order_no": "1001",
+        "order_no": "1003",
         "platform": "tmall",
-        "amount_fen": 10000,
-        "product": "面霜",
-        "ordered_at": "2025-11-01T02:00:00+00:00",
+        "amount_fen": 3000,
+        "product": "玻尿酸面霜",
+        "ordered_at": "2025-12-25T02:00:00+00:00",
     }
+    buyer = next(p for p in await profiles(db) if p["name"] == "张三")
+    assert (buyer["order_count"], buyer["first_order_at"]) == (2, datetime(2025, 11, 1, 2, 0, tzinfo=UTC))
+
+
+async def test_orders_older_than_the_journeys_window_write_no_events(db: Database, tmp_path: Path) -> None:
+    """They still make the profile, its totals, RFM and segment; only the domain events are left out."""
+    assert EVENTS_WITHIN == ORDER_ENROLS_WITHIN
+    report = await run_import(db, _three_orders(tmp_path), clock=FakeClock(datetime(2026, 3, 1, tzinfo=UTC)))
+    assert (report.orders_created, report.profiles_created) == (3, 2)
+    assert [e["kind"] for e in await events(db)] == ["segment_entered", "segment_entered"]
+    buyer = next(p for p in await profiles(db) if p["name"] == "张三")
+    assert (buyer["order_count"], buyer["total_spent_fen"]) == (2, 35000)
 
 
 async def test_refund_emits_order_refunded(db: Database, tmp_path: Path) -> None:
-    await run_import(db, _three_orders(tmp_path))
+    clock = FakeClock(_A_DAY_AFTER_THE_LAST_ORDER)
+    await run_import(db, _three_orders(tmp_path), clock=clock)
     refunded = builders.tmall_csv(
         tmp_path / "r.csv", [builders.tmall_row("1003", "13900139000", paid="30.00", status="交易关闭", refund="30.00",
                                                 created="2025-12-25 10:00:00", name="李四")]
     )  # fmt: skip
-    await run_import(db, refunded)
+    await run_import(db, refunded, clock=clock)
     assert (await orders_by_no(db))["1003"]["status"] == "refunded"
     refunds = [e for e in await events(db) if e["kind"] == "order_refunded"]
     assert [(e["payload"]["order_no"], e["payload"]["amount_fen"]) for e in refunds] == [("1003", 3000)]
@@ -266,9 +283,11 @@ async def test_progress_callback_reaches_the_whole_file(db: Database, tmp_path: 
 async def test_first_and_repeat_purchases_across_batches_and_runs(db: Database, tmp_path: Path) -> None:
     """The purchase history of a buyer spans batches of one run (kept by the writer) and earlier runs
     (read from the database): only the very first purchase ever is a first_purchase."""
-    rows = [builders.tmall_row(str(5000 + n), "13800138000", created=f"2025-0{1 + n}-01 10:00:00") for n in range(5)]
+    rows = [
+        builders.tmall_row(str(5000 + n), "13800138000", created=f"2026-01-0{1 + n // 2} 1{n}:00:00") for n in range(5)
+    ]
     await run_import(db, builders.tmall_csv(tmp_path / "a.csv", rows), batch_size=2)
-    later = [builders.tmall_row("5100", "13800138000", created="2025-09-01 10:00:00")]
+    later = [builders.tmall_row("5100", "13800138000", created="2026-01-04 10:00:00")]
     await run_import(db, builders.tmall_csv(tmp_path / "b.csv", later), batch_size=2)
     purchases = sorted(
         (e["kind"], e["payload"]["order_no"]) for e in await events(db) if e["kind"].endswith("_purchase")

@@ -22,10 +22,11 @@ from tests.orders.helpers import count, events, orders_by_no, profiles, run_impo
 
 
 def _rows() -> list[list[str]]:
-    # Two buyers, five orders each, interleaved: every batch of two holds a purchase of each.
+    # Two buyers, five orders each, interleaved: every batch of two holds a purchase of each. Recent
+    # enough (for FakeClock) to have their events written.
     return [
         builders.tmall_row(
-            str(7000 + n), ("13800138000", "13900139000")[n % 2], created=f"2025-0{1 + n // 2}-01 10:00:00"
+            str(7000 + n), ("13800138000", "13900139000")[n % 2], created=f"2026-01-0{1 + n // 4} {10 + n}:00:00"
         )
         for n in range(10)
     ]
