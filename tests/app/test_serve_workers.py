@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
-import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,30 +12,10 @@ from pathlib import Path
 import aiohttp
 import pytest
 
+from tests.app.serving import children, scrm_serve
 from tests.support.wechat import TestAccount, plaintext_callback, read_reply, text_xml
 
-ROOT = Path(__file__).resolve().parents[2]
 ACCOUNT = TestAccount(appid="wx000000000workers", token="workerstoken")
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _children(pid: int) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            # The parent pid is the second field after the parenthesised command name.
-            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
-                found.append(int(entry.name))
-    return found
 
 
 async def _ask(port: int, number: int) -> str:
@@ -57,33 +34,8 @@ async def _ask(port: int, number: int) -> str:
 @pytest.fixture
 def serving(tmp_path: Path) -> Iterator[tuple[int, subprocess.Popen[bytes], Path]]:
     """`scrm serve --workers 2` on a fresh SQLite file: (port, the parent process, its log file)."""
-    port = _free_port()
-    env = {
-        **os.environ,
-        "PYTHONPATH": str(ROOT),
-        "SCRM_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'serve.db'}",
-        "SCRM_PORT": str(port),
-        "WECHAT_APPID": ACCOUNT.appid,
-        "WECHAT_TOKEN": ACCOUNT.token,
-        # Scheduled jobs that call WeChat reach a closed port, never the real API.
-        "WECHAT_API_BASE": "http://127.0.0.1:9",
-    }
-    log_path = tmp_path / "serve.log"
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(  # noqa: S603 - this interpreter running the project's own CLI
-            [sys.executable, "-m", "scrm.cli.main", "serve", "--workers", "2"], cwd=tmp_path, env=env, stderr=log
-        )
-    try:
-        give_up = time.monotonic() + 30
-        while len(_children(process.pid)) < 2 or not _accepting(port):
-            assert process.poll() is None, log_path.read_text()
-            assert time.monotonic() < give_up, log_path.read_text()
-            time.sleep(0.1)
-        yield port, process, log_path
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
+    with scrm_serve(tmp_path, ACCOUNT, workers=2) as served:
+        yield served.port, served.process, served.log_path
 
 
 def _wait_for_leader(log_path: Path) -> str:
@@ -113,7 +65,7 @@ async def _warm_up(port: int) -> None:
 
 async def test_serve_with_two_workers(serving: tuple[int, subprocess.Popen[bytes], Path]) -> None:
     port, process, log_path = serving
-    workers = _children(process.pid)
+    workers = children(process.pid)
     assert len(workers) == 2
     await _warm_up(port)
     replies = await asyncio.gather(*(_ask(port, number) for number in range(12)))
@@ -124,13 +76,5 @@ async def test_serve_with_two_workers(serving: tuple[int, subprocess.Popen[bytes
     assert await asyncio.to_thread(process.wait, 30) == 0
     text = await asyncio.to_thread(log_path.read_text)
     assert text.count("is the scheduler leader") == 1, text
-    assert not any(pid in _children(process.pid) for pid in workers)
+    assert not any(pid in children(process.pid) for pid in workers)
     assert await asyncio.to_thread(lambda: [pid for pid in workers if Path(f"/proc/{pid}").exists()]) == []
-
-
-def _accepting(port: int) -> bool:
-    try:
-        socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-    except OSError:
-        return False
-    return True
