@@ -4,7 +4,8 @@
     web.run_app(app, host=settings.host, port=settings.port)
 
 On shutdown the application first lets aiohttp finish in-flight callbacks, then waits for their
-after-reply work (late replies through the API, ledger updates, interaction hooks).
+after-reply work (late replies through the API, ledger updates, interaction hooks). A callback whose
+body is still arriving is refused at once instead (`gateway.unfinished`).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from gateway.accounts import AccountDirectory
 from gateway.background import BackgroundWork
 from gateway.callback import CallbackEndpoint
 from gateway.health import health_routes
+from gateway.unfinished import refuse_unfinished_bodies
 from handlers.context import Services
 from handlers.router import Dispatcher
 from storage.group_commit import close_group_commit
@@ -27,7 +29,10 @@ SHUTDOWN_GRACE = 30.0
 
 
 def add_gateway_routes(app: web.Application, services: Services, dispatcher: Dispatcher) -> CallbackEndpoint:
-    """Add `/wechat`, `/wechat/{appid}`, `/healthz`, `/readyz` and the shutdown drain to `app`."""
+    """Add `/wechat`, `/wechat/{appid}`, `/healthz`, `/readyz` and the shutdown drain to `app`.
+
+    On shutdown, every request of `app` whose body is still arriving is refused (503) at once.
+    """
     endpoint = CallbackEndpoint(
         services, dispatcher, AccountDirectory(services.db, services.settings), BackgroundWork()
     )
@@ -46,6 +51,7 @@ def add_gateway_routes(app: web.Application, services: Services, dispatcher: Dis
         await endpoint.background.drain(SHUTDOWN_GRACE)
         await close_group_commit(services.db)
 
+    refuse_unfinished_bodies(app)  # before the drain, whose hook may wait for a while
     app.on_shutdown.append(drain)
     app.on_cleanup.append(drain_and_close)
     return endpoint

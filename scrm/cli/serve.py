@@ -23,7 +23,9 @@ from storage.migrate import upgrade
 
 log = logging.getLogger("scrm.serve")
 
-# Seconds aiohttp waits for in-flight callbacks on SIGTERM/SIGINT before closing connections.
+# Seconds aiohttp waits on SIGTERM/SIGINT for handlers in progress before cancelling them. A callback
+# answers within its reply deadline; one whose body is still arriving is refused at once
+# (gateway.unfinished), so only a handler still busy after that makes the process wait this long.
 SHUTDOWN_TIMEOUT = 10.0
 
 
