@@ -36,7 +36,7 @@ async def export_profile(services: Services, profile_id: int) -> dict[str, Any] 
         subject = await subject_of_profile(session, services, profile_id)
         if subject is None:
             return None
-        return await export_subject(session, subject, now=services.clock.now())
+        return await export_subject(session, subject, now=services.clock.now(), data_key=services.settings.data_key)
 
 
 async def erase_profile(services: Services, profile_id: int, *, actor: str) -> ErasureReport | None:

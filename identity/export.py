@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -15,6 +16,7 @@ import storage.models  # noqa: F401  (every table must be registered before the 
 from identity.erase import subject_keys
 from identity.personal_data import subject_condition
 from identity.subjects import Subject
+from identity.vault import PhoneVault
 from storage.formats import cells_by_header
 from storage.orders import IMPORT_RUNS
 
@@ -52,20 +54,27 @@ def _row(table: str, mapping: Any) -> dict[str, Any]:
     return {key: _plain(value) for key, value in mapping.items() if key not in hidden}
 
 
-async def _name_order_cells(connection: AsyncConnection, orders: list[dict[str, Any]]) -> None:
-    """Give each order's exported cells their column names, from the run that imported them."""
+async def _name_order_cells(connection: AsyncConnection, orders: list[dict[str, Any]], data_key: bytes) -> None:
+    """Give each order's exported cells their column names, from the run that imported them (cells
+    sealed under the data key are opened first)."""
     runs = IMPORT_RUNS
     run_ids = {order["import_run_id"] for order in orders if order["import_run_id"] is not None}
     headers: dict[int, list[str]] = {}
     if run_ids:
         found = await connection.execute(select(runs.c.id, runs.c.headers).where(runs.c.id.in_(run_ids)))
         headers = {run_id: names for run_id, names in found}
+    vault = PhoneVault(data_key)
     for order in orders:
-        order["raw"] = cells_by_header(order["raw"], headers.get(order["import_run_id"], []))
+        sealed = order.pop("cells", None)
+        raw = json.loads(vault.unseal_bytes(bytes.fromhex(sealed))) if sealed else order["raw"]
+        order["raw"] = cells_by_header(raw, headers.get(order["import_run_id"], []))
 
 
-async def export_subject(session: AsyncSession, subject: Subject, *, now: datetime) -> dict[str, Any]:
-    """The person's data from every table, grouped by what it is; the phone number in clear."""
+async def export_subject(
+    session: AsyncSession, subject: Subject, *, now: datetime, data_key: bytes = b""
+) -> dict[str, Any]:
+    """The person's data from every table, grouped by what it is; the phone number in clear (and the
+    cells of their orders, which need `data_key` when they were sealed under it)."""
     keys = subject_keys(subject)
     connection = await session.connection()
     document: dict[str, Any] = {
@@ -88,7 +97,7 @@ async def export_subject(session: AsyncSession, subject: Subject, *, now: dateti
         if not rows:
             continue
         if table.name == "orders":
-            await _name_order_cells(connection, rows)
+            await _name_order_cells(connection, rows, data_key)
         section = SECTIONS.get(table.name)
         if section is not None:
             document[section] = rows

@@ -46,7 +46,14 @@ def policy_for(table: str) -> TablePolicy:
 declare_personal_columns("inbound_events", payload={}, reply=None)
 declare_personal_columns("domain_events", payload={})
 declare_personal_columns(
-    "orders", phone_hint=None, hint_kind=None, hint_last4=None, receiver_name=None, receiver_city=None, raw=[]
+    "orders",
+    phone_hint=None,
+    hint_kind=None,
+    hint_last4=None,
+    receiver_name=None,
+    receiver_city=None,
+    raw=[],
+    cells=None,
 )
 declare_personal_columns("import_rejects", cells={}, detail="")
 declare_personal_columns("pushes", context={})

@@ -54,8 +54,17 @@ def wire_batches(plan: ReadPlan) -> Iterator[WireBatch]:
     try:
         erased, key = plan.erased, plan.data_key
         is_erased = (lambda e164: erasure_hash(e164, key) in erased) if erased else None
-        encoder = WireEncoder(preset.platform, plan.dialect, PhoneVault(key), is_erased)
-        for batch in OrderReader(table, preset).batches(plan.batch_size):
+        vault = PhoneVault(key)
+        reader = OrderReader(table, preset, vault)
+        encoder = WireEncoder(
+            preset.platform,
+            plan.dialect,
+            vault,
+            is_erased,
+            phone_headers=reader.headers_of("phone"),
+            personal_headers=reader.headers_of("receiver_name", "address"),
+        )
+        for batch in reader.batches(plan.batch_size):
             yield encoder.batch(batch)
     finally:
         table.close()

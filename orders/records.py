@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from identity.phones import EMPTY, PhoneVerdict, best_phone
+from identity.vault import PhoneVault
 from orders.cells import (
     CLOSED,
     PAID,
@@ -110,9 +111,11 @@ class Batch:
 class OrderReader:
     """Reads a table with a preset into batches of orders; bad rows become rejects, never failures."""
 
-    def __init__(self, table: Table, preset: Preset) -> None:
+    def __init__(self, table: Table, preset: Preset, vault: PhoneVault | None = None) -> None:
+        """`vault`: with a data key, what a line-level file spills to scratch storage is sealed."""
         self.table = table
         self.preset = preset
+        self._vault = vault
         self.indexes = column_indexes(preset, table.headers)
         self.provided: frozenset[str] = frozenset(
             column for key in self.indexes for column in FIELD_COLUMNS.get(key, ())
@@ -133,6 +136,10 @@ class OrderReader:
         self._name_at, self._city_at = self._single.get("receiver_name"), self._single.get("city")
         self._address_at, self._product_at = self._single.get("address"), self._single.get("product")
         self._quantity_at, self._after_sale_at = self._single.get("quantity"), self._single.get("after_sale")
+
+    def headers_of(self, *keys: str) -> frozenset[str]:
+        """The header names of the columns these preset fields read (e.g. "phone": every phone column)."""
+        return frozenset(self._headers[index] for key in keys for index in self.indexes.get(key, []))
 
     def _spot(self, key: str) -> tuple[int, str] | None:
         """(position, header) of a field's column, None when the file lacks it."""
@@ -268,7 +275,7 @@ class OrderReader:
     def _rolled_up_batches(self, size: int) -> Iterator[Batch]:
         """Line-level files: every order stays open to more lines until the file ends (`OpenOrders` keeps
         memory flat); rejected rows go out as they gather, in batches without orders."""
-        orders = OpenOrders()
+        orders = OpenOrders(vault=self._vault)
         try:
             rejects: list[RejectedRow] = []
             for line_no, cells in self.table.rows:

@@ -17,6 +17,7 @@ from functools import cache
 from typing import TYPE_CHECKING
 
 from identity.phones import PhoneVerdict
+from identity.vault import PhoneVault
 from orders.scratch import scratch_database
 
 if TYPE_CHECKING:
@@ -30,8 +31,10 @@ SPILL_AT_ONCE = 2_000
 class OpenOrders:
     """Open orders by order number; `drain()` hands them all out, in the order they were first seen."""
 
-    def __init__(self, limit: int | None = None) -> None:
+    def __init__(self, limit: int | None = None, vault: PhoneVault | None = None) -> None:
+        """`vault`: with a data key, spilled orders (phones, names, cells) are sealed in the scratch file."""
         self._limit = OPEN_IN_MEMORY if limit is None else limit
+        self._vault = vault if vault is not None and vault.encrypted else None
         self._memory: dict[str, OrderRecord] = {}
         self._spilled = 0
         self._db = scratch_database(
@@ -51,7 +54,7 @@ class OpenOrders:
             return None
         self._db.execute("DELETE FROM spilled WHERE seq = ?", (row[0],))
         self._spilled -= 1
-        spilled = _unpack(row[1])
+        spilled = self._unpack(row[1])
         self.add(spilled)
         return spilled
 
@@ -68,7 +71,7 @@ class OpenOrders:
         self._db.execute("BEGIN")
         self._db.executemany(
             "INSERT INTO spilled (order_no, record) VALUES (?, ?)",
-            ((record.order_no, _pack(record)) for record in oldest),
+            ((record.order_no, self._pack(record)) for record in oldest),
         )
         self._db.execute("COMMIT")
         self._spilled += len(oldest)
@@ -79,7 +82,7 @@ class OpenOrders:
             rows = self._db.execute("SELECT record FROM spilled ORDER BY seq")
             while chunk := rows.fetchmany(SPILL_AT_ONCE):
                 for (data,) in chunk:
-                    yield _unpack(data)
+                    yield self._unpack(data)
             yield from self._memory.values()
         finally:
             self.close()
@@ -87,6 +90,13 @@ class OpenOrders:
     def close(self) -> None:
         self._memory, self._spilled = {}, 0
         self._db.close()
+
+    def _pack(self, record: OrderRecord) -> bytes:
+        data = _pack(record)
+        return data if self._vault is None else self._vault.seal_bytes(data)
+
+    def _unpack(self, data: bytes) -> OrderRecord:
+        return _unpack(data if self._vault is None else self._vault.unseal_bytes(data))
 
 
 # A spilled record is a marshalled list of its fields: times as microseconds since the epoch, its phone

@@ -17,6 +17,7 @@ from typing import Any
 
 from identity.phones import EMPTY, MOBILE
 from identity.vault import PhoneVault
+from orders.privacy import mask_digits, mask_reject
 from orders.records import Batch, OrderRecord, RejectedRow
 from storage.formats import ORDER_WRITE_COLUMNS, json_text, sqlite_time
 
@@ -29,6 +30,8 @@ WIRE_COLUMNS = tuple(
 )
 WIRE_TIMES = frozenset({"ordered_at", "paid_at", "completed_at"})
 WIRE_DOCUMENTS = frozenset({"products", "raw"})
+# What an order sealed under the data key keeps as `raw` (its cells are in `cells`).
+SEALED_RAW = "[]"
 _NOT_HINTS = frozenset({MOBILE, EMPTY})
 # One encoder for every order's cells: json.dumps would build a new one per call.
 _encode_cells = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
@@ -60,16 +63,31 @@ class WireBatch:
 
 
 class WireEncoder:
-    """Turns reader batches into wire batches; one per file (it caches per-file work)."""
+    """Turns reader batches into wire batches; one per file (it caches per-file work).
+
+    With a data key, it seals each order's exported cells into one blob (`cells`; `raw` is left empty),
+    keeps weak phone hints masked, and masks the personal cells of rejected rows (`phone_headers`,
+    `personal_headers`: the file's phone columns, and its name and address columns). It runs where the
+    file is read (a worker process for big files), so the encryption costs the writer nothing.
+    """
 
     def __init__(
-        self, platform: str, dialect: str, vault: PhoneVault, is_erased: Callable[[str], bool] | None = None
+        self,
+        platform: str,
+        dialect: str,
+        vault: PhoneVault,
+        is_erased: Callable[[str], bool] | None = None,
+        *,
+        phone_headers: frozenset[str] = frozenset(),
+        personal_headers: frozenset[str] = frozenset(),
     ) -> None:
         self._platform = platform
         self._time = time_converter(dialect)
         self._vault = vault
+        self._sealing = vault.encrypted
         self._is_erased = is_erased
         self._products: dict[str, str] = {}
+        self._phone_headers, self._personal_headers = phone_headers, personal_headers
 
     def _products_text(self, products: list[str]) -> str:
         if len(products) != 1:
@@ -91,6 +109,11 @@ class WireEncoder:
         ordered = time(record.ordered_at)
         paid = ordered if record.paid_at == record.ordered_at else time(record.paid_at)
         completed = paid if record.completed_at == record.paid_at else time(record.completed_at)
+        raw, cells, hint_text = _encode_cells(record.raw), None, phone.hint[:40] if hint else None
+        if self._sealing:
+            raw, cells = SEALED_RAW, self._vault.seal_bytes(raw.encode())
+            if hint_text:
+                hint_text = mask_digits(hint_text)
         return (
             record.order_no,
             record.status,
@@ -104,12 +127,13 @@ class WireEncoder:
             ordered,
             paid,
             completed,
-            phone.hint[:40] if hint else None,
+            hint_text,
             phone.kind if hint else None,
             phone.last4 if hint else None,
             record.receiver_name,
             record.receiver_city,
-            _encode_cells(record.raw),
+            raw,
+            cells,
         )
 
     def batch(self, batch: Batch) -> WireBatch:
@@ -141,7 +165,11 @@ class WireEncoder:
             keys.append(key)
             amount = (record.paid_fen or record.total_fen or 0) - record.refund_fen
             payloads.append(order_payload(self._platform, wire, amount, record.ordered_at))
-        return WireBatch(orders, keys, people, payloads, batch.rejects, batch.rows_read, batch.position, hints, erased)
+        rejects = batch.rejects
+        if self._sealing and rejects:
+            phones, personal = self._phone_headers, self._personal_headers
+            rejects = [mask_reject(row, phones, personal) for row in rejects]
+        return WireBatch(orders, keys, people, payloads, rejects, batch.rows_read, batch.position, hints, erased)
 
 
 def order_payload(platform: str, wire: tuple[Any, ...], amount: int, ordered_at: datetime | None) -> str:

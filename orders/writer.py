@@ -97,7 +97,7 @@ class BatchWriter:
         self._documents = {index for index, name in enumerate(self.compared) if name in WIRE_DOCUMENTS}
         self._times = {index for index, name in enumerate(self.compared) if name in WIRE_TIMES}
         # A column the file lacks is never overwritten: another export of the order may have filled it.
-        self.update_columns = [*self.compared, "raw", "import_run_id", "updated_at"]
+        self.update_columns = [*self.compared, "raw", "cells", "import_run_id", "updated_at"]
         self.dry_run = run_id is None
         if self.dry_run and memory is None:
             raise ValueError("a dry run needs a DryRunMemory")

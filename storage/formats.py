@@ -31,7 +31,9 @@ COMPARED_COLUMNS = (
     "receiver_city",
 )
 # The columns of an order as the importer writes it, in the order of its record tuples.
-ORDER_WRITE_COLUMNS = ("platform", "order_no", *COMPARED_COLUMNS, "raw", "import_run_id", "created_at", "updated_at")
+ORDER_WRITE_COLUMNS = (
+    "platform", "order_no", *COMPARED_COLUMNS, "raw", "cells", "import_run_id", "created_at", "updated_at"
+)  # fmt: skip
 
 
 def sqlite_time(value: datetime | None) -> str | None:

@@ -124,7 +124,7 @@ async def export_command(db: Database, settings: Settings, args: argparse.Namesp
             subject = await find_subject(session, vault, args.who, appid=args.appid)
         except SubjectNotFound as error:
             raise UsageError(str(error)) from None
-        document = await export_subject(session, subject, now=SystemClock().now())
+        document = await export_subject(session, subject, now=SystemClock().now(), data_key=settings.data_key)
     text = json.dumps(document, ensure_ascii=False, indent=2, default=str)
     if args.out is None:
         sys.stdout.write(text + "\n")
