@@ -22,7 +22,7 @@ from orders.retry import DATABASE_ERRORS, is_transient, retrying
 from orders.wire import WireBatch
 from orders.writer import BatchOutcome, BatchWriter
 from scrm.clock import Clock
-from storage.db import take_write_lock
+from storage.db import take_write_lock, writers_waiting
 
 # How long a transaction stays open for more batches, and at most how many orders it takes.
 COMMIT_SECONDS = 1.0
@@ -96,7 +96,10 @@ class TransactionGroup:
 
     def _due(self) -> bool:
         orders = sum(len(batch.orders) for batch in self._batches)
-        return orders >= self._max_orders or time.monotonic() - self._opened >= self._seconds
+        if orders >= self._max_orders or time.monotonic() - self._opened >= self._seconds:
+            return True
+        # Callbacks, jobs or another import are waiting for SQLite's one writer: let them in now.
+        return writers_waiting(self._conn)
 
     def _wrote(self, outcome: BatchOutcome) -> None:
         self._outcomes.append(outcome)

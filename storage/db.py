@@ -13,6 +13,8 @@ from sqlalchemy.pool import ConnectionPoolEntry
 from sqlmodel import SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from storage import writers_turn
+
 
 def _sqlite_pragmas(dbapi_connection: DBAPIConnection, _record: ConnectionPoolEntry) -> None:
     # WAL lets readers run beside the one writer; busy_timeout makes writers queue instead of failing
@@ -38,6 +40,17 @@ async def take_write_lock(conn: AsyncConnection) -> None:
         await conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+def writers_waiting(conn: AsyncConnection) -> bool:
+    """On a SQLite file, whether another writer waits for the turn `conn` holds (storage.writers_turn).
+
+    A long write transaction (an import's) commits early when one does, so nobody waits long behind it.
+    """
+    path = conn.engine.url.database
+    if conn.dialect.name != "sqlite" or not path or path == ":memory:":
+        return False
+    return writers_turn.others_waiting(writers_turn.lock_path(path))
+
+
 class Database:
     """One engine and its session factory. Create it once per process and pass it down."""
 
@@ -50,6 +63,9 @@ class Database:
         self.dialect: str = self.engine.dialect.name
         if self.dialect == "sqlite":
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
+            path = self.engine.url.database
+            if path and path != ":memory:":
+                writers_turn.install(self.engine, path)
         self._sessions = async_sessionmaker(self.engine, class_=AsyncSession, expire_on_commit=False)
 
     @property

@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import fcntl
-import os
 import sqlite3
 import threading
 import weakref
@@ -30,6 +28,7 @@ from typing import Any, Generic, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from storage import writers_turn
 from storage.db import Database
 
 T = TypeVar("T")
@@ -71,7 +70,6 @@ class GroupCommit:
         self._executor: ThreadPoolExecutor | None = None
         self._connection: sqlite3.Connection | None = None
         self._lock = threading.Lock()
-        self._lock_fd: int | None = None
 
     async def run(self, write: Write[T]) -> T:
         """`submit` for a `Write`."""
@@ -113,24 +111,25 @@ class GroupCommit:
             connection.execute("PRAGMA synchronous=NORMAL")
             connection.execute("PRAGMA busy_timeout=30000")
             connection.execute("PRAGMA foreign_keys=ON")
+            # The hot path never checkpoints the WAL: after a bulk import that could take seconds inside a
+            # callback's commit. The application's other connections checkpoint as they commit.
+            connection.execute("PRAGMA wal_autocheckpoint=0")
             self._connection = connection
         return self._connection
 
     @contextlib.contextmanager
     def _writers_turn(self) -> Iterator[None]:
-        """Hold the lock file every process's group commit on this database takes around its batches.
+        """Hold the lock file every writer on this database takes (storage.writers_turn) around a batch.
 
-        With several serving processes their writers would otherwise meet in SQLite's busy handler, which
-        polls with sleeps of up to 100 ms; a blocked flock is woken the moment the holder lets go.
+        Blocking, in the group commit's own thread: a blocked flock is woken the moment the holder lets go,
+        where SQLite's busy handler would poll with sleeps of up to 100 ms.
         """
-        if self._lock_fd is None:
-            assert self._path is not None
-            self._lock_fd = os.open(f"{self._path}-writers.lock", os.O_RDWR | os.O_CREAT, 0o600)
-        fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
+        assert self._path is not None
+        fd = writers_turn.take_blocking(writers_turn.lock_path(self._path))
         try:
             yield
         finally:
-            fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
+            writers_turn.give_back(fd)
 
     def _run_batch(self, steps: list[SQLiteStep[Any]]) -> list[tuple[bool, Any]]:
         with self._lock, self._writers_turn():
@@ -167,9 +166,6 @@ class GroupCommit:
             if self._connection is not None:
                 self._connection.close()
                 self._connection = None
-            if self._lock_fd is not None:
-                os.close(self._lock_fd)
-                self._lock_fd = None
 
 
 _writers: weakref.WeakKeyDictionary[AsyncEngine, GroupCommit] = weakref.WeakKeyDictionary()

@@ -1,0 +1,171 @@
+"""SQLite's one writer, taken in turns: every write transaction on a database file holds its lock file.
+
+SQLite lets one transaction write at a time. A writer that finds the database locked waits in SQLite's
+busy handler, which polls with sleeps of up to 100 ms: a writer that commits and begins again at once (a
+bulk import, a backlog being processed) wins almost every time, and the others (the callbacks' group
+commit, the scheduler's jobs, the console) wait seconds or time out. So every writer, in every process
+on the file, first takes `<database>-writers.lock` with flock:
+
+- the callbacks' group commit (storage.group_commit) around each batch, blocking in its own thread, so
+  the kernel wakes it the moment the lock is let go;
+- every transaction of the application's engine, from its first write statement (or `BEGIN
+  IMMEDIATE`) until it commits or rolls back, installed here as engine events (`install`). The wait
+  runs in a thread (the event loop never blocks), checks every 2 ms, and gives up after the busy
+  timeout with SQLite's own "database is locked" error, which callers already treat as transient.
+
+A writer that has to wait says so: it holds a shared lock on `<database>-writers.wait` while it waits
+(`others_waiting` sees it). A bulk import, whose transactions would otherwise stay open for a second,
+commits as soon as someone waits (orders.transactions), so nobody waits long behind it.
+
+Reads take nothing: in WAL mode they never wait for the writer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fcntl
+import os
+import sqlite3
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.pool import ConnectionPoolEntry
+from sqlalchemy.util import await_only
+
+# How long a writer waits for its turn before failing like SQLite's busy timeout would.
+WAIT_SECONDS = 30.0
+_POLL_SECONDS = 0.002
+_HELD = "scrm.writers_turn"
+# Statements that make a transaction a writer. Others (SELECT, PRAGMA reads, SAVEPOINT...) take nothing.
+_WRITE_HEADS = ("INSERT", "UPDATE", "DELETE", "REPLACE", "BEGIN IMMEDIATE", "CREATE", "DROP", "ALTER")
+# Waiting threads: up to the pool's size of connections may wait at once, apart from asyncio's default pool.
+_WAITERS = ThreadPoolExecutor(max_workers=16, thread_name_prefix="scrm-writers-turn")
+
+
+def lock_path(database_path: str) -> str:
+    """The lock file of a SQLite database file, shared by every process that writes to it."""
+    return f"{database_path}-writers.lock"
+
+
+def is_write(statement: str) -> bool:
+    head = statement.lstrip()[:20].upper()
+    if head.startswith("WITH"):
+        body = statement.upper()
+        return any(f"{verb} " in body for verb in ("INSERT", "UPDATE", "DELETE"))
+    return head.startswith(_WRITE_HEADS)
+
+
+def waiting_path(lock_file: str) -> str:
+    """Writers waiting for their turn hold a shared lock on this file, so the holder can see them."""
+    return lock_file.removesuffix("-writers.lock") + "-writers.wait"
+
+
+def take(path: str, wait_seconds: float = WAIT_SECONDS) -> int:
+    """Open and lock the file; the descriptor holds the turn until `give_back`. Blocks: call in a thread."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    if _try(fd):
+        return fd
+    with _announced(path):
+        give_up = time.monotonic() + wait_seconds
+        while not _try(fd):
+            if time.monotonic() >= give_up:
+                os.close(fd)
+                raise sqlite3.OperationalError("database is locked (no writer's turn in time)")
+            time.sleep(_POLL_SECONDS)
+    return fd
+
+
+def take_blocking(path: str) -> int:
+    """`take` for a writer with a thread of its own (the group commit): woken the moment the lock is free."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    if not _try(fd):
+        with _announced(path):
+            fcntl.flock(fd, fcntl.LOCK_EX)
+    return fd
+
+
+def others_waiting(path: str) -> bool:
+    """Whether another writer waits for the turn this caller holds: a long transaction then commits early."""
+    fd = os.open(waiting_path(path), os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
+    return False
+
+
+def _try(fd: int) -> bool:
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    return True
+
+
+@contextlib.contextmanager
+def _announced(path: str) -> Iterator[None]:
+    fd = os.open(waiting_path(path), os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH)
+        yield
+    finally:
+        os.close(fd)
+
+
+def give_back(fd: int) -> None:
+    os.close(fd)  # closing the last descriptor of the open file lets the lock go
+
+
+def install(engine: AsyncEngine, database_path: str) -> None:
+    """Make every write transaction of `engine` hold the lock file of `database_path`."""
+    path = lock_path(database_path)
+    sync_engine = engine.sync_engine
+
+    def before_cursor_execute(conn: Connection, _cursor: Any, statement: str, *_args: Any) -> None:
+        if _HELD in conn.info or not is_write(statement):
+            return
+        # Inside SQLAlchemy's async adaptation this code runs in a greenlet of the event loop: await_only
+        # suspends it there while a thread waits for the lock.
+        waiting = asyncio.get_running_loop().run_in_executor(_WAITERS, take, path, WAIT_SECONDS)
+        conn.info[_HELD] = await_only(waiting)
+
+    def release(conn: Connection) -> None:
+        fd = conn.info.pop(_HELD, None)
+        if fd is not None:
+            give_back(fd)
+
+    def release_at_checkin(_dbapi_connection: Any, record: ConnectionPoolEntry) -> None:
+        fd = record.info.pop(_HELD, None)
+        if fd is not None:
+            give_back(fd)
+
+    def release_at_reset(_dbapi_connection: Any, record: ConnectionPoolEntry, _state: Any) -> None:
+        release_at_checkin(_dbapi_connection, record)
+
+    event.listen(sync_engine, "before_cursor_execute", before_cursor_execute)
+    event.listen(sync_engine, "commit", release)
+    event.listen(sync_engine, "rollback", release)
+    # A connection given back to the pool (or dropped) without either still lets the turn go.
+    event.listen(sync_engine.pool, "checkin", release_at_checkin)
+    event.listen(sync_engine.pool, "reset", release_at_reset)
+
+
+__all__ = [
+    "WAIT_SECONDS",
+    "give_back",
+    "install",
+    "is_write",
+    "lock_path",
+    "others_waiting",
+    "take",
+    "take_blocking",
+    "waiting_path",
+]

@@ -1,0 +1,86 @@
+"""SQLite's one writer taken in turns: engine transactions and the group commit queue on one lock file,
+a waiting writer is visible to the holder, and a transaction that never writes takes nothing."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from scrm.clock import FakeClock
+from storage.db import Database, writers_waiting
+from storage.followers import interaction_write
+from storage.group_commit import group_commit
+from storage.writers_turn import is_write
+
+
+@pytest.fixture
+async def two(tmp_path: Path) -> AsyncIterator[tuple[Database, Database]]:
+    """Two engines on one file, as two processes would have."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'turns.db'}"
+    first, second = Database(url), Database(url)
+    await first.create_all()
+    yield first, second
+    await first.dispose()
+    await second.dispose()
+
+
+async def test_a_writer_waits_for_the_holders_commit_and_the_holder_sees_it_wait(
+    two: tuple[Database, Database],
+) -> None:
+    first, second = two
+    order: list[str] = []
+    async with first.engine.connect() as holder:
+        await holder.execute(text("INSERT INTO scheduler_leases VALUES ('a', 'x', '2026-01-01', '2026-01-01')"))
+        assert not writers_waiting(holder)
+
+        async def other_writer() -> None:
+            async with second.engine.begin() as conn:
+                await conn.execute(text("INSERT INTO scheduler_leases VALUES ('b', 'y', '2026-01-01', '2026-01-01')"))
+            order.append("second committed")
+
+        waiting = asyncio.create_task(other_writer())
+        for _ in range(500):  # the waiter announces itself within a few milliseconds
+            if writers_waiting(holder):
+                break
+            await asyncio.sleep(0.01)
+        assert writers_waiting(holder) and not waiting.done()
+        order.append("first commits")
+        await holder.commit()
+        await waiting
+    assert order == ["first commits", "second committed"]
+
+
+async def test_the_group_commit_queues_behind_an_engine_writer(two: tuple[Database, Database]) -> None:
+    first, second = two
+    clock = FakeClock()
+    write = interaction_write(appid="wx", openid="o1", kind="text", at=clock.now(), is_message=True,
+                              opens_event_window=False)  # fmt: skip
+    async with first.engine.connect() as holder:
+        await holder.execute(text("INSERT INTO scheduler_leases VALUES ('a', 'x', '2026-01-01', '2026-01-01')"))
+        recorded = asyncio.create_task(group_commit(second).run(write))
+        for _ in range(500):
+            if writers_waiting(holder):
+                break
+            await asyncio.sleep(0.01)
+        assert writers_waiting(holder) and not recorded.done()
+        await holder.commit()
+    assert (await recorded).values["openid"] == "o1"
+
+
+async def test_reading_takes_no_turn(two: tuple[Database, Database]) -> None:
+    first, second = two
+    async with first.engine.connect() as reader:
+        await reader.execute(text("SELECT count(*) FROM followers"))
+        async with second.engine.begin() as writer:  # would wait 30 s if the read had taken the turn
+            await writer.execute(text("INSERT INTO scheduler_leases VALUES ('b', 'y', '2026-01-01', '2026-01-01')"))
+
+
+def test_which_statements_write() -> None:
+    assert is_write("INSERT INTO t VALUES (1)") and is_write("  update t set a = 1")
+    assert is_write("BEGIN IMMEDIATE") and is_write("WITH x AS (SELECT 1) DELETE FROM t")
+    assert not is_write("SELECT 1") and not is_write("WITH x AS (SELECT 1) SELECT * FROM x")
+    assert not is_write("SAVEPOINT sa_1") and not is_write("PRAGMA foreign_keys")
