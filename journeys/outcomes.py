@@ -79,8 +79,21 @@ class OutcomeWriter:
         base: timedelta = self.config.backoff_base
         return base * int(2 ** max(0, attempts - 1))
 
-    async def write(self, plans: Sequence[_Plan], token: str, *, now: datetime) -> BatchReport:
-        report = BatchReport(claimed=len(plans))
+    async def write(
+        self, plans: Sequence[_Plan], token: str, *, now: datetime, report: BatchReport | None = None
+    ) -> BatchReport:
+        """Record the outcome of `plans` in one transaction; counts them in `report` (a new one by default)."""
+        report = report or BatchReport(claimed=len(plans))
+        async with self.db.engine.begin() as conn:
+            await self.record(conn, plans, token, now=now, report=report)
+        return report
+
+    async def record(
+        self, conn: AsyncConnection, plans: Sequence[_Plan], token: str, *, now: datetime, report: BatchReport
+    ) -> None:
+        """Record the outcome of `plans` inside the caller's transaction, counting them in `report`."""
+        if not plans:
+            return
         outcomes: list[dict[str, Any]] = []
         records: list[dict[str, Any]] = []
         effects: list[tuple[dict[str, Any], SendResult]] = []
@@ -102,12 +115,10 @@ class OutcomeWriter:
                 plan.result.follower_status or plan.result.pause_until or plan.result.revoke_consent
             ):
                 effects.append((dict(row), plan.result))
-        async with self.db.engine.begin() as conn:
-            await apply_outcomes(conn, outcomes, token=token)
-            await insert_attempts(conn, records)
-            for row, result in effects:
-                await self._side_effects(conn, row, result, now=now)
-        return report
+        await apply_outcomes(conn, outcomes, token=token)
+        await insert_attempts(conn, records)
+        for row, result in effects:
+            await self._side_effects(conn, row, result, now=now)
 
     def _fill(self, new: dict[str, Any], plan: _Plan, now: datetime, report: BatchReport) -> str:
         """Set the push's new fields from its decision and result; return the outcome record's name."""

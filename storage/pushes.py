@@ -14,15 +14,16 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Select, Table, and_, func, insert, or_, select, update
+from sqlalchemy import Select, Table, and_, func, insert, or_, select, text, update
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import SQLModel
 
+from storage.db import take_write_lock
 from storage.models.consent import Consent
 from storage.models.core import Follower
-from storage.models.pushes import ApiPause, Push, PushAttempt
+from storage.models.pushes import OPEN_STATES, ApiPause, Push, PushAttempt
 
 
 def _table(model: type[SQLModel]) -> Table:
@@ -59,12 +60,33 @@ def _returning() -> list[Any]:
     return [PUSHES.c[name] for name in CLAIM_COLUMNS]
 
 
+def _first_open_step_of_its_run() -> ColumnElement[bool]:
+    """The push is the earliest step of its journey run not yet final (or belongs to no run).
+
+    The steps of one run reach the follower in their order: a later step waits, whatever its own due
+    time, while an earlier one is pending, held or on its way (a marketing step in quiet hours, past the
+    cap, or waiting for a window holds back the service step after it). Only final states unblock it,
+    and they are committed only once a push's fate is known, so two dispatchers cannot overtake each
+    other here. Pushes of one run are created in step order, so their ids give that order.
+    """
+    earlier = PUSHES.alias("earlier")
+    return ~(
+        select(earlier.c.id)
+        .where(
+            earlier.c.run_id == PUSHES.c.run_id,
+            earlier.c.id < PUSHES.c.id,
+            earlier.c.status.in_(OPEN_STATES),
+        )
+        .exists()
+    )
+
+
 async def claim_due_pushes(conn: AsyncConnection, *, now: datetime, limit: int, token: str) -> list[RowMapping]:
     """Claim up to `limit` pending pushes due by `now`, oldest first, for this dispatcher's `token`."""
     due = picked_once(
         conn,
         select(PUSHES.c.id)
-        .where(PUSHES.c.status == "pending", PUSHES.c.due_at <= now)
+        .where(PUSHES.c.status == "pending", PUSHES.c.due_at <= now, _first_open_step_of_its_run())
         .order_by(PUSHES.c.due_at, PUSHES.c.id)
         .limit(limit)
         .with_for_update(skip_locked=True),
@@ -82,13 +104,18 @@ async def claim_due_pushes(conn: AsyncConnection, *, now: datetime, limit: int, 
 async def claim_pushes_of_follower(
     conn: AsyncConnection, *, follower_id: int, now: datetime, token: str, limit: int
 ) -> list[RowMapping]:
-    """Claim a follower's held pushes and due pending ones (the follower just interacted)."""
+    """Claim a follower's held pushes and due pending ones (the follower just interacted).
+
+    As for every claim, only the earliest open step of each journey run: the caller claims again once
+    these are delivered, for the steps they held back.
+    """
     wanted = picked_once(
         conn,
         select(PUSHES.c.id)
         .where(
             PUSHES.c.follower_id == follower_id,
             or_(PUSHES.c.status == "held", and_(PUSHES.c.status == "pending", PUSHES.c.due_at <= now)),
+            _first_open_step_of_its_run(),
         )
         .order_by(PUSHES.c.due_at, PUSHES.c.id)
         .limit(limit)
@@ -117,6 +144,33 @@ async def mark_sending(
         .returning(PUSHES.c.id)
     )
     return list((await conn.execute(statement)).scalars().all())
+
+
+# Namespace of the PostgreSQL advisory locks taken per follower while their pushes are checked and marked.
+_SENDING_LOCKS = 0x5053  # "PS"
+
+
+async def lock_followers_for_sending(conn: AsyncConnection, follower_ids: Iterable[int]) -> None:
+    """Serialize the last check (caps, window counts) and the "sending" mark of these followers' pushes.
+
+    Two dispatchers that each claimed a push of one follower would otherwise both count the sends the
+    other had not marked yet, and both send (a cap overshot by one). Call first in the transaction that
+    re-reads the follower facts and marks; the lock lasts until its commit. On SQLite the database's write
+    lock does it (`BEGIN IMMEDIATE`); on PostgreSQL a transaction advisory lock per follower, taken in id
+    order so dispatchers never deadlock, leaves the follower rows free for the callbacks that update them.
+    """
+    if conn.dialect.name != "postgresql":
+        await take_write_lock(conn)
+        return
+    ids = sorted(set(follower_ids))
+    if ids:
+        await conn.execute(
+            text(
+                "SELECT pg_advisory_xact_lock(:space, ordered.id)"
+                " FROM (SELECT unnest(CAST(:ids AS integer[])) AS id ORDER BY 1) AS ordered"
+            ),
+            {"space": _SENDING_LOCKS, "ids": ids},
+        )
 
 
 # Fields an outcome may set; a row leaves out those it does not change.
@@ -192,6 +246,19 @@ async def load_follower_facts(
     for fid, granted in consents.all():
         if fid in facts:
             facts[fid].marketing_consent = bool(granted)
+    await add_recent_sends(conn, facts, since=since)
+    return facts
+
+
+async def add_recent_sends(conn: AsyncConnection, facts: Mapping[int, FollowerFacts], *, since: datetime) -> None:
+    """Fill in the sends (done or in flight) and the latest 45047 of these followers since `since`.
+
+    The part of the facts that other dispatchers change: the dispatcher reads it again, alone, under the
+    followers' lock right before marking pushes "sending".
+    """
+    ids = sorted(facts)
+    if not ids:
+        return
     recent = await conn.execute(
         select(
             PUSHES.c.follower_id, PUSHES.c.purpose, PUSHES.c.channel, PUSHES.c.status,
@@ -219,7 +286,6 @@ async def load_follower_facts(
                 fact.custom_sent.append(at)
         if errcode == 45047 and held_at is not None:
             fact.count_exceeded_at = max(held_at, fact.count_exceeded_at or held_at)
-    return facts
 
 
 async def expire_overdue(conn: AsyncConnection, *, now: datetime) -> list[int]:

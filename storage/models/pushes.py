@@ -10,6 +10,10 @@ A push moves through these states (final ones in capitals):
        |-- claimed too long (process died before any API call) --|
     pending | held --expiry passed--> EXPIRED;  goal reached / unfollowed / opt-out --> CANCELLED
     sending found after a crash --> UNKNOWN (never resent: custom sends have no idempotency key)
+
+Only the earliest open push of a journey run can be claimed, so a run's steps go out in their order. A
+claimed push becomes "sending" right before its API call, in small groups (at most the dispatcher's
+`in_flight` at once), and its checks are taken again then, under the follower's lock.
 """
 
 from __future__ import annotations

@@ -1,6 +1,7 @@
-"""A dispatcher process for the kill -9 test: `python -m tests.journeys.crash_worker DB_URL API_BASE`.
+"""A dispatcher process for the kill -9 tests:
+`python -m tests.journeys.crash_worker DB_URL API_BASE [BATCH_SIZE IN_FLIGHT CONCURRENCY]`.
 
-It drains due pushes slowly (small batches) until killed; the test kills it mid-batch.
+It drains due pushes (small batches by default) until killed; the tests kill it mid-batch.
 """
 
 from __future__ import annotations
@@ -17,7 +18,9 @@ from scrm.settings import Settings
 from storage.db import Database
 
 
-async def main(database_url: str, api_base: str) -> None:
+async def main(
+    database_url: str, api_base: str, batch_size: int = 40, in_flight: int = 48, concurrency: int = 8
+) -> None:
     settings = Settings(
         database_url=database_url, wechat_appid="wx1234567890abcdef", wechat_appsecret="secret",
         wechat_api_base=api_base,
@@ -25,7 +28,7 @@ async def main(database_url: str, api_base: str) -> None:
     db = Database(database_url)
     clock = SystemClock()
     async with WeChatAPI(settings, db, clock) as api:
-        config = DispatcherConfig(batch_size=40, concurrency=8)
+        config = DispatcherConfig(batch_size=batch_size, concurrency=concurrency, in_flight=in_flight)
         dispatcher = Dispatcher(
             db, WeChatSender(api), ContentRenderer(db, clock), clock, DispatchPolicy.from_settings(settings), config
         )
@@ -35,4 +38,4 @@ async def main(database_url: str, api_base: str) -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main(sys.argv[1], sys.argv[2]))
+    asyncio.run(main(sys.argv[1], sys.argv[2], *(int(arg) for arg in sys.argv[3:6])))

@@ -1,4 +1,4 @@
-"""`drain()` overlaps batches (claim and record beside sending) but never has two batches in flight."""
+"""`drain()` overlaps batches (claim and record beside sending); at most `in_flight` pushes are "sending"."""
 
 from __future__ import annotations
 
@@ -42,13 +42,13 @@ class ObservingSender:
         raise AssertionError("no mass send in this test")
 
 
-async def test_drain_sends_everything_once_with_at_most_one_batch_sending(
+async def test_drain_sends_everything_once_with_at_most_in_flight_pushes_sending(
     db: Database, clock: FakeClock, settings: Settings
 ) -> None:
     version = await add_template(db, clock, "points", SERVICE_TEXT)
     openids = await bulk_pushes(db, 230, clock.now(), version, "o-pipe")
     sender = ObservingSender(db)
-    config = DispatcherConfig(batch_size=50, concurrency=8)
+    config = DispatcherConfig(batch_size=50, concurrency=8, in_flight=12, flush_group=3)
     dispatcher = Dispatcher(
         db, sender, ContentRenderer(db, clock), clock, DispatchPolicy.from_settings(settings), config
     )
@@ -57,7 +57,7 @@ async def test_drain_sends_everything_once_with_at_most_one_batch_sending(
 
     assert report.sent == report.claimed == 230
     assert set(sender.sent) == set(openids) and max(sender.sent.values()) == 1
-    # Five batches went through, yet a crash at any moment would have left at most one batch unknown.
-    assert 0 < sender.most_sending <= config.batch_size
+    # Five batches went through, yet a crash at any moment would have left at most `in_flight` unknown.
+    assert 0 < sender.most_sending <= config.in_flight
     async with db.engine.connect() as conn:
         assert await count_by_status(conn) == {"sent": 230}
