@@ -37,7 +37,7 @@ from handlers.context import Services
 from journeys.jobs import JOBS, JobSpec
 from journeys.leader import LeaderLease
 from journeys.runtime import JourneyRuntime, build_runtime
-from scrm.clock import CHINA
+from scrm.clock import CHINA, real_clock
 from scrm.metrics import JobStatus, SchedulerStatus, metrics
 
 log = logging.getLogger(__name__)
@@ -285,7 +285,9 @@ class SchedulerHandle:
 
 async def start_scheduler(services: Services, runtime: JourneyRuntime | None = None) -> SchedulerHandle:
     """Wire journeys into `services` (wake hook included) and start electing a scheduler leader."""
-    handle = SchedulerHandle(services, runtime or build_runtime(services), LeaderLease(services.db, services.clock))
+    # The lease is between processes, so it runs on the wall clock even when a demo clock is sped up.
+    lease = LeaderLease(services.db, real_clock(services.clock))
+    handle = SchedulerHandle(services, runtime or build_runtime(services), lease)
     services.probes.readiness.append(handle.readiness)
     services.probes.refreshers.append(handle.publish)
     services.probes.scheduler = handle.status

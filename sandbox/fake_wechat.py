@@ -20,11 +20,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import signal
 from collections import defaultdict
 from collections.abc import Mapping
+from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, TextIO
 
 from aiohttp import web
 
@@ -51,9 +53,14 @@ def _api_name(api: str) -> str:
 class FakeWeChat(FakeEndpoints):
     """A fake of WeChat's server API for tests, benchmarks and the sandbox: served, observed, steerable."""
 
-    def __init__(self, accounts: Mapping[str, str] | None = None, *, clock: Clock | None = None) -> None:
-        """`accounts` maps appid -> appsecret; None accepts any appid with any non-empty secret."""
+    def __init__(
+        self, accounts: Mapping[str, str] | None = None, *, clock: Clock | None = None, journal: Path | None = None
+    ) -> None:
+        """`accounts` maps appid -> appsecret; None accepts any appid with any non-empty secret. With
+        `journal`, every answered call is also appended to that file as one JSON line (processes of one
+        demo share it: each line is one write to a file opened for appending)."""
         super().__init__(accounts, clock=clock)
+        self._journal: TextIO | None = journal.open("a", encoding="utf-8", buffering=1) if journal else None
         self.failures = FailureBook()
         self.calls: list[RecordedCall] = []
         self.latency = 0.0
@@ -177,6 +184,11 @@ class FakeWeChat(FakeEndpoints):
         """Sends (custom, template, subscription, mass) that reached `openid`, oldest first."""
         return [call for call in self._by_openid.get(openid, ()) if include_failed or call.ok]
 
+    def close_journal(self) -> None:
+        if self._journal is not None:
+            self._journal.close()
+            self._journal = None
+
     def reset(self) -> None:
         """Forget recorded calls and injected failures (tokens, followers and menus stay)."""
         self.calls.clear()
@@ -227,6 +239,9 @@ class FakeWeChat(FakeEndpoints):
             answer=answer,
         )
         self.calls.append(recorded)
+        if self._journal is not None:
+            # A line of a few hundred bytes to the page cache: no slower than the logging beside it.
+            self._journal.write(_journal_line(recorded) + "\n")
         for openid in recorded.recipients:
             self._by_openid[openid].append(recorded)
 
@@ -246,6 +261,22 @@ class FakeWeChat(FakeEndpoints):
         if isinstance(touser, list):
             return tuple(str(openid) for openid in touser)
         return (touser,) if isinstance(touser, str) and touser else ()
+
+
+def _journal_line(call: RecordedCall) -> str:
+    return json.dumps(
+        {
+            "api": call.api,
+            "at": call.at.isoformat(),
+            "appid": call.appid,
+            "errcode": call.errcode,
+            "recipients": list(call.recipients),
+            "json": call.json,
+            "pid": os.getpid(),
+        },
+        ensure_ascii=False,
+        default=str,
+    )
 
 
 async def _read_json(request: web.Request) -> dict[str, Any]:

@@ -41,7 +41,7 @@ from sandbox.chat import (
 from sandbox.fake_wechat import FakeWeChat
 from sandbox.follower_actions import ACTIONS, ActionError, FollowerAction
 from sandbox.page import page_routes
-from scrm.clock import Clock, SystemClock
+from scrm.clock import CHINA, Clock, SystemClock, real_clock
 
 log = logging.getLogger("sandbox.simulator")
 
@@ -59,6 +59,22 @@ class SmsOutbox(Protocol):
         ...
 
 
+class ClockControl(Protocol):
+    """The demo clock as the page controls it (`scrm.demo_clock.SharedDemoClock`)."""
+
+    def state(self) -> dict[str, Any]:
+        """Demo time and speed, as JSON."""
+        ...
+
+    async def advance(self, seconds: float) -> Any:
+        """Move demo time `seconds` ahead."""
+        ...
+
+
+# "Advance one day" and its bigger siblings; more than this at once is surely a typo.
+MAX_ADVANCE_DAYS = 30
+
+
 class Simulator:
     """Sends the simulated followers' callbacks and keeps their chats."""
 
@@ -70,8 +86,10 @@ class Simulator:
         fake: FakeWeChat,
         clock: Clock | None = None,
         sms_outbox: SmsOutbox | None = None,
+        clock_control: ClockControl | None = None,
     ) -> None:
         self.gateway_url = gateway_url
+        self.clock_control = clock_control
         self.account = account
         self.fake = fake
         self.clock: Clock = clock or SystemClock()
@@ -112,7 +130,9 @@ class Simulator:
 
     async def _deliver(self, openid: str, xml: str, mode: Mode, origin: str) -> list[ChatEntry]:
         url = self.resolve_gateway(origin)
-        signed = sign_callback(self.account, xml, mode, str(int(self.clock.now().timestamp())))
+        # WeChat signs with the wall clock and the gateway's replay window checks it against the wall
+        # clock, so a sped-up demo clock never makes a callback look replayed (CreateTime is demo time).
+        signed = sign_callback(self.account, xml, mode, str(int(real_clock(self.clock).now().timestamp())))
         loop = asyncio.get_running_loop()
         started = loop.time()
         try:
@@ -213,8 +233,34 @@ async def _state(request: web.Request) -> web.Response:
             "menu": simulator.fake.menu_clicks(account.appid) or simulator.fake.menu_clicks(),
             "sms": await simulator.recent_sms(),
             "actions": sorted(ACTIONS),
+            "clock": _clock_state(simulator),
         }
     )
+
+
+def _clock_state(simulator: Simulator) -> dict[str, Any]:
+    if simulator.clock_control is not None:
+        return simulator.clock_control.state()
+    now = simulator.clock.now()
+    china = now.astimezone(CHINA).strftime("%Y-%m-%d %H:%M:%S")
+    return {"now": now.isoformat(), "now_china": china, "speed": 1.0, "takes_effect_in": 0.0}
+
+
+async def _clock(request: web.Request) -> web.Response:
+    simulator = request.app[SIMULATOR]
+    return web.json_response({**_clock_state(simulator), "controllable": simulator.clock_control is not None})
+
+
+async def _advance_clock(request: web.Request) -> web.Response:
+    simulator = request.app[SIMULATOR]
+    if simulator.clock_control is None:
+        raise ActionError(409, "this sandbox runs on the real clock: start it with `scrm demo` to move time")
+    body = await _json_body(request)
+    days = body.get("days", 1)
+    if isinstance(days, bool) or not isinstance(days, int | float) or not 0 < days <= MAX_ADVANCE_DAYS:
+        raise ActionError(400, f"days must be a number above 0 and at most {MAX_ADVANCE_DAYS}")
+    await simulator.clock_control.advance(float(days) * 86_400)
+    return web.json_response(_clock_state(simulator))
 
 
 async def _create_follower(request: web.Request) -> web.Response:
@@ -262,6 +308,7 @@ def build_sandbox_app(
     fake: FakeWeChat,
     clock: Clock | None = None,
     sms_outbox: SmsOutbox | None = None,
+    clock_control: ClockControl | None = None,
 ) -> web.Application:
     """The simulator as an application to mount with `app.add_subapp("/sandbox", ...)`.
 
@@ -270,7 +317,14 @@ def build_sandbox_app(
     the gateway's API client talks to, whose recorded sends become the chat's pushes; `sms_outbox` is
     `services.extras.get("sms_outbox")` (optional).
     """
-    simulator = Simulator(gateway_url=gateway_url, account=account, fake=fake, clock=clock, sms_outbox=sms_outbox)
+    simulator = Simulator(
+        gateway_url=gateway_url,
+        account=account,
+        fake=fake,
+        clock=clock,
+        sms_outbox=sms_outbox,
+        clock_control=clock_control,
+    )
     app = web.Application()
     app[SIMULATOR] = simulator
     app.router.add_routes(page_routes(account))
@@ -278,6 +332,8 @@ def build_sandbox_app(
     app.router.add_post("/api/followers", _guarded(_create_follower))
     app.router.add_post("/api/followers/{openid}/actions", _guarded(_act))
     app.router.add_get("/api/followers/{openid}/chat", _guarded(_chat))
+    app.router.add_get("/api/clock", _guarded(_clock))
+    app.router.add_post("/api/clock/advance", _guarded(_advance_clock))
 
     async def close(_app: web.Application) -> None:
         await simulator.close()
@@ -294,10 +350,18 @@ def add_sandbox_routes(
     fake: FakeWeChat,
     clock: Clock | None = None,
     sms_outbox: SmsOutbox | None = None,
+    clock_control: ClockControl | None = None,
     prefix: str = "/sandbox",
 ) -> Simulator:
     """Mount the simulator under `prefix` of `app` (see build_sandbox_app); returns it for inspection."""
-    sandbox = build_sandbox_app(gateway_url=gateway_url, account=account, fake=fake, clock=clock, sms_outbox=sms_outbox)
+    sandbox = build_sandbox_app(
+        gateway_url=gateway_url,
+        account=account,
+        fake=fake,
+        clock=clock,
+        sms_outbox=sms_outbox,
+        clock_control=clock_control,
+    )
 
     async def to_page(_request: web.Request) -> web.StreamResponse:
         raise web.HTTPFound(prefix + "/")
@@ -308,4 +372,4 @@ def add_sandbox_routes(
     return sandbox[SIMULATOR]
 
 
-__all__ = ["SIMULATOR", "Simulator", "SmsOutbox", "add_sandbox_routes", "build_sandbox_app"]
+__all__ = ["SIMULATOR", "ClockControl", "Simulator", "SmsOutbox", "add_sandbox_routes", "build_sandbox_app"]

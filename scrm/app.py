@@ -20,7 +20,7 @@ from identity.services import build_identity_services, warn_if_unencrypted
 from journeys.scheduler import SchedulerHandle, start_scheduler
 from sandbox.callbacks import SandboxAccount
 from sandbox.fake_wechat import FakeWeChat
-from sandbox.simulator import add_sandbox_routes
+from sandbox.simulator import ClockControl, add_sandbox_routes
 from scrm.clock import Clock
 from scrm.metrics import metrics, set_outbox_backlog
 from scrm.settings import Settings
@@ -47,6 +47,8 @@ class Sandbox:
 
     fake: FakeWeChat
     public_origin: str
+    # The demo clock the page shows and moves ahead (scrm.demo_clock.SharedDemoClock); None: real time.
+    clock_control: ClockControl | None = None
 
 
 def build_services(settings: Settings, db: Database, clock: Clock) -> Services:
@@ -73,6 +75,7 @@ def build_web_app(services: Services, *, sandbox: Sandbox | None = None, schedul
             fake=sandbox.fake,
             clock=services.clock,
             sms_outbox=services.extras.get("sms_outbox"),
+            clock_control=sandbox.clock_control,
         )
 
     async def home(_request: web.Request) -> web.StreamResponse:

@@ -109,8 +109,21 @@
     el("controls").hidden = !current;
   }
 
+  function renderClock(clock) {
+    if (!clock) return;
+    el("clock-now").textContent = clock.now_china;
+    const pending = clock.takes_effect_in > 0 ? " - jumping ahead in " + clock.takes_effect_in.toFixed(1) + " s" : "";
+    el("clock-speed").textContent = (clock.speed === 1 ? "real speed" : clock.speed + "x real speed") + pending;
+    el("advance-day").hidden = clock.controllable === false;
+  }
+
+  async function refreshClock() {
+    renderClock(await request("api/clock"));
+  }
+
   async function refreshState() {
     const state = await request("api/state");
+    renderClock(state.clock);
     renderFollowers(state.followers);
     renderMenu(state.menu);
     renderSms(state.sms);
@@ -174,5 +187,15 @@
     }
   });
 
+  el("advance-day").addEventListener("click", async () => {
+    showProblem("");
+    try {
+      renderClock(await request("api/clock/advance", { days: 1 }));
+    } catch (error) {
+      showProblem(error.message);
+    }
+  });
+
+  setInterval(() => refreshClock().catch(() => {}), 1000);
   refreshState().catch((error) => showProblem(error.message));
 })();

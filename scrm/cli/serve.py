@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import logging
 import socket
+import time
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,8 @@ from aiohttp import web
 from content.issues import ContentError
 from content.publish import load_directory
 from scrm.app import Sandbox, build_services, build_web_app
-from scrm.clock import SystemClock
+from scrm.cli.main import UsageError
+from scrm.clock import Clock, DemoClock, DemoOffset, SystemClock
 from scrm.logs import configure_logging
 from scrm.settings import Settings, SettingsError, load_settings
 from scrm.workers import bind_sockets, child_loop, freeze_startup_heap, serve_workers
@@ -27,6 +29,8 @@ log = logging.getLogger("scrm.serve")
 # answers within its reply deadline; one whose body is still arriving is refused at once
 # (gateway.unfinished), so only a handler still busy after that makes the process wait this long.
 SHUTDOWN_TIMEOUT = 10.0
+# A demo day in under ten real seconds is as fast as the jobs (5-second ticks) can follow.
+MAX_SPEED = 10_000.0
 
 
 def register(subparsers: Any) -> None:
@@ -38,9 +42,24 @@ def register(subparsers: Any) -> None:
         "--workers", type=int, default=1, help="serving processes sharing the port with SO_REUSEPORT (default 1)"
     )
     serve.set_defaults(run=_serve)
+    serve.add_argument("--speed", type=float, help=argparse.SUPPRESS)
     demo = subparsers.add_parser("demo", help="run everything on this machine with a built-in WeChat sandbox")
     demo.add_argument("--host", help="bind address (default 127.0.0.1)")
     demo.add_argument("--port", type=int, help="port (default SCRM_PORT or 8080)")
+    demo.add_argument(
+        "--speed",
+        type=float,
+        default=1.0,
+        help="demo seconds per real second (e.g. 600: a day in 2.4 minutes); the sandbox page also jumps a day ahead",
+    )
+    demo.add_argument(
+        "--workers", type=int, default=1, help="serving processes sharing the port (default 1), as scrm serve"
+    )
+    demo.add_argument(
+        "--fake-wechat-journal",
+        type=Path,
+        help="append every call the sandbox's fake WeChat API answers to this file (JSON lines, every worker)",
+    )
     demo.set_defaults(run=_demo)
 
 
@@ -58,6 +77,9 @@ def _bind(settings: Settings, args: argparse.Namespace) -> Settings:
 def _serve(args: argparse.Namespace) -> int:
     if args.workers < 1:
         raise ValueError("--workers must be at least 1")
+    if args.speed is not None:
+        # A real account's followers, WeChat and the orders all live in real time.
+        raise UsageError("--speed is for `scrm demo` only: a real official account runs on the real clock")
     settings = _bind(load_settings(require_wechat=True), args)
     configure_logging(settings.log_level)
     upgrade(settings.database_url)
@@ -101,27 +123,49 @@ def _serve(args: argparse.Namespace) -> int:
 def _demo(args: argparse.Namespace) -> int:
     from scrm.demo import DEMO_ACCOUNT, seed_demo
 
+    if args.workers < 1:
+        raise ValueError("--workers must be at least 1")
+    if not 1 <= args.speed <= MAX_SPEED:
+        raise UsageError(f"--speed must be between 1 and {MAX_SPEED:g} demo seconds per real second")
     base = load_settings()
     settings = _bind(base.with_overrides(demo=True, **DEMO_ACCOUNT), args)
     origin = f"http://{'127.0.0.1' if settings.host in ('0.0.0.0', '::') else settings.host}:{settings.port}"  # noqa: S104
     settings = settings.with_overrides(wechat_api_base=f"{origin}/fake-wechat")
     configure_logging(settings.log_level)
     upgrade(settings.database_url)
-    db = Database(settings.database_url)
-    clock = SystemClock()
-    credentials = asyncio.run(_seed(db, settings, clock, seed_demo))
+    # Every process builds its demo clock from these same values; the jumps ahead come from the database.
+    anchor, offset = time.time(), asyncio.run(_demo_offset(settings))
+    clock = DemoClock(speed=args.speed, anchor=anchor, offset=offset)
+    credentials = asyncio.run(_seed(Database(settings.database_url), settings, clock, seed_demo))
 
-    from sandbox.fake_wechat import FakeWeChat
+    def build_app() -> web.Application:
+        from sandbox.fake_wechat import FakeWeChat
+        from scrm.demo_clock import SharedDemoClock
 
-    services = build_services(settings, Database(settings.database_url), clock)
-    app = build_web_app(services, sandbox=Sandbox(FakeWeChat(), origin))
+        db = Database(settings.database_url)
+        own_clock = DemoClock(speed=args.speed, anchor=anchor, offset=offset)
+        shared = SharedDemoClock(db, own_clock)
+        services = build_services(settings, db, own_clock)
+        fake = FakeWeChat(clock=own_clock, journal=args.fake_wechat_journal)
+        app = build_web_app(services, sandbox=Sandbox(fake, origin, clock_control=shared))
 
-    async def close_db(_app: web.Application) -> None:
-        await services.db.dispose()
+        async def start_clock(_app: web.Application) -> None:
+            shared.start()
 
-    app.on_cleanup.append(close_db)
+        async def close(_app: web.Application) -> None:
+            await shared.stop()
+            fake.close_journal()
+            await db.dispose()
+
+        app.on_startup.insert(0, start_clock)
+        app.on_cleanup.append(close)
+        return app
+
+    database = "PostgreSQL" if settings.database_url.startswith("postgresql") else "SQLite"
+    speed = "" if args.speed == 1 else f", demo clock {args.speed:g}x"
+    workers = "" if args.workers == 1 else f", {args.workers} workers"
     print(
-        "\nSCRM Gateway demo (SQLite, WeChat sandbox; nothing leaves this machine)\n"
+        f"\nSCRM Gateway demo ({database}, WeChat sandbox{speed}{workers}; nothing leaves this machine)\n"
         f"  follower simulator  {origin}/sandbox/\n"
         f"  admin console       {origin}/console/   {credentials}\n"
         f"  WeChat callback URL {origin}/wechat   (token {settings.wechat_token})\n"
@@ -129,8 +173,46 @@ def _demo(args: argparse.Namespace) -> int:
         "Press Ctrl+C to stop.\n",
         flush=True,
     )
-    web.run_app(app, host=settings.host, port=settings.port, shutdown_timeout=SHUTDOWN_TIMEOUT, print=None)
-    return 0
+    try:
+        if args.workers == 1:
+            web.run_app(
+                build_app(), host=settings.host, port=settings.port, shutdown_timeout=SHUTDOWN_TIMEOUT, print=None
+            )
+            return 0
+
+        def run_child(sock: socket.socket) -> None:
+            web.run_app(
+                build_app(),
+                sock=sock,
+                loop=child_loop(),
+                handle_signals=False,
+                shutdown_timeout=SHUTDOWN_TIMEOUT,
+                print=None,
+            )
+
+        return serve_workers(run_child, bind_sockets(settings.host, settings.port, args.workers))
+    finally:
+        asyncio.run(_fold_speed(settings, clock))
+
+
+async def _demo_offset(settings: Settings) -> DemoOffset:
+    from scrm.demo_clock import starting_offset
+
+    db = Database(settings.database_url)
+    try:
+        return await starting_offset(db)
+    finally:
+        await db.dispose()
+
+
+async def _fold_speed(settings: Settings, clock: DemoClock) -> None:
+    from scrm.demo_clock import fold_speed
+
+    db = Database(settings.database_url)
+    try:
+        await fold_speed(db, clock)
+    finally:
+        await db.dispose()
 
 
 async def _load_content(settings: Settings) -> None:
@@ -146,7 +228,7 @@ async def _load_content(settings: Settings) -> None:
         log.info("content: %s", line)
 
 
-async def _seed(db: Database, settings: Settings, clock: SystemClock, seed: Any) -> str:
+async def _seed(db: Database, settings: Settings, clock: Clock, seed: Any) -> str:
     try:
         result: str = await seed(db, settings, clock)
         return result
