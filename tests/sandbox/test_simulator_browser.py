@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
 
 import pytest
 
 from gateway.wechat_api import WeChatAPI
-from scrm.clock import FakeClock
+from sandbox.fake_wechat import FakeWeChat
+from scrm.app import Sandbox as DemoSandbox
+from scrm.app import build_services, build_web_app
+from scrm.clock import CHINA, DemoClock, FakeClock
+from scrm.demo_clock import SharedDemoClock
 from scrm.settings import Settings
 from storage.db import Database
 from tests.sandbox.conftest import APPID, Sandbox
@@ -43,5 +50,36 @@ async def test_a_person_chats_as_a_follower(
                 payload = {"touser": openid, "msgtype": "text", "text": {"content": "限时优惠 8 折"}}
                 await api.send_custom_message(APPID, payload)
             await chat.get_by_text("限时优惠 8 折").wait_for()  # the poll brings the push in
+        finally:
+            await browser.close()
+
+
+async def test_a_person_moves_the_demo_clock_a_day_ahead(
+    aiohttp_client: Callable[..., Any], db: Database, settings: Settings
+) -> None:
+    playwright_api = pytest.importorskip("playwright.async_api")
+    if CHROMIUM is None:
+        pytest.skip("Chromium is not installed")
+    clock = DemoClock(speed=60)
+    services = build_services(settings, db, clock)
+    control = SharedDemoClock(db, clock)
+    app = build_web_app(
+        services, sandbox=DemoSandbox(FakeWeChat(clock=clock), "http://127.0.0.1:9", control), scheduler=False
+    )
+    client = await aiohttp_client(app)
+    today = clock.now().astimezone(CHINA).date()
+    async with playwright_api.async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        try:
+            page = await browser.new_page()
+            await page.goto(str(client.make_url("/sandbox/")))
+            shown = page.locator("#clock-now")
+            await page.get_by_text("60x real speed").wait_for()
+            assert (await shown.text_content() or "").startswith(today.isoformat())
+            await page.click("#advance-day")
+            tomorrow = (today + timedelta(days=1)).isoformat()
+            await page.wait_for_function(
+                "day => document.querySelector('#clock-now').textContent.startsWith(day)", arg=tomorrow
+            )
         finally:
             await browser.close()
