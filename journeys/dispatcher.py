@@ -76,7 +76,7 @@ class DispatcherConfig:
     # At least `concurrency`, or calls wait for room.
     in_flight: int = 64
     # Pushes marked "sending" per commit at least, while other sends are under way.
-    flush_group: int = 8
+    flush_group: int = 24
     rate_per_second: float = 2000.0
     max_attempts: int = 5
     backoff_base: timedelta = timedelta(seconds=30)
