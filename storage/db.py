@@ -54,11 +54,17 @@ def writers_waiting(conn: AsyncConnection) -> bool:
 class Database:
     """One engine and its session factory. Create it once per process and pass it down."""
 
-    def __init__(self, url: str, *, echo: bool = False, pool_size: int = 10) -> None:
+    def __init__(self, url: str, *, echo: bool = False, pool_size: int = 20) -> None:
         self.url = url
         kwargs: dict[str, Any] = {"echo": echo}
         if url.startswith("postgresql"):
-            kwargs.update(pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+            # No pre-ping: on asyncpg it costs three round trips (BEGIN, a statement, ROLLBACK) at every
+            # checkout, more than a callback's own writes. A connection that a PostgreSQL restart broke
+            # fails one statement instead; SQLAlchemy then sees the disconnect and replaces every pooled
+            # connection older than it, and the caller's retry or next tick gets a fresh one.
+            # Kept open: a connection over pool_size is closed when given back, and opening one costs far
+            # more than the statements of a callback, so under load the pool must not churn.
+            kwargs.update(pool_size=pool_size, max_overflow=pool_size // 2)
         self.engine: AsyncEngine = create_async_engine(url, **kwargs)
         self.dialect: str = self.engine.dialect.name
         if self.dialect == "sqlite":

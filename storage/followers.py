@@ -91,6 +91,22 @@ _SITUATION_SQL = (
 
 
 @functools.lru_cache(maxsize=64)
+def _pg_upsert_sql(names: tuple[str, ...], updated: tuple[str, ...], at: int) -> str:
+    """The upsert and the follower's situation in one statement; `at` is the position of the moment."""
+    assignments = ", ".join(f"{name} = excluded.{name}" for name in updated)
+    # Column names are this module's own keys (never input), so building the statement text is safe.
+    return (
+        f"WITH f AS (INSERT INTO followers ({', '.join(names)})"  # noqa: S608
+        f" VALUES ({', '.join(f'${n}' for n in range(1, len(names) + 1))})"
+        f" ON CONFLICT (appid, openid) DO UPDATE SET {assignments} RETURNING *)"
+        " SELECT f.*, EXISTS (SELECT 1 FROM pushes WHERE follower_id = f.id AND (status = 'held'"
+        f" OR (status = 'pending' AND due_at <= ${at}))) AS waiting_pushes_,"
+        " EXISTS (SELECT 1 FROM conversation_states WHERE appid = f.appid AND openid = f.openid"
+        " AND flow IS NOT NULL) AS in_conversation_ FROM f"
+    )
+
+
+@functools.lru_cache(maxsize=64)
 def _upsert_sql(names: tuple[str, ...], updated: tuple[str, ...]) -> str:
     assignments = ", ".join(f"{name} = excluded.{name}" for name in updated)
     # Column names are this module's own keys (never input), so building the statement text is safe.
@@ -116,6 +132,14 @@ def _upsert(values: dict[str, Any], updates: dict[str, Any]) -> Write[FollowerRe
 
     names = tuple(values)
     sql = _upsert_sql(names, tuple(updates) or ("appid",))
+    pg_sql = _pg_upsert_sql(names, tuple(updates) or ("appid",), names.index("updated_at") + 1)
+    pg_params = tuple(json.dumps(values[name]) if name in _JSON_COLUMNS else values[name] for name in names)
+
+    async def driver_step(connection: Any) -> FollowerRecord:
+        found = dict(await connection.fetchrow(pg_sql, *pg_params))
+        waiting, talking = found.pop("waiting_pushes_"), found.pop("in_conversation_")
+        return FollowerRecord(found, has_waiting_pushes=bool(waiting), in_conversation=bool(talking))
+
     # One conversion per distinct moment: every time column of an interaction holds the same instant.
     stamps: dict[datetime, str] = {}
     params = tuple(_to_sqlite(name, values[name], stamps) for name in names)
@@ -134,7 +158,7 @@ def _upsert(values: dict[str, Any], updates: dict[str, Any]) -> Write[FollowerRe
         waiting, talking = cursor.execute(_SITUATION_SQL, situation).fetchone()
         return FollowerRecord(found, from_sqlite=True, has_waiting_pushes=bool(waiting), in_conversation=bool(talking))
 
-    return Write(sqlite_step, engine_step)
+    return Write(sqlite_step, engine_step, driver_step)
 
 
 def _to_sqlite(name: str, value: Any, stamps: dict[datetime, str]) -> Any:

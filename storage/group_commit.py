@@ -8,9 +8,12 @@ from the event loop. A caller gets its result only after that commit, so nothing
 it is durable. A batch that fails is re-run one step per transaction, so one bad step cannot fail its
 neighbours. Several serving processes on one file take turns through a lock file (`_writers_turn`).
 
-On PostgreSQL (row-level locking, many writers) each step simply runs in its own transaction on the
-shared engine. Each write therefore comes in two spellings: `sqlite_step(cursor)` (plain SQL on the
-sqlite3 connection) and `engine_step(conn)` (SQLAlchemy Core on an AsyncConnection).
+On PostgreSQL (row-level locking, many writers) each step runs on its own. A hot-path write that is a
+single statement also comes as `driver_step(connection)`: one statement on the asyncpg connection,
+outside any transaction (PostgreSQL commits it as it runs), so it costs one round trip instead of the
+checkout, BEGIN, statement and COMMIT of an engine transaction. Otherwise the step is `engine_step(conn)`
+(SQLAlchemy Core on an AsyncConnection) in a transaction. On SQLite it is `sqlite_step(cursor)` (plain
+SQL on the sqlite3 connection).
 """
 
 from __future__ import annotations
@@ -34,14 +37,17 @@ from storage.db import Database
 T = TypeVar("T")
 SQLiteStep = Callable[[sqlite3.Cursor], T]
 EngineStep = Callable[[AsyncConnection], Awaitable[T]]
+# Takes the asyncpg connection itself (typed Any: asyncpg ships no type information).
+DriverStep = Callable[[Any], Awaitable[T]]
 
 
 @dataclass(frozen=True)
 class Write(Generic[T]):
-    """One hot-path write in both spellings, so it can be submitted alone or run inside another step."""
+    """One hot-path write in each spelling, so it can be submitted alone or run inside another step."""
 
     sqlite_step: SQLiteStep[T]
     engine_step: EngineStep[T]
+    driver_step: DriverStep[T] | None = None
 
 
 def sqlite_time(moment: datetime) -> str:
@@ -73,11 +79,16 @@ class GroupCommit:
 
     async def run(self, write: Write[T]) -> T:
         """`submit` for a `Write`."""
-        return await self.submit(write.sqlite_step, write.engine_step)
+        return await self.submit(write.sqlite_step, write.engine_step, write.driver_step)
 
-    async def submit(self, sqlite_step: SQLiteStep[T], engine_step: EngineStep[T]) -> T:
-        """Run the step in a committed transaction and return its result."""
+    async def submit(
+        self, sqlite_step: SQLiteStep[T], engine_step: EngineStep[T], driver_step: DriverStep[T] | None = None
+    ) -> T:
+        """Run the step, committed, and return its result."""
         if self._path is None:
+            if driver_step is not None and self._db.is_postgres:
+                async with self._db.engine.connect() as conn:
+                    return await driver_step((await conn.get_raw_connection()).driver_connection)
             async with self._db.engine.begin() as conn:
                 return await engine_step(conn)
         future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
@@ -187,4 +198,12 @@ async def close_group_commit(db: Database) -> None:
         await asyncio.to_thread(writer.close)
 
 
-__all__ = ["GroupCommit", "Write", "close_group_commit", "group_commit", "parse_sqlite_time", "sqlite_time"]
+__all__ = [
+    "DriverStep",
+    "GroupCommit",
+    "Write",
+    "close_group_commit",
+    "group_commit",
+    "parse_sqlite_time",
+    "sqlite_time",
+]

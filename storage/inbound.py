@@ -167,6 +167,19 @@ async def claim_and_write(
 
     params = (dedup_key, appid, openid, kind, msg_id, sqlite_time(received_at), PROCESSING, json.dumps(payload))
 
+    async def driver_step(connection: Any) -> Claim[_T]:
+        # The claim commits on its own; `then` follows as a statement of its own, so its failure leaves
+        # the claim standing, as the savepoint does in the other spellings.
+        claimed = await connection.fetchval(_PG_CLAIM_SQL, *params[:5], received_at, PROCESSING, params[7])
+        if claimed is None:
+            return Claim(None)
+        if then is None or then.driver_step is None:
+            return Claim(int(claimed))
+        try:
+            return Claim(int(claimed), await then.driver_step(connection))
+        except Exception as error:  # noqa: BLE001 - handed to the caller, which reports it
+            return Claim(int(claimed), error=error)
+
     def sqlite_step(cursor: sqlite3.Cursor) -> Claim[_T]:
         cursor.execute(_CLAIM_SQL, params)
         row = cursor.fetchone()
@@ -184,9 +197,15 @@ async def claim_and_write(
         cursor.execute("RELEASE claim_then")
         return Claim(int(row[0]), written)
 
-    return await (writer or group_commit(db)).submit(sqlite_step, engine_step)
+    driver = driver_step if then is None or then.driver_step is not None else None
+    return await (writer or group_commit(db)).submit(sqlite_step, engine_step, driver)
 
 
+_PG_CLAIM_SQL = (
+    "INSERT INTO inbound_events (dedup_key, appid, openid, kind, msg_id, received_at, state, delivered_via, payload)"
+    " VALUES ($1, $2, $3, $4, $5, $6, $7, 'none', $8) ON CONFLICT (dedup_key) DO NOTHING RETURNING id"
+)
+_PG_FINISH_SQL = "UPDATE inbound_events SET state = $1, reply = $2, delivered_via = $3, finished_at = $4 WHERE id = $5"
 _CLAIM_SQL = (
     "INSERT INTO inbound_events (dedup_key, appid, openid, kind, msg_id, received_at, state, delivered_via, payload)"
     " VALUES (?, ?, ?, ?, ?, ?, ?, 'none', ?) ON CONFLICT (dedup_key) DO NOTHING RETURNING id"
@@ -227,12 +246,16 @@ async def finish_delivery(
         )
         await conn.execute(statement)
 
-    params = (DONE, None if reply is None else json.dumps(reply), delivered_via, sqlite_time(finished_at), delivery_id)
+    document = None if reply is None else json.dumps(reply)
+    params = (DONE, document, delivered_via, sqlite_time(finished_at), delivery_id)
 
     def sqlite_step(cursor: sqlite3.Cursor) -> None:
         cursor.execute(_FINISH_SQL, params)
 
-    await (writer or group_commit(db)).submit(sqlite_step, engine_step)
+    async def driver_step(connection: Any) -> None:
+        await connection.execute(_PG_FINISH_SQL, DONE, document, delivered_via, finished_at, delivery_id)
+
+    await (writer or group_commit(db)).submit(sqlite_step, engine_step, driver_step)
 
 
 async def purge_deliveries(db: Database, now: datetime, retention: timedelta = RETENTION) -> tuple[int, int]:
