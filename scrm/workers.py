@@ -33,6 +33,8 @@ from types import FrameType
 
 from aiohttp.web_runner import GracefulExit
 
+from scrm.metrics import prepare_multiprocess, remove_multiprocess, worker_exited
+
 log = logging.getLogger("scrm.workers")
 # Young collection every 20,000 net allocations (CPython's default: 700), older ones rarer too.
 SERVING_GC_THRESHOLDS = (20_000, 20, 50)
@@ -99,7 +101,19 @@ def freeze_startup_heap() -> None:
 
 
 def serve_workers(run_child: Callable[[socket.socket], None], sockets: list[socket.socket]) -> int:
-    """Fork one child per socket running `run_child(sock)`, supervise them, return the exit code."""
+    """Fork one child per socket running `run_child(sock)`, supervise them, return the exit code.
+
+    The children share one Prometheus multiprocess directory (scrm.metrics), so a scrape of `/metrics`
+    that reaches any of them reports the whole set; it is removed when the set stops.
+    """
+    metrics_dir = prepare_multiprocess()
+    try:
+        return _fork_and_supervise(run_child, sockets)
+    finally:
+        remove_multiprocess(metrics_dir)
+
+
+def _fork_and_supervise(run_child: Callable[[socket.socket], None], sockets: list[socket.socket]) -> int:
     supervisor = _Supervisor()
     # Installed before the first fork, so a SIGTERM arriving meanwhile cannot orphan the children.
     previous = {signum: signal.signal(signum, supervisor.on_signal) for signum in (signal.SIGTERM, signal.SIGINT)}
@@ -173,6 +187,7 @@ class _Supervisor:
             if pid not in self.children:
                 continue
             self.children.discard(pid)
+            worker_exited(pid)
             exit_code = os.waitstatus_to_exitcode(status)
             if not self.stopping:
                 log.error("worker pid=%d exited on its own (code %d); stopping the others", pid, exit_code)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import signal
 import subprocess
 import time
@@ -63,15 +64,31 @@ async def _warm_up(port: int) -> None:
         number += 1
 
 
+async def _scrape(port: int) -> str:
+    async with aiohttp.ClientSession() as http, http.get(f"http://127.0.0.1:{port}/metrics") as response:
+        assert response.status == 200
+        return await response.text()
+
+
+async def _answered_inline(port: int) -> float:
+    found = re.search(r'^scrm_callbacks_total\{outcome="inline"\} ([0-9.e+]+)$', await _scrape(port), re.MULTILINE)
+    return float(found.group(1)) if found else 0.0
+
+
 async def test_serve_with_two_workers(serving: tuple[int, subprocess.Popen[bytes], Path]) -> None:
     port, process, log_path = serving
     workers = children(process.pid)
     assert len(workers) == 2
     await _warm_up(port)
+    before = await _answered_inline(port)
     replies = await asyncio.gather(*(_ask(port, number) for number in range(12)))
     assert len(replies) == 12 and len(set(replies)) == 1 and replies[0], replies
     # Both workers take part in the election as soon as they start; exactly one wins.
     await asyncio.to_thread(_wait_for_leader, log_path)
+    # Whichever worker a scrape reaches, it counts the callbacks both answered, and one leader.
+    for _ in range(4):
+        assert await _answered_inline(port) == before + 12
+        assert "scrm_scheduler_leader 1.0" in await _scrape(port)
     process.send_signal(signal.SIGTERM)
     assert await asyncio.to_thread(process.wait, 30) == 0
     text = await asyncio.to_thread(log_path.read_text)
