@@ -31,6 +31,9 @@ from storage.profiles import (
 TOP_PRODUCTS = 3
 # Profiles re-scored per transaction: small enough to keep locks short, large enough to stay set-based.
 REFRESH_CHUNK = 10_000
+# On SQLite a chunk holds the database's only write lock (from before its reads), and callbacks wait
+# behind it: about a tenth of a second of work, not most of a second.
+REFRESH_CHUNK_SQLITE = 2_000
 
 
 class Scoring:
@@ -115,7 +118,8 @@ async def refresh_profiles(
     (SQLite's thread or PostgreSQL's server process), so both cores work. Chunks hold disjoint profiles.
     """
     ordered = profile_ids if isinstance(profile_ids, IdSet) else IdSet(profile_ids)
-    chunks = ordered.chunks(REFRESH_CHUNK)
+    size = REFRESH_CHUNK_SQLITE if db.dialect == "sqlite" else REFRESH_CHUNK
+    chunks = ordered.chunks(size)
     changed = 0
 
     async def work(own: AsyncConnection | None) -> None:
@@ -124,7 +128,7 @@ async def refresh_profiles(
             done = await retrying(lambda part=part: _refresh_chunk(db, own, part, now))  # type: ignore[misc]
             changed += len(done)  # after the await: `changed += await ...` would read it before
 
-    if workers <= 1 or len(ordered) <= REFRESH_CHUNK:
+    if workers <= 1 or len(ordered) <= size:
         await work(conn)
         return changed
     async with AsyncExitStack() as stack:

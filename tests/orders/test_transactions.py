@@ -85,7 +85,9 @@ async def test_a_transaction_that_fails_transiently_is_written_again_whole_and_c
 async def test_profiles_rescored_by_several_workers_match_one_worker(
     db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("orders.aggregates.REFRESH_CHUNK", 3)  # 20 buyers: seven chunks for two workers
+    # 20 buyers: seven chunks for two workers, on either backend.
+    monkeypatch.setattr("orders.aggregates.REFRESH_CHUNK", 3)
+    monkeypatch.setattr("orders.aggregates.REFRESH_CHUNK_SQLITE", 3)
     rows = [
         builders.tmall_row(
             str(8000 + n), f"1380013{n % 20:04d}", paid=f"{10 + n}.00", created=f"2025-0{1 + n % 9}-02 10:00:00"
