@@ -20,6 +20,7 @@ from aiohttp.typedefs import Handler
 
 from console.access import PUBLIC, checks_own_csrf, required_role, role_allows
 from console.keys import AUDITED, BASE_PATH, SERVICES, VIEWER, Viewer
+from scrm.clock import real_clock
 from storage.console import resume_session
 from storage.models.core import AuditEntry
 
@@ -102,7 +103,7 @@ async def authenticate(request: web.Request, handler: Handler) -> web.StreamResp
     token = request.cookies.get(SESSION_COOKIE, "")
     if token:
         async with services.db.transaction() as session:
-            found = await resume_session(session, token, now=services.clock.now())
+            found = await resume_session(session, token, now=real_clock(services.clock).now())
         if found is not None:
             web_session, user = found
             assert web_session.id is not None and user.id is not None

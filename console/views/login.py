@@ -22,6 +22,7 @@ from console.security import (
     set_cookie,
     tokens_match,
 )
+from scrm.clock import real_clock
 from storage.console import (
     SESSION_ABSOLUTE,
     end_session,
@@ -78,7 +79,8 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
     if not name or not password:
         return _login_form(request, error="Enter your user name and password.", status=400, name=name)
     ip = client_ip(request)
-    now = services.clock.now()
+    # Sign-ins, lock-outs and sessions follow the wall clock: moving a demo clock ahead signs nobody out.
+    now = real_clock(services.clock).now()
     # The attempt is recorded (as a failure) in the same turn that checks the lock-out, and committed
     # before scrypt runs: guesses sent at once cannot all pass a check none of them has counted yet.
     async with services.db.transaction() as session:
@@ -113,7 +115,7 @@ async def logout(request: web.Request) -> web.StreamResponse:
     services = request.app[SERVICES]
     viewer = request[VIEWER]
     async with services.db.transaction() as session:
-        await end_session(session, viewer.session_id, now=services.clock.now())
+        await end_session(session, viewer.session_id, now=real_clock(services.clock).now())
         audit(request, session, "console.logout", viewer.name)
     response = redirect(request, "/login", "signed_out")
     clear_cookie(request, response, SESSION_COOKIE)
