@@ -54,6 +54,11 @@ async def test_admin_journey_through_the_console(
     page.set_default_timeout(15_000)
 
     await _sign_in(page, base)
+    # The engine panel: no scheduler runs in this console-only app, and the held push is counted.
+    engine = page.locator("#engine")
+    await engine.wait_for()
+    assert "No scheduler is running" in await engine.inner_text()
+    assert await page.inner_text("#backlog-due") == "0"
     # The funnel chart is drawn on the dashboard.
     funnel = page.locator("#funnel svg")
     await funnel.wait_for()
