@@ -34,6 +34,10 @@ class _Snapshot:
     bodies: dict[str, TemplateBody] = field(default_factory=dict)
     loaded_at: datetime | None = None
     generation: int = -1
+    # Per snapshot, filled as callbacks ask: the rules of (appid, kind), and each template rendered for
+    # someone we know nothing about (keyword, menu, scan and help replies: the same text every time).
+    by_kind: dict[tuple[str, str], list[ReplyRule]] = field(default_factory=dict)
+    anonymous: dict[str, Reply | None] = field(default_factory=dict)
 
 
 class ContentReplyBook:
@@ -73,14 +77,19 @@ class ContentReplyBook:
             return self._snapshot
 
     def _rules(self, snapshot: _Snapshot, appid: str, kind: str) -> list[ReplyRule]:
-        # Rules of this account first, then those for every account; each by priority.
-        mine = [rule for rule in snapshot.rules if rule.kind == kind and rule.appid == appid]
-        shared = [rule for rule in snapshot.rules if rule.kind == kind and rule.appid == ""]
-        return mine + shared
+        found = snapshot.by_kind.get((appid, kind))
+        if found is None:
+            # Rules of this account first, then those for every account; each by priority.
+            mine = [rule for rule in snapshot.rules if rule.kind == kind and rule.appid == appid]
+            shared = [rule for rule in snapshot.rules if rule.kind == kind and rule.appid == ""]
+            found = snapshot.by_kind[(appid, kind)] = mine + shared
+        return found
 
     def _render(
         self, snapshot: _Snapshot, rule: ReplyRule, follower: Follower | None, profile: Profile | None
     ) -> Reply | None:
+        if follower is None and rule.template_name in snapshot.anonymous:
+            return snapshot.anonymous[rule.template_name]
         body = snapshot.bodies.get(rule.template_name)
         if body is None:
             log.warning(
@@ -92,10 +101,13 @@ class ContentReplyBook:
             return None
         context = build_render_context(follower, profile, None, self._clock.now()) if follower else empty_context()
         try:
-            return render_body(body, context).reply
+            reply: Reply | None = render_body(body, context).reply
         except RenderError:
             log.exception("reply template %s cannot be rendered", rule.template_name)
-            return None
+            reply = None
+        if follower is None:
+            snapshot.anonymous[rule.template_name] = reply
+        return reply
 
     def _first(self, rules: Sequence[ReplyRule], key: str) -> ReplyRule | None:
         return next((rule for rule in rules if rule.match_key == key), None)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -11,6 +12,7 @@ import content
 from content.loader import read_content_dir
 from content.publish import load_bundle
 from content.replybook import ContentReplyBook
+from content.templates import render_body
 from content.versions import save_template
 from gateway.replies import NewsReply, TextReply
 from handlers.replybook import ReplyBook
@@ -20,6 +22,7 @@ from storage.models.core import Follower, Profile
 
 SEED = Path(content.__file__).parent / "seed"
 APPID = "wx1234567890abcdef"
+STORE_TEMPLATE = "kw_stores"  # the seed template answering 店铺, 门店, 旗舰店
 
 
 @pytest.fixture
@@ -96,3 +99,24 @@ async def test_the_cache_refreshes_on_load_and_after_its_ttl(
     async with db.transaction() as session:
         await load_bundle(session, read_content_dir(SEED), now=clock.now())  # this process: refresh at once
     assert "「绑定」" in _text(await book.help(APPID))
+
+
+async def test_a_reply_for_nobody_in_particular_is_rendered_once_until_content_changes(
+    db: Database, clock: FakeClock, book: ContentReplyBook, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rendered: list[str] = []
+    real = render_body
+
+    def counting(body: Any, context: Any) -> Any:
+        rendered.append("x")
+        return real(body, context)
+
+    monkeypatch.setattr(content.replybook, "render_body", counting)
+    for _ in range(3):
+        assert "chayu.jd.com" in _text(await book.keyword(APPID, "旗舰店"))
+    assert len(rendered) == 1
+    async with db.transaction() as session:
+        await save_template(session, STORE_TEMPLATE, {"kind": "text", "content": "京东店已搬家"}, now=clock.now())
+    book.invalidate()  # what loading content does in this process; other processes reload within the TTL
+    assert _text(await book.keyword(APPID, "旗舰店")) == "京东店已搬家"
+    assert len(rendered) == 2
