@@ -65,6 +65,11 @@ class Database:
             # Kept open: a connection over pool_size is closed when given back, and opening one costs far
             # more than the statements of a callback, so under load the pool must not churn.
             kwargs.update(pool_size=pool_size, max_overflow=pool_size // 2)
+        elif url.startswith("sqlite") and ":memory:" not in url:
+            # A writer waiting for its turn (storage.writers_turn) holds its connection meanwhile, and a
+            # burst of handlers that write can outnumber SQLAlchemy's default of 5 + 10: a connection
+            # here is a file handle and a thread, so allow as many as PostgreSQL's pool.
+            kwargs.update(pool_size=pool_size, max_overflow=pool_size)
         self.engine: AsyncEngine = create_async_engine(url, **kwargs)
         self.dialect: str = self.engine.dialect.name
         if self.dialect == "sqlite":
