@@ -22,6 +22,7 @@ from storage.profiles import (
     AGGREGATE_COLUMNS,
     PurchaseSummary,
     current_aggregates,
+    profiles_with_followers,
     purchase_summaries,
     same_aggregates,
     stored_time,
@@ -159,6 +160,10 @@ async def _rescore(dialect: str, conn: AsyncConnection, part: list[int], now: da
     ordered = sorted(part)  # one lock order for concurrent importers
     stored = await current_aggregates(conn, dialect, ordered)
     summaries = await purchase_summaries(conn, dialect, ordered, PURCHASED)
+    # A segment change is an event only for a profile some follower is linked to: nobody else can be
+    # enrolled or reach a goal by it, and a follower who binds later is enrolled by the segment scan
+    # (journeys.jobs.scan_segments). A shop's first import would otherwise queue an event per buyer.
+    reachable = await profiles_with_followers(conn, dialect, ordered)
     scoring = Scoring(dialect, now)
     rows: list[tuple[Any, ...]] = []
     events: list[tuple[Any, ...]] = []
@@ -170,7 +175,7 @@ async def _rescore(dialect: str, conn: AsyncConnection, part: list[int], now: da
         if same_aggregates(before, values):
             continue
         rows.append((*values, scoring.stamp, profile_id))
-        if values[_SEGMENT_AT] != before[_SEGMENT_AT] and values[_COUNT_AT] > 0:
+        if values[_SEGMENT_AT] != before[_SEGMENT_AT] and values[_COUNT_AT] > 0 and profile_id in reachable:
             events.append(segment_event(profile_id, values, before[_SEGMENT_AT], scoring.stamp))
     await write_aggregates(conn, dialect, rows)
     events.sort(key=itemgetter(4))  # by dedup key: one lock order for concurrent importers

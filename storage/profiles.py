@@ -196,6 +196,12 @@ async def current_aggregates(
     return {row[0]: row[1:] for row in await driver_select_in(conn, dialect, sql, sorted(profile_ids))}
 
 
+async def profiles_with_followers(conn: AsyncConnection, dialect: str, profile_ids: Sequence[int]) -> set[int]:
+    """Which of these profiles a follower is linked to (the others have nobody a journey could reach)."""
+    sql = "SELECT DISTINCT profile_id FROM followers WHERE profile_id {match}"
+    return {row[0] for row in await driver_select_in(conn, dialect, sql, sorted(profile_ids))}
+
+
 def same_aggregates(stored: tuple[Any, ...], computed: tuple[Any, ...]) -> bool:
     """Whether stored aggregates equal freshly computed ones (both as the driver spells them): exactly, or
     but for the spelling of the JSON document (PostgreSQL's JSONB, and rows other code wrote)."""

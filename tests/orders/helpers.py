@@ -14,6 +14,7 @@ from scrm.clock import FakeClock
 from scrm.settings import Settings
 from storage.db import Database
 from storage.formats import cells_by_header
+from storage.models.core import Follower
 from storage.orders import DOMAIN_EVENTS, ORDERS
 from storage.profiles import PROFILES
 
@@ -50,6 +51,13 @@ async def events(db: Database) -> list[dict[str, Any]]:
     """Every domain event with typed values, by id."""
     async with db.engine.connect() as conn:
         return [dict(row._mapping) for row in await conn.execute(select(DOMAIN_EVENTS).order_by(DOMAIN_EVENTS.c.id))]
+
+
+async def link_follower(db: Database, profile_id: int, openid: str, clock: FakeClock) -> None:
+    """A follower who bound the phone of this profile (what makes its segment changes reach somebody)."""
+    async with db.transaction() as session:
+        session.add(Follower(appid="wx-orders", openid=openid, profile_id=profile_id, created_at=clock.now(),
+                             updated_at=clock.now()))  # fmt: skip
 
 
 async def count(db: Database, table: str) -> int:

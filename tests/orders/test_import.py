@@ -18,7 +18,7 @@ from scrm.clock import FakeClock
 from scrm.settings import Settings
 from storage.db import Database
 from tests.orders import builders
-from tests.orders.helpers import count, events, orders_by_no, profiles, rows, run_import
+from tests.orders.helpers import count, events, link_follower, orders_by_no, profiles, rows, run_import
 
 pytestmark = pytest.mark.storage
 
@@ -108,6 +108,8 @@ async def test_re_scoring_unchanged_profiles_writes_nothing(db: Database, tmp_pa
     before = await profiles(db)
     ids = [p["id"] for p in before]
     assert await refresh_profiles(db, ids, clock.now()) == 0
+    for number, profile_id in enumerate(ids):
+        await link_follower(db, profile_id, f"o-{number}", clock)
     # A year on, the recency scores fall: both profiles change, and each enters a new segment once.
     later = datetime(2027, 1, 5, tzinfo=UTC)
     assert await refresh_profiles(db, ids, later) == 2
@@ -128,8 +130,8 @@ async def test_events_once_each_and_never_again(db: Database, tmp_path: Path) ->
     # 1001 (ordered 2025-11-01, confirmed 2025-12-05) is older than the journeys' window: no event, but it
     # is the buyer's first purchase, so 1002 is a repeat.
     assert kinds == [("first_purchase", "1003"), ("order_completed", "1003"), ("repeat_purchase", "1002")]
-    segments = [e for e in await events(db) if e["kind"] == "segment_entered"]
-    assert len(segments) == 2
+    # No follower is linked to these buyers yet: their segments change, but that reaches nobody.
+    assert [e for e in await events(db) if e["kind"] == "segment_entered"] == []
     first = next(e for e in await events(db) if e["kind"] == "first_purchase")
     assert first["payload"] == {
         "order_no": "1003",
@@ -147,9 +149,23 @@ async def test_orders_older_than_the_journeys_window_write_no_events(db: Databas
     assert EVENTS_WITHIN == ORDER_ENROLS_WITHIN
     report = await run_import(db, _three_orders(tmp_path), clock=FakeClock(datetime(2026, 3, 1, tzinfo=UTC)))
     assert (report.orders_created, report.profiles_created) == (3, 2)
-    assert [e["kind"] for e in await events(db)] == ["segment_entered", "segment_entered"]
+    assert await events(db) == []
     buyer = next(p for p in await profiles(db) if p["name"] == "张三")
-    assert (buyer["order_count"], buyer["total_spent_fen"]) == (2, 35000)
+    assert (buyer["order_count"], buyer["total_spent_fen"], buyer["segment"]) == (2, 35000, "active")
+
+
+async def test_a_segment_change_is_an_event_only_for_a_profile_a_follower_is_linked_to(
+    db: Database, tmp_path: Path
+) -> None:
+    """A shop's first import would otherwise queue an event per buyer that no journey can use; a
+    follower who binds later is enrolled by the segment scan instead."""
+    clock = FakeClock(datetime(2026, 1, 5, tzinfo=UTC))
+    await run_import(db, _three_orders(tmp_path, second_status="交易成功"), clock=clock)
+    followed, alone = [p["id"] for p in await profiles(db)]
+    await link_follower(db, followed, "o-bound", clock)
+    await refresh_profiles(db, [followed, alone], datetime(2027, 1, 5, tzinfo=UTC))
+    entered = [e["profile_id"] for e in await events(db) if e["kind"] == "segment_entered"]
+    assert entered == [followed]
 
 
 async def test_refund_emits_order_refunded(db: Database, tmp_path: Path) -> None:
