@@ -140,7 +140,8 @@ class CallbackEndpoint:
         self.dispatcher = dispatcher
         self.accounts = accounts
         self.background = background
-        self.gate = DuplicateGate(services.db, services.clock)
+        # WeChat retries in real time: the ledger's times are wall time (the purge job reads them so too).
+        self.gate = DuplicateGate(services.db, real_clock(services.clock))
         # With the follower middleware in the chain, its write is committed with the claim: one hop to
         # the writer and one transaction per callback instead of two.
         self._record_with_claim = follower in dispatcher.middlewares

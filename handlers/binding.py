@@ -15,6 +15,7 @@ from handlers.router import Router, key_is, text_in
 from identity import binding, messages
 from identity.optout import OPT_OUT_WORDS
 from identity.services import phone_vault, sms_sender
+from scrm.clock import real_clock
 from storage.conversations import ConversationState
 
 log = logging.getLogger("scrm.handlers.binding")
@@ -69,6 +70,7 @@ def _context(ctx: HandlerContext, state: ConversationState) -> binding.BindingCo
         sms=sms_sender(ctx.services),
         now=ctx.clock.now(),
         pepper=ctx.settings.data_key,
+        wall_now=real_clock(ctx.clock).now(),
     )
 
 

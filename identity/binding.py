@@ -56,6 +56,13 @@ class BindingContext:
     sms: SmsSender | None
     now: datetime
     pepper: bytes = b""
+    # The wall clock, for what a person does in real time: a code's 5 minutes of validity and its resend
+    # limits (the demo clock may run 600 times faster; `now` stays the product's clock).
+    wall_now: datetime | None = None
+
+    @property
+    def code_now(self) -> datetime:
+        return self.wall_now or self.now
 
     @property
     def follower_id(self) -> int:
@@ -147,7 +154,7 @@ async def _send_code(ctx: BindingContext) -> str:
     masked = str(ctx.state.data["masked"])
     try:
         code, row = await codes.issue_code(
-            ctx.session, follower_id=ctx.follower_id, phone_key=phone_key, now=ctx.now, pepper=ctx.pepper
+            ctx.session, follower_id=ctx.follower_id, phone_key=phone_key, now=ctx.code_now, pepper=ctx.pepper
         )
     except codes.CodeRateLimited as limited:
         ctx.state.goto("code")
@@ -202,7 +209,7 @@ async def _on_code(ctx: BindingContext, text: str) -> str:
         follower_id=ctx.follower_id,
         phone_key=str(ctx.state.data["phone_key"]),
         typed=digits,
-        now=ctx.now,
+        now=ctx.code_now,
         pepper=ctx.pepper,
     )
     if check.ok:

@@ -9,7 +9,7 @@ from handlers.context import Services
 from identity.sms import SmsSender, build_sms_sender
 from identity.sms.sandbox import SandboxSmsSender
 from identity.vault import PhoneVault
-from scrm.clock import Clock
+from scrm.clock import Clock, real_clock
 from scrm.settings import Settings
 from storage.conversations import ConversationStore
 from storage.db import Database
@@ -25,7 +25,9 @@ def build_identity_services(
     log = logger or logging.getLogger("scrm.identity")
     sender = build_sms_sender(settings, clock, log)
     extras: dict[str, Any] = {
-        "conversations": ConversationStore(db, clock),
+        # A conversation's 10 minutes and its lease between processes are wall time, whatever a demo
+        # clock does: a person types in real time.
+        "conversations": ConversationStore(db, real_clock(clock)),
         "phone_vault": PhoneVault(settings.data_key),
         "sms_sender": sender,
     }

@@ -12,6 +12,7 @@ from journeys.enrolment import Enrolment
 from journeys.mass_send import MassSender
 from journeys.policy import DispatchPolicy
 from journeys.wake import make_interaction_hook
+from scrm.clock import real_clock
 
 
 @dataclass
@@ -35,7 +36,11 @@ def build_runtime(services: Services, config: DispatcherConfig | None = None) ->
     Uses `services.extras["wechat_api"]` when the application made one, else creates a client.
     """
     existing = services.extras.get("wechat_api")
-    api = existing if isinstance(existing, WeChatAPI) else WeChatAPI(services.settings, services.db, services.clock)
+    api = (
+        existing
+        if isinstance(existing, WeChatAPI)
+        else WeChatAPI(services.settings, services.db, real_clock(services.clock))
+    )
     sender = WeChatSender(api)
     policy = DispatchPolicy.from_settings(services.settings)
     dispatcher = Dispatcher(

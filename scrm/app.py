@@ -21,7 +21,7 @@ from journeys.scheduler import SchedulerHandle, start_scheduler
 from sandbox.callbacks import SandboxAccount
 from sandbox.fake_wechat import FakeWeChat
 from sandbox.simulator import ClockControl, add_sandbox_routes
-from scrm.clock import Clock
+from scrm.clock import Clock, real_clock
 from scrm.metrics import metrics, set_outbox_backlog
 from scrm.settings import Settings
 from storage.backlogs import outbox_backlog, unprocessed_events
@@ -57,7 +57,8 @@ def build_services(settings: Settings, db: Database, clock: Clock) -> Services:
     services.probes.refreshers.append(lambda: publish_backlogs(db, clock))
     services.extras.update(build_identity_services(db, settings, clock))
     services.extras["reply_book"] = ContentReplyBook(db, clock)
-    services.extras["wechat_api"] = WeChatAPI(settings, db, clock)
+    # WeChat's tokens expire, and its quotas reset, in real time.
+    services.extras["wechat_api"] = WeChatAPI(settings, db, real_clock(clock))
     return services
 
 
