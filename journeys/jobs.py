@@ -56,7 +56,7 @@ async def dispatch_tick(rt: JourneyRuntime) -> dict[str, int]:
     budget = Budget(SLICE_SECONDS)
     sent: dict[str, int] = {}
     while True:
-        report = await rt.dispatcher.drain(max_batches=4)
+        report = await rt.dispatcher.drain(max_batches=1)
         for name, value in report.as_dict().items():
             sent[name] = sent.get(name, 0) + value
         if not report.claimed or not budget.left():

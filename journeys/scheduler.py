@@ -8,9 +8,10 @@ and a bulk import holding the SQLite file cannot fail the scheduler itself.
 Every process runs a small election loop (journeys.leader). The process holding the lease starts the
 scheduler; when it loses the lease it stops it. Each run goes through `JobRunner.run`, which never lets
 an exception reach APScheduler: a failing run logs its cause and the job runs again at its next time.
-The runner remembers how each job last ran (`JobHealth`); the election loop checks it every heartbeat,
-and a leader whose jobs stopped ticking (no run finished within twice a job's interval) cancels the stuck
-run and gives up the lease for one lease period, so another process, or this one afresh, takes over.
+The runner remembers how each job last ran (`JobHealth`). A job with no run finished within twice its
+interval is stalled: `/readyz` answers 503 and the dashboard shows it. The election loop checks every
+heartbeat, and a leader with a job stuck for a minute cancels the stuck run and gives up the lease for
+one lease period, so another process, or this one afresh, takes over.
 `/readyz`, `/metrics` and the console's dashboard read the same record.
 
     handle = await start_scheduler(services)   # in `scrm serve` / `scrm demo`
@@ -42,8 +43,12 @@ from scrm.metrics import JobStatus, SchedulerStatus, metrics
 
 log = logging.getLogger(__name__)
 
-# A job is stalled when no run finished for this many of its intervals.
+# A job is stalled (/readyz says so, the dashboard shows it) when no run finished for this many of its
+# intervals. The leader gives its lease up only when one is stuck for STAND_DOWN_SECONDS: a run may
+# legitimately wait some seconds for SQLite's writer behind a big import, and cancelling it then would
+# only start the same work again elsewhere.
 STALL_INTERVALS = 2
+STAND_DOWN_SECONDS = 60.0
 
 
 @dataclass
@@ -70,10 +75,11 @@ class JobHealth:
         self.last_error = reason
         metrics().scheduler_failures.labels(self.name).inc()
 
-    def stalled(self, now: float, since: float) -> bool:
+    def stalled(self, now: float, since: float, *, at_least: float = 0.0) -> bool:
+        """No run finished within twice the interval (and at least `at_least` seconds)."""
         if self.interval is None:
             return False  # daily jobs: a missed night is logged, not a stall of the engine
-        return self.seconds_since_tick(now, since) > STALL_INTERVALS * self.interval
+        return self.seconds_since_tick(now, since) > max(STALL_INTERVALS * self.interval, at_least)
 
 
 class JobRunner:
@@ -121,9 +127,9 @@ class JobRunner:
             health.running = None
             metrics().scheduler_since_tick.labels(name).set(0)
 
-    def stalled(self) -> list[JobHealth]:
+    def stalled(self, at_least: float = 0.0) -> list[JobHealth]:
         now = self.monotonic()
-        return [h for h in self.health.values() if h.stalled(now, self.started_at)]
+        return [h for h in self.health.values() if h.stalled(now, self.started_at, at_least=at_least)]
 
     def publish(self) -> None:
         """Set the scheduler's gauges from this runner's record (the leader, every heartbeat)."""
@@ -173,9 +179,12 @@ class SchedulerHandle:
     def is_leader(self) -> bool:
         return self.scheduler is not None
 
-    def stalled_jobs(self) -> list[JobHealth]:
-        """The jobs of this leader that have not ticked within twice their interval (none when a follower)."""
-        return self.runner.stalled() if self.runner is not None and self.scheduler is not None else []
+    def stalled_jobs(self, at_least: float = 0.0) -> list[JobHealth]:
+        """The jobs of this leader that have not ticked within twice their interval (and at least
+        `at_least` seconds); none when this process is a follower."""
+        if self.runner is None or self.scheduler is None:
+            return []
+        return self.runner.stalled(at_least)
 
     async def readiness(self) -> str | None:
         """For /readyz: why this process, as the leader, is not doing its work (None when it is)."""
@@ -211,8 +220,8 @@ class SchedulerHandle:
 
     async def elect_once(self) -> bool:
         """One round of the election: start or stop the scheduler to match the lease; True if leader."""
-        if self.scheduler is not None and (stalled := self.stalled_jobs()):
-            await self._stand_down(stalled)
+        if self.scheduler is not None and (stuck := self.stalled_jobs(at_least=STAND_DOWN_SECONDS)):
+            await self._stand_down(stuck)
             return False
         if self.monotonic() < self.standing_down_until:
             return False
