@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy import Table, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel import col
 from sqlmodel import select as model_select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -24,11 +25,14 @@ from journeys.runner import advance_run
 from scrm.clock import Clock
 from storage.db import Database
 from storage.models.core import DomainEvent, Follower
+from storage.models.identity import FollowerLink
 from storage.models.pushes import JourneyRun
 from storage.pushes import cancel_open_pushes, picked_once
 
 log = logging.getLogger(__name__)
 EVENTS = cast(Table, DomainEvent.__table__)  # type: ignore[attr-defined]
+FOLLOWERS = cast(Table, Follower.__table__)  # type: ignore[attr-defined]
+LINKS = cast(Table, FollowerLink.__table__)  # type: ignore[attr-defined]
 ORDER_EVENTS = frozenset({"first_purchase", "repeat_purchase"})
 # A purchase older than this when its event is processed starts no journey: importing a shop's order
 # history must not thank every buyer for last year's order. (Goals count only what happened after a
@@ -47,9 +51,16 @@ class EnrolmentReport:
     cancelled_pushes: int = 0
     attributed: int = 0
     old_purchases: int = 0  # purchases too old to start a journey (see ORDER_ENROLS_WITHIN)
+    passed_over: int = 0  # about a profile no follower was ever linked to (see _claim_events)
 
 
-async def _claim_events(session: AsyncSession, now: datetime, limit: int) -> list[DomainEvent]:
+async def _claim_events(session: AsyncSession, now: datetime, limit: int) -> tuple[int, list[DomainEvent]]:
+    """Mark up to `limit` waiting events processed; how many, and those that can concern anybody.
+
+    An event about a profile no follower is or ever was linked to enrols nobody, ends no run and credits
+    no push (pushes only ever went to followers): an import of a shop's history writes many of those, and
+    they are passed over here in bulk instead of one by one.
+    """
     conn = await session.connection()
     waiting = picked_once(
         conn,
@@ -63,13 +74,26 @@ async def _claim_events(session: AsyncSession, now: datetime, limit: int) -> lis
         update(EVENTS)
         .where(EVENTS.c.id.in_(waiting), EVENTS.c.processed_at.is_(None))
         .values(processed_at=now)
-        .returning(EVENTS.c.id)
+        .returning(EVENTS.c.id, EVENTS.c.follower_id, EVENTS.c.profile_id)
     )
-    ids = sorted(claimed.scalars().all())
+    found = claimed.all()
+    profiles = {row.profile_id for row in found if row.follower_id is None and row.profile_id is not None}
+    reachable = await _linked_profiles(conn, profiles)
+    ids = sorted(row.id for row in found if row.follower_id is not None or row.profile_id in reachable)
     if not ids:
-        return []
+        return len(found), []
     rows = (await session.exec(model_select(DomainEvent).where(col(DomainEvent.id).in_(ids)))).all()
-    return sorted(rows, key=lambda e: e.id or 0)
+    return len(found), sorted(rows, key=lambda e: e.id or 0)
+
+
+async def _linked_profiles(conn: AsyncConnection, profile_ids: set[int]) -> set[int]:
+    """Which of these profiles a follower is, or once was, linked to."""
+    if not profile_ids:
+        return set()
+    wanted = sorted(profile_ids)
+    now_linked = select(FOLLOWERS.c.profile_id).where(FOLLOWERS.c.profile_id.in_(wanted))
+    once_linked = select(LINKS.c.profile_id).where(LINKS.c.profile_id.in_(wanted))
+    return set((await conn.execute(now_linked.union(once_linked))).scalars().all())
 
 
 async def _followers_of(session: AsyncSession, event: DomainEvent) -> list[Follower]:
@@ -105,13 +129,14 @@ class Enrolment:
         report = EnrolmentReport()
         now = self.clock.now()
         async with self.db.transaction() as session:
-            events = await _claim_events(session, now, limit)
+            claimed, events = await _claim_events(session, now, limit)
+            report.events = claimed
+            report.passed_over = claimed - len(events)
             if not events:
                 return report
             journeys = await enabled_journeys(session)
             for event in events:
                 await self._handle(session, event, journeys, now, report)
-                report.events += 1
         return report
 
     async def drain_events(self, batch: int = 200) -> EnrolmentReport:

@@ -66,20 +66,24 @@ async def dispatch_tick(rt: JourneyRuntime) -> dict[str, int]:
 
 
 async def process_domain_events(rt: JourneyRuntime) -> dict[str, int]:
-    """Enrol, end runs on goals, cancel on opt-outs; then move runs whose wait is over; one time slice."""
-    budget = Budget(SLICE_SECONDS)
+    """Move runs whose wait is over, then enrol, end runs on goals, cancel on opt-outs; one time slice.
+
+    Due runs come first and have a share of the slice to themselves: a backlog of events an import left
+    must not hold back the steps followers are already waiting for.
+    """
+    budget, runs_budget = Budget(SLICE_SECONDS), Budget(SLICE_SECONDS / 2)
+    moved = 0
+    while True:  # at least one transaction of each per tick, whatever the budget
+        advanced = await rt.enrolment.advance_due_runs(DUE_RUNS_PER_TRANSACTION)
+        moved += advanced
+        if advanced < DUE_RUNS_PER_TRANSACTION or not runs_budget.left():
+            break
     total: dict[str, int] = {}
-    while budget.left():
+    while True:
         report = await rt.enrolment.process_events(EVENTS_PER_TRANSACTION)
         for name, value in vars(report).items():
             total[name] = total.get(name, 0) + value
-        if report.events < EVENTS_PER_TRANSACTION:
-            break
-    moved = 0
-    while budget.left():
-        advanced = await rt.enrolment.advance_due_runs(DUE_RUNS_PER_TRANSACTION)
-        moved += advanced
-        if advanced < DUE_RUNS_PER_TRANSACTION:
+        if report.events < EVENTS_PER_TRANSACTION or not budget.left():
             break
     return {**total, "runs_advanced": moved}
 

@@ -1,0 +1,89 @@
+"""A backlog of domain events an import left: events about buyers no follower was ever linked to are
+passed over in bulk, and runs already due move on every tick however long the backlog is."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from content.model import JourneyDefinition
+from content.publish import save_journey
+from handlers.context import Services
+from journeys import jobs
+from journeys.enrolment import Enrolment
+from journeys.policy import DispatchPolicy
+from journeys.runtime import build_runtime
+from scrm.clock import FakeClock
+from scrm.settings import Settings
+from storage.db import Database
+from storage.models.core import DomainEvent, Follower, Profile
+from storage.models.pushes import JourneyRun
+from tests.journeys.helpers import add_follower, add_template
+
+THANKS: dict[str, Any] = {
+    "name": "thanks", "trigger": {"kind": "first_purchase"},
+    "steps": [{"type": "send", "id": "thanks", "template": "thanks"}],
+}  # fmt: skip
+
+
+async def _profile(db: Database, clock: FakeClock, phone: str, follower_id: int | None = None) -> int:
+    async with db.transaction() as session:
+        profile = Profile(phone_key=phone, phone_sealed=phone, created_at=clock.now(), updated_at=clock.now())
+        session.add(profile)
+        await session.flush()
+        assert profile.id is not None
+        if follower_id is not None:
+            follower = await session.get(Follower, follower_id)
+            assert follower is not None
+            follower.profile_id = profile.id
+            session.add(follower)
+        return profile.id
+
+
+async def _purchase(db: Database, clock: FakeClock, profile_id: int, order_no: str) -> None:
+    async with db.transaction() as session:
+        session.add(DomainEvent(kind="first_purchase", occurred_at=clock.now() - timedelta(hours=1),
+                                profile_id=profile_id, payload={"order_no": order_no, "amount_fen": 100},
+                                dedup_key=f"order:{order_no}"))  # fmt: skip
+
+
+@pytest.mark.storage
+async def test_events_about_profiles_nobody_follows_are_passed_over_and_the_rest_handled(
+    db: Database, clock: FakeClock, settings: Settings
+) -> None:
+    await add_template(db, clock, "thanks")
+    async with db.transaction() as session:
+        await save_journey(session, JourneyDefinition.from_doc(THANKS), now=clock.now())
+    fid = await add_follower(db, clock, "o-buyer")
+    followed = await _profile(db, clock, "+8613800138001", follower_id=fid)
+    for number in range(5):
+        await _purchase(db, clock, await _profile(db, clock, f"+861380013810{number}"), f"A{number}")
+    await _purchase(db, clock, followed, "B1")
+    report = await Enrolment(db, clock, DispatchPolicy.from_settings(settings)).process_events(50)
+    assert (report.events, report.passed_over, report.enrolled) == (6, 5, 1)
+    assert await Enrolment(db, clock, DispatchPolicy.from_settings(settings)).process_events(50) == type(report)()
+
+
+async def test_due_runs_move_on_every_tick_behind_any_backlog(
+    db: Database, clock: FakeClock, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(jobs, "SLICE_SECONDS", 0.0)  # a tick with no time to spare at all
+    monkeypatch.setattr(jobs, "EVENTS_PER_TRANSACTION", 2)
+    await add_template(db, clock, "thanks")
+    async with db.transaction() as session:
+        await save_journey(session, JourneyDefinition.from_doc(THANKS), now=clock.now())
+    fid = await add_follower(db, clock, "o-waiting")
+    async with db.transaction() as session:
+        session.add(JourneyRun(journey_id=1, journey_name="thanks", follower_id=fid, step_id="thanks",
+                               resume_at=clock.now() - timedelta(minutes=1), entered_at=clock.now()))  # fmt: skip
+    for number in range(6):  # more events than one transaction takes
+        await _purchase(db, clock, await _profile(db, clock, f"+861390013900{number}"), f"C{number}")
+    runtime = build_runtime(Services(db=db, settings=settings, clock=clock))
+    try:
+        outcome = await jobs.process_domain_events(runtime)
+    finally:
+        await runtime.close()
+    assert outcome["runs_advanced"] == 1
+    assert outcome["events"] == 2  # the rest waits for the next tick
