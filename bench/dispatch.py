@@ -1,4 +1,4 @@
-"""Dispatcher throughput against the fake WeChat API on loopback, and memory with a large outbox.
+"""PushDispatcher throughput against the fake WeChat API on loopback, and memory with a large outbox.
 
     python bench/dispatch.py                      # 100 000 pushes: SQLite (1 dispatcher), PostgreSQL (2)
     python bench/dispatch.py --pushes 20000 --skip-memory
@@ -35,14 +35,14 @@ sys.path.insert(0, str(ROOT))
 from sqlalchemy import insert, text  # noqa: E402
 from sqlmodel import SQLModel  # noqa: E402
 
-from gateway.wechat_api.client import WeChatAPI  # noqa: E402
+from base.clock import SystemClock  # noqa: E402
+from base.settings import Settings  # noqa: E402
 from journeys.adapters import ContentRenderer, WeChatSender  # noqa: E402
-from journeys.dispatcher import Dispatcher, DispatcherConfig  # noqa: E402
+from journeys.dispatcher import DispatcherConfig, PushDispatcher  # noqa: E402
 from journeys.policy import DispatchPolicy  # noqa: E402
-from scrm.clock import SystemClock  # noqa: E402
-from scrm.settings import Settings  # noqa: E402
 from storage.db import Database  # noqa: E402
 from storage.pushes import FOLLOWERS, PUSHES  # noqa: E402
+from wechat.api.client import WeChatAPI  # noqa: E402
 
 APPID = "wx1234567890abcdef"
 BODY = {"kind": "text", "purpose": "service", "content": "{{ profile.name }}，您的积分已到账"}
@@ -134,7 +134,7 @@ async def worker(db_url: str, api_base: str, rate: float, concurrency: int) -> d
     async with WeChatAPI(settings, db, clock) as api:
         await api.tokens.get_token(APPID)
         config = DispatcherConfig(concurrency=concurrency, rate_per_second=rate)
-        dispatcher = Dispatcher(
+        dispatcher = PushDispatcher(
             db, WeChatSender(api), ContentRenderer(db, clock), clock, DispatchPolicy.from_settings(settings), config
         )
         cpu, started = cpu_seconds(), time.time()

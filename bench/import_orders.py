@@ -95,9 +95,9 @@ async def _import(url: str, path: Path, data_key: bytes) -> dict[str, object]:
     from sqlmodel import SQLModel
 
     import storage.models  # noqa: F401
+    from base.clock import SystemClock
+    from base.settings import Settings
     from orders.importer import import_file
-    from scrm.clock import SystemClock
-    from scrm.settings import Settings
     from storage.db import Database
 
     if url.startswith("postgresql"):

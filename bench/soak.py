@@ -38,11 +38,11 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from base.clock import CHINA  # noqa: E402
 from bench.import_orders import HEADERS, PRODUCTS  # noqa: E402
 from bench.processes import ServerGroup, free_port, load_average  # noqa: E402
 from bench.product import ProductDatabase, scrm_command  # noqa: E402
 from bench.signed_requests import sha1_signature  # noqa: E402
-from scrm.clock import CHINA  # noqa: E402
 from scrm.demo import DEMO_ACCOUNT  # noqa: E402
 from storage.db import Database  # noqa: E402
 

@@ -4,8 +4,8 @@
     root.add_subapp("/console", console)
 
 or simply `add_console(root, services)`, which also redirects `/console` to `/console/`.
-`services` is the gateway's handlers.context.Services; feature services are read from
-`services.extras` by name, and the pages that need an absent one say so instead of failing.
+`services` is the gateway's handlers.context.Services; a page whose feature service is absent (None)
+says so instead of failing.
 """
 
 from __future__ import annotations

@@ -10,14 +10,14 @@ import yaml
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from base.clock import Clock
 from content.fields import RenderContext, build_render_context, sample_context
 from content.issues import Issue
 from content.sandbox import RenderError
 from content.templates import RenderedMessage, render_body
 from content.validation import validate_template_body
-from gateway.replies import ImageReply, NewsReply, TextReply
-from scrm.clock import Clock
 from storage.models.core import Follower, Profile
+from wechat.replies import ImageReply, NewsReply, TextReply
 
 
 def body_to_yaml(body: dict[str, Any]) -> str:

@@ -19,8 +19,8 @@ from typing import Any
 
 from aiohttp import web
 
+from base.metrics import metrics
 from console.uploads import discard
-from scrm.metrics import metrics
 
 log = logging.getLogger("scrm.console.imports")
 

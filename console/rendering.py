@@ -9,9 +9,9 @@ from typing import Any
 import jinja2
 from aiohttp import web
 
+from base.clock import CHINA
 from console.keys import BASE_PATH, JINJA, SERVICES, VIEWER
 from console.security import CSRF_FIELD
-from scrm.clock import CHINA
 
 TEMPLATES = Path(__file__).parent / "templates"
 

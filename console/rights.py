@@ -14,7 +14,6 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from handlers.context import Services
 from identity.erase import ErasureReport, erase_subject
 from identity.export import export_subject
-from identity.services import phone_vault
 from identity.subjects import Subject
 from storage.models.core import Follower, Profile
 
@@ -26,7 +25,7 @@ async def subject_of_profile(session: AsyncSession, services: Services, profile_
         return None
     statement = select(Follower).where(Follower.profile_id == profile_id).order_by(col(Follower.id))
     followers = list((await session.exec(statement)).all())
-    e164 = phone_vault(services).unseal(profile.phone_sealed) if profile.phone_sealed else None
+    e164 = services.vault.unseal(profile.phone_sealed) if profile.phone_sealed else None
     return Subject(profile, followers, e164)
 
 

@@ -18,9 +18,9 @@ from urllib.parse import quote
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
+from base.clock import real_clock
 from console.access import PUBLIC, checks_own_csrf, required_role, role_allows
 from console.keys import AUDITED, BASE_PATH, SERVICES, VIEWER, Viewer
-from scrm.clock import real_clock
 from storage.console import resume_session
 from storage.models.core import AuditEntry
 

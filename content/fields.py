@@ -8,10 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
-from scrm.clock import utc
-from storage.models.core import Follower, Profile
+from base.clock import utc
 
 NAMESPACES = ("follower", "profile", "step")
 
@@ -52,6 +51,36 @@ class StepContext:
     store_link: str | None = None
 
 
+class FollowerView(Protocol):
+    """What rendering reads of a follower (the stored row satisfies it; content never imports storage)."""
+
+    @property
+    def subscribed_at(self) -> datetime | None: ...
+    @property
+    def channel_scene(self) -> str | None: ...
+
+
+class ProfileView(Protocol):
+    """What rendering reads of a profile."""
+
+    @property
+    def erased_at(self) -> datetime | None: ...
+    @property
+    def phone_masked(self) -> str: ...
+    @property
+    def name(self) -> str | None: ...
+    @property
+    def order_count(self) -> int: ...
+    @property
+    def total_spent_fen(self) -> int: ...
+    @property
+    def last_product(self) -> str | None: ...
+    @property
+    def segment(self) -> str: ...
+    @property
+    def lifecycle_stage(self) -> str: ...
+
+
 def yuan(fen: int) -> str:
     """Integer fen as a yuan amount with two decimals: 128050 -> "1280.50"."""
     sign = "-" if fen < 0 else ""
@@ -60,7 +89,7 @@ def yuan(fen: int) -> str:
 
 
 def build_render_context(
-    follower: Follower | None, profile: Profile | None, step: StepContext | None, now: datetime
+    follower: FollowerView | None, profile: ProfileView | None, step: StepContext | None, now: datetime
 ) -> RenderContext:
     """The context a push or reply renders with; missing values stay None for the fallbacks."""
     days = 0

@@ -11,6 +11,7 @@ from pydantic import ValidationError
 
 from content.issues import Issue, field_path, issues_from_pydantic
 from content.model import BranchStep, JourneyDefinition, SendStep, WaitStep
+from content.templates import TemplateBody, fields_used
 from content.yamlsource import SourceMap
 
 STEP_TYPES = frozenset({"send", "wait", "branch", "exit"})
@@ -24,6 +25,11 @@ class TemplateInfo:
     kind: str
     purpose: str
     fields: frozenset[str] = frozenset()
+
+
+def template_info(name: str, body: TemplateBody) -> TemplateInfo:
+    """What journeys need to know of a template to check the steps that send it."""
+    return TemplateInfo(name=name, kind=body.kind, purpose=body.purpose, fields=fields_used(body))
 
 
 class _Findings:

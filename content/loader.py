@@ -18,12 +18,11 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from content.issues import Issue, issues_from_pydantic
-from content.journey_checks import TemplateInfo, validate_journey
+from content.journey_checks import TemplateInfo, template_info, validate_journey
 from content.model import JourneyDefinition
 from content.replies import ReplySpec, replies_from_file
 from content.templates import TemplateBody
 from content.validation import validate_template_body
-from content.versions import template_info
 from content.yamlsource import SourceMap, YamlError, load_yaml_file
 
 _NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-")

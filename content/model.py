@@ -16,7 +16,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, model_validator
 
-from journeys.rules import QuietHours, next_time_of_day, parse_time_of_day
+from content.send_rules import QuietHours, next_time_of_day, parse_time_of_day
 
 _DURATION_PART = re.compile(r"(\d+)\s*([dhms])")
 _DURATION = re.compile(r"^\s*(\d+\s*[dhms]\s*)+$")

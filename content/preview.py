@@ -1,7 +1,7 @@
 """What a follower would receive from a journey, and when: a pure simulation under a virtual clock.
 
 The simulation walks the journey from `start` (the moment of the trigger) and decides for each send the
-channel WeChat allows (journeys.rules): a customer-service message needs an open window (the follow
+channel WeChat allows (content.send_rules): a customer-service message needs an open window (the follow
 opens 1 minute / 3 sends, each message from the follower 48 hours / 5 sends); marketing waits out quiet
 hours; a push with no window is held until the follower's next message, or dropped when it expires
 first. Service templates go out as template messages, which need no window. The console and
@@ -14,10 +14,10 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from base.clock import CHINA, utc
 from content.journey_checks import TemplateInfo
 from content.model import BranchStep, ExitStep, FollowerFacts, JourneyDefinition, SendStep, WaitStep
-from journeys.rules import QuietHours, WindowState, custom_send_verdict
-from scrm.clock import CHINA, utc
+from content.send_rules import QuietHours, WindowState, custom_send_verdict
 
 # A journey that loops through waits would go on for ever; a preview stops here.
 DEFAULT_HORIZON = timedelta(days=60)

@@ -21,8 +21,11 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, TypeAdapter
 
 from content.fields import RenderContext, with_fallbacks
-from content.sandbox import RenderError, render_source
-from gateway.replies import Article, ImageReply, NewsReply, Reply, TextReply
+from content.sandbox import RenderError, inspect_source, render_source
+from wechat.replies import Article, ImageReply, NewsReply, Reply, TextReply
+
+# Template kinds WeChat delivers (the body of each is below).
+TEMPLATE_KINDS = ("text", "news", "image", "wechat_template", "mass_news")
 
 # WeChat refuses a customer-service (and passive) text message longer than 2048 bytes of UTF-8:
 # about 680 Chinese characters. Checked at save time against the sample profile and again at render.
@@ -265,3 +268,11 @@ def render_body(body: TemplateBody, context: RenderContext) -> RenderedMessage:
         for a in body.articles
     ]
     return RenderedMessage(body.kind, body.purpose, payload={"articles": mass})
+
+
+def fields_used(body: TemplateBody) -> frozenset[str]:
+    """Every personal field a body shows."""
+    used: set[str] = set()
+    for _path, source in template_texts(body):
+        used |= inspect_source(source).field_paths
+    return frozenset(used)

@@ -16,6 +16,7 @@ from content.templates import (
     MASS_MAX_ARTICLES,
     MASS_TITLE_MAX_CHARS,
     NEWS_MAX_ARTICLES,
+    TEMPLATE_KINDS,
     TEXT_MAX_BYTES,
     ImageBody,
     MassNewsBody,
@@ -29,7 +30,6 @@ from content.templates import (
 )
 from content.wording import find_penalised_wording
 from content.yamlsource import SourceMap
-from storage.models.content import TEMPLATE_KINDS
 
 Path = tuple[str | int, ...]
 

@@ -15,10 +15,10 @@ from datetime import UTC, datetime
 
 from sqlmodel import select
 
-from gateway.crypto import AccountCrypto
-from scrm.settings import Settings
+from base.settings import Settings
 from storage.db import Database
 from storage.models.core import Account
+from wechat.crypto import AccountCrypto
 
 log = logging.getLogger("scrm.gateway.accounts")
 

@@ -3,7 +3,7 @@
 The order is WeChat's: handshake or signature first, then the replay window, then (safe mode) decryption,
 then parsing into a typed event. Every refusal is a 4xx with one log line, never a 500. A handler that
 is not done by `settings.reply_deadline` keeps running: the callback answers `success` and the reply goes
-out through the customer-service API (`services.extras["wechat_api"].send_custom_message`).
+out through the customer-service API (`services.wechat_api.send_custom_message`).
 """
 
 from __future__ import annotations
@@ -15,19 +15,19 @@ from typing import Any
 
 from aiohttp import web
 
+from base.clock import real_clock
+from base.metrics import metrics
 from gateway.accounts import AccountDirectory, ServedAccount
 from gateway.background import BackgroundWork
-from gateway.crypto import DecryptError, signature_matches, timestamp_is_fresh
 from gateway.dedup import DuplicateGate
-from gateway.events import Inbound, MalformedCallback, Message, build_event
-from gateway.replies import NewsReply, Reply
-from gateway.xmlparse import XMLError, parse_xml
 from handlers.context import HandlerContext, Services
 from handlers.middlewares import follower, follower_write
 from handlers.router import Dispatcher
-from scrm.clock import real_clock
-from scrm.metrics import metrics
 from storage.inbound import finish_delivery
+from wechat.crypto import DecryptError, signature_matches, timestamp_is_fresh
+from wechat.events import Inbound, MalformedCallback, Message, build_event
+from wechat.replies import NewsReply, Reply
+from wechat.xmlparse import XMLError, parse_xml
 
 log = logging.getLogger("scrm.gateway")
 
@@ -280,7 +280,7 @@ class CallbackEndpoint:
         await self._after_reply(event, ctx, delivery_id, reply, via)
 
     async def _send_through_api(self, appid: str, event: Inbound, reply: Reply) -> str:
-        api: Any = self.services.extras.get("wechat_api")
+        api = self.services.wechat_api
         if api is None:
             log.error("late reply dropped: no wechat_api service msg_id=%s kind=%s", event.message_id, event.key)
             return "none"

@@ -18,12 +18,12 @@ import asyncio
 import logging
 from typing import TypeVar
 
-from gateway.events import Inbound
-from gateway.replies import Reply, reply_from_doc
-from scrm.clock import Clock
+from base.clock import Clock
 from storage.db import Database
 from storage.group_commit import Write, group_commit
 from storage.inbound import DONE, PROCESSING, Claim, claim_and_write, find_delivery
+from wechat.events import Inbound
+from wechat.replies import Reply, reply_from_doc
 
 log = logging.getLogger("scrm.gateway.dedup")
 

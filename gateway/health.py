@@ -3,7 +3,7 @@
 - `GET /healthz`: the process answers.
 - `GET /readyz`: 503 with the reasons when the database does not answer or a readiness check fails
   (the scheduler leader whose jobs stopped ticking adds one, see journeys.scheduler).
-- `GET /metrics`: Prometheus exposition (scrm.metrics), gauges refreshed first. Like /readyz it is for
+- `GET /metrics`: Prometheus exposition (base.metrics), gauges refreshed first. Like /readyz it is for
   the operator's network: put it behind the same access rules as the callback URL's health checks.
 """
 
@@ -13,7 +13,7 @@ import logging
 
 from aiohttp import web
 
-from scrm.metrics import Probes, render
+from base.metrics import Probes, render
 from storage.db import Database
 
 log = logging.getLogger("scrm.health")

@@ -8,15 +8,14 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from gateway.events import TextMessage
-from gateway.replies import Reply, TextReply
+from base.clock import real_clock
 from handlers.context import HandlerContext
 from handlers.router import Router, key_is, text_in
 from identity import binding, messages
 from identity.optout import OPT_OUT_WORDS
-from identity.services import phone_vault, sms_sender
-from scrm.clock import real_clock
 from storage.conversations import ConversationState
+from wechat.events import TextMessage
+from wechat.replies import Reply, TextReply
 
 log = logging.getLogger("scrm.handlers.binding")
 
@@ -66,8 +65,8 @@ def _context(ctx: HandlerContext, state: ConversationState) -> binding.BindingCo
         session=ctx.require_session(),
         follower=ctx.require_follower(),
         state=state,
-        vault=phone_vault(ctx.services),
-        sms=sms_sender(ctx.services),
+        vault=ctx.services.vault,
+        sms=ctx.services.sms_sender,
         now=ctx.clock.now(),
         pepper=ctx.settings.data_key,
         wall_now=real_clock(ctx.clock).now(),

@@ -6,37 +6,62 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from scrm.clock import Clock
-from scrm.metrics import Probes
-from scrm.settings import Settings
+from base.clock import Clock
+from base.metrics import Probes
+from base.settings import Settings
+from base.vault import PhoneVault
+from identity.sms import SmsSender
+from identity.sms.sandbox import SandboxSmsSender
+from storage.conversations import ConversationStore
 from storage.db import Database
 from storage.followers import FollowerRecord
 from storage.models.core import Account, Follower
+from wechat.api.client import WeChatAPI
+from wechat.events import Inbound
 
 if TYPE_CHECKING:
     from sqlmodel.ext.asyncio.session import AsyncSession
 
+    from handlers.replybook import ReplyBook
+
+# Work run after the reply of an interaction went back: `await hook(ctx, event)`, never delaying it.
+InteractionHook = Callable[["HandlerContext", Inbound], Awaitable[None]]
+
 
 @dataclass
 class Services:
-    """Long-lived collaborators shared by all handlers; built once by the application.
+    """Long-lived collaborators shared by all handlers; built once by the application (scrm.app).
 
-    `extras` holds feature services by name (the WeChat API client, the SMS sender, the content store,
-    the push dispatcher...), so the gateway does not need to know every feature.
+    Feature services are typed fields, None when the application did not install one (a test, a CLI
+    command), so every caller sees what it gets and mypy checks it.
     """
 
     db: Database
     settings: Settings
     clock: Clock
-    extras: dict[str, Any] = field(default_factory=dict)
     # What /readyz checks and /metrics refreshes (the scheduler, backlogs, imports add theirs).
     probes: Probes = field(default_factory=Probes)
+    # The outbound API client: late replies go through it, the console tests a connection with it.
+    wechat_api: WeChatAPI | None = None
+    # Welcome, keyword, menu, scan and help replies; None: the built-in book (handlers.replybook).
+    reply_book: ReplyBook | None = None
+    # Conversation state (the binding flow); None: no state middleware work.
+    conversations: ConversationStore | None = None
+    # Seals phone numbers; None: one built from the settings' key on first use (see `vault`).
+    phone_vault: PhoneVault | None = None
+    # None: binding relies on order questions.
+    sms_sender: SmsSender | None = None
+    # The sandbox SMS sender's outbox, which the follower simulator shows.
+    sms_outbox: SandboxSmsSender | None = None
+    # Run after the reply of every interaction (journeys add the wake-on-interaction delivery).
+    interaction_hooks: list[InteractionHook] = field(default_factory=list)
 
-    def get(self, name: str) -> Any:
-        try:
-            return self.extras[name]
-        except KeyError:
-            raise LookupError(f"service {name!r} is not configured") from None
+    @property
+    def vault(self) -> PhoneVault:
+        """The shared phone vault."""
+        if self.phone_vault is None:
+            self.phone_vault = PhoneVault(self.settings.data_key)
+        return self.phone_vault
 
 
 class HandlerContext:

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import logging
 
-from gateway.events import (
+from handlers.context import HandlerContext
+from handlers.router import Router
+from wechat.events import (
     Event,
     Inbound,
     MassSendJobFinishEvent,
@@ -18,9 +20,7 @@ from gateway.events import (
     UnknownEvent,
     UnknownMessage,
 )
-from gateway.replies import Reply, TextReply
-from handlers.context import HandlerContext
-from handlers.router import Router
+from wechat.replies import Reply, TextReply
 
 log = logging.getLogger("scrm.handlers.fallback")
 

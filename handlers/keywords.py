@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from gateway.events import TextMessage
-from gateway.replies import Reply
 from handlers.context import HandlerContext
 from handlers.replybook import help_reply, reply_book
 from handlers.router import Router
+from wechat.events import TextMessage
+from wechat.replies import Reply
 
 keywords_router = Router("keywords")
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import logging
 
-from gateway.events import ClickEvent, ViewEvent
-from gateway.replies import Reply
 from handlers.context import HandlerContext
 from handlers.replybook import reply_book
 from handlers.router import Router
+from wechat.events import ClickEvent, ViewEvent
+from wechat.replies import Reply
 
 log = logging.getLogger("scrm.handlers.menu")
 

@@ -21,22 +21,18 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
-from typing import Any
 
-from gateway.events import WINDOW_EVENTS, Event, Inbound, Message, UnsubscribeEvent
-from gateway.replies import Reply, TextReply
-from handlers.context import HandlerContext
+from handlers.context import HandlerContext, InteractionHook
 from handlers.router import CallNext, Middleware
 from identity.linking import link_by_unionid
 from storage.followers import FollowerRecord, ensure_write, interaction_write
 from storage.group_commit import Write, group_commit
+from wechat.events import WINDOW_EVENTS, Event, Inbound, Message, UnsubscribeEvent
+from wechat.replies import Reply, TextReply
 
 log = logging.getLogger("scrm.handlers")
 
 POLITE_FALLBACK = "抱歉，系统开小差了，请稍后再试。"
-
-# services.extras["interaction_hooks"]: callables run as `await hook(ctx, event)` after the reply.
-InteractionHook = Callable[[HandlerContext, Inbound], Awaitable[None]]
 
 
 async def errors(event: Inbound, ctx: HandlerContext, call_next: CallNext) -> Reply | None:
@@ -115,7 +111,7 @@ async def follower(event: Inbound, ctx: HandlerContext, call_next: CallNext) -> 
         if await link_by_unionid(session, found, now=ctx.clock.now()):
             await session.commit()
     if event.is_interaction:
-        for hook in ctx.services.extras.get("interaction_hooks", ()):
+        for hook in ctx.services.interaction_hooks:
             ctx.after_reply.append(_bind_hook(hook, ctx, event))
     return await call_next(event, ctx)
 
@@ -133,7 +129,7 @@ async def conversation(event: Inbound, ctx: HandlerContext, call_next: CallNext)
 
     A follower the delivery's claim found in no conversation costs no lease and no read (`idle`).
     """
-    store: Any = ctx.services.extras.get("conversations")
+    store = ctx.services.conversations
     if store is None:
         return await call_next(event, ctx)
     record = ctx.follower_record
@@ -151,7 +147,6 @@ DEFAULT_MIDDLEWARES: Sequence[Middleware] = (errors, db_session, follower, conve
 __all__ = [
     "DEFAULT_MIDDLEWARES",
     "POLITE_FALLBACK",
-    "InteractionHook",
     "conversation",
     "db_session",
     "errors",

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from gateway.events import TextMessage
-from gateway.replies import Reply, TextReply
 from handlers.context import HandlerContext
 from handlers.router import Router, text_in
 from identity import messages
@@ -15,6 +13,8 @@ from identity.binding import NO_WORDS, YES_WORDS
 from identity.consent import has_marketing_consent
 from identity.optout import OPT_OUT_WORDS, SUBSCRIBE_WORDS, grant_marketing, withdraw_marketing
 from storage.conversations import ConversationState
+from wechat.events import TextMessage
+from wechat.replies import Reply, TextReply
 
 SUBSCRIBE_FLOW = "subscribe"
 

@@ -1,6 +1,6 @@
 """The reply book: what the account answers to a follow, a keyword, a menu key or a QR scan.
 
-Handlers ask the service `services.extras["reply_book"]` (any object with the `ReplyBook` methods);
+Handlers ask the service `services.reply_book` (any object with the `ReplyBook` methods);
 the content package provides one backed by editable content. `StaticReplyBook` is the built-in default
 with plain Chinese answers, used when no reply book is configured. Whatever the book, a follower the
 book has nothing for gets the one built-in help (`help_reply`): a follow as much as a message.
@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Protocol, runtime_checkable
 
-from gateway.replies import Reply, TextReply
 from handlers.context import HandlerContext
 from storage.models.core import Follower
+from wechat.replies import Reply, TextReply
 
 
 @runtime_checkable
@@ -90,7 +90,7 @@ _BUILT_IN = StaticReplyBook()
 
 def reply_book(ctx: HandlerContext) -> ReplyBook:
     """The configured reply book, or the built-in defaults."""
-    book: ReplyBook = ctx.services.extras.get("reply_book", _BUILT_IN)
+    book: ReplyBook = ctx.services.reply_book or _BUILT_IN
     return book
 
 

@@ -17,9 +17,9 @@ from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from gateway.events import ClickEvent, Event, Inbound, TextMessage
-from gateway.replies import Reply
 from handlers.context import HandlerContext
+from wechat.events import ClickEvent, Event, Inbound, TextMessage
+from wechat.replies import Reply
 
 Handler = Callable[[Any, HandlerContext], Awaitable[Reply | None]]
 Filter = Callable[[Any, HandlerContext], bool | Awaitable[bool]]

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from gateway.events import ScanEvent
-from gateway.replies import Reply
 from handlers.context import HandlerContext
 from handlers.replybook import reply_book
 from handlers.router import Router
 from storage.followers import add_domain_event, mark_scanned
+from wechat.events import ScanEvent
+from wechat.replies import Reply
 
 scan_router = Router("scan")
 

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from gateway.events import SubscribeEvent
-from gateway.replies import Reply
 from handlers.context import HandlerContext
 from handlers.replybook import help_reply, reply_book
 from handlers.router import Router
 from storage.followers import add_domain_event, mark_subscribed
+from wechat.events import SubscribeEvent
+from wechat.replies import Reply
 
 subscribe_router = Router("subscribe")
 

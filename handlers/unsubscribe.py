@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from gateway.events import UnsubscribeEvent
-from gateway.replies import Reply
 from handlers.context import HandlerContext
 from handlers.router import Router
 from storage.followers import add_domain_event, mark_unsubscribed
+from wechat.events import UnsubscribeEvent
+from wechat.replies import Reply
 
 unsubscribe_router = Router("unsubscribe")
 

@@ -18,6 +18,8 @@ from datetime import datetime, timedelta
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from base.phones import CIPHERTEXT, EXTENSION, LANDLINE, MASKED, VIRTUAL, classify_phone
+from base.vault import PhoneVault, mask_phone
 from identity import codes, messages
 from identity.consent import record_consent
 from identity.linking import PROOF_ORDER, PROOF_SMS, follower_target, held_by_other_follower, link_follower
@@ -29,9 +31,7 @@ from identity.order_proof import (
     pick_question,
     record_failure,
 )
-from identity.phones import CIPHERTEXT, EXTENSION, LANDLINE, MASKED, VIRTUAL, classify_phone
 from identity.sms.base import SmsError, SmsSender
-from identity.vault import PhoneVault, mask_phone
 from storage.conversations import ConversationState
 from storage.models.core import Follower, Profile
 

@@ -16,7 +16,7 @@ from sqlalchemy import ColumnElement, func, or_
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from scrm.clock import start_of_china_day
+from base.clock import start_of_china_day
 from storage.models.identity import SmsCode
 
 CODE_TTL = timedelta(minutes=5)

@@ -19,6 +19,7 @@ from sqlmodel import select as model_select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 import storage.models  # noqa: F401  (every table must be registered before the walk)
+from base.vault import erasure_hash, mask_phone
 from identity.linking import audit
 from identity.optout import withdraw_marketing
 from identity.personal_data import (
@@ -30,7 +31,6 @@ from identity.personal_data import (
     subject_condition,
 )
 from identity.subjects import Subject
-from identity.vault import erasure_hash, mask_phone
 from storage.models.identity import Erasure
 from storage.models.orders import Order
 

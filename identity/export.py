@@ -13,10 +13,10 @@ from sqlmodel import SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 import storage.models  # noqa: F401  (every table must be registered before the walk)
+from base.vault import PhoneVault
 from identity.erase import subject_keys
 from identity.personal_data import subject_condition
 from identity.subjects import Subject
-from identity.vault import PhoneVault
 from storage.formats import cells_by_header
 from storage.orders import IMPORT_RUNS
 

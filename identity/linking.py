@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from identity.vault import PhoneVault, mask_phone
+from base.vault import PhoneVault, mask_phone
 from storage.models.core import AuditEntry, DomainEvent, Follower, Profile
 from storage.models.identity import FollowerLink
 

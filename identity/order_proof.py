@@ -22,8 +22,8 @@ from sqlalchemy import func
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from base.clock import start_of_china_day
 from identity.linking import audit, follower_target
-from scrm.clock import start_of_china_day
 from storage.models.core import AuditEntry, Follower, Profile
 from storage.models.orders import Order
 

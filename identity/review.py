@@ -14,8 +14,8 @@ from sqlalchemy import func
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from base.phones import MOBILE
 from identity.linking import PROOF_ADMIN, audit
-from identity.phones import MOBILE
 from storage.models.core import Profile
 from storage.models.identity import IdentityCandidate
 from storage.models.orders import Order

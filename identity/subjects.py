@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from identity.phones import classify_phone
-from identity.vault import PhoneVault
+from base.phones import classify_phone
+from base.vault import PhoneVault
 from storage.models.core import Follower, Profile
 
 

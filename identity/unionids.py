@@ -11,8 +11,8 @@ from typing import Any, Protocol
 
 from sqlmodel import col, select
 
+from base.clock import Clock
 from identity.linking import link_by_unionid
-from scrm.clock import Clock
 from storage.db import Database
 from storage.models.core import Follower
 

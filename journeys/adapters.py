@@ -1,4 +1,4 @@
-"""The dispatcher's seams bound to the real modules: gateway.wechat_api.WeChatAPI and content rendering."""
+"""The dispatcher's seams bound to the real modules: wechat.api.WeChatAPI and content rendering."""
 
 from __future__ import annotations
 
@@ -9,16 +9,16 @@ from sqlalchemy import Table
 from sqlalchemy import select as core_select
 from sqlmodel import SQLModel, col, select
 
+from base.clock import Clock
 from content.fields import StepContext, build_render_context
 from content.sandbox import RenderError
 from content.templates import TemplateBody, parse_body, render_body
-from gateway.wechat_api.client import WeChatAPI
 from journeys.coupons import CouponDrawer
 from journeys.ports import RenderFailed, RenderRequest
-from scrm.clock import Clock
 from storage.db import Database
 from storage.models.content import TemplateVersion
 from storage.models.core import Follower, Profile
+from wechat.api.client import WeChatAPI
 
 
 def _table(model: type[SQLModel]) -> Table:

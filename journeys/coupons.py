@@ -13,7 +13,7 @@ from typing import cast
 from sqlalchemy import Table, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from scrm.clock import Clock
+from base.clock import Clock
 from storage.db import Database
 from storage.models.content import CouponCode, CouponPool
 from storage.pushes import picked_once

@@ -34,14 +34,13 @@ from typing import Any
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from gateway.wechat_api.errors import WeChatError
+from base.clock import Clock
 from journeys.inflight import InFlightGate
 from journeys.outcomes import BatchReport, OutcomeWriter
 from journeys.policy import Decision, DispatchPolicy, PushView, decide
 from journeys.ports import PushRenderer, PushSender, RenderFailed, RenderRequest
 from journeys.ratelimit import TokenBucket
 from journeys.reactions import SENT, SendResult, result_for_error
-from scrm.clock import Clock
 from storage.db import Database
 from storage.pushes import (
     FollowerFacts,
@@ -57,6 +56,7 @@ from storage.pushes import (
     recover_stale_claims,
     release_held_after_interaction,
 )
+from wechat.api.errors import WeChatError
 
 log = logging.getLogger(__name__)
 # Look this far back for sends that count against caps (7 days) and windows (48 hours).
@@ -111,7 +111,7 @@ def _view(row: RowMapping) -> PushView:
     return PushView(row["purpose"], row["template_kind"], row["expires_at"], row["quiet_start"], row["quiet_end"])
 
 
-class Dispatcher:
+class PushDispatcher:
     """Sends due pushes through the channel WeChat allows at that moment."""
 
     def __init__(
@@ -430,4 +430,4 @@ class Dispatcher:
         return SENT
 
 
-__all__ = ["Dispatcher", "DispatcherConfig", "RenderFailed"]
+__all__ = ["PushDispatcher", "DispatcherConfig", "RenderFailed"]

@@ -18,11 +18,11 @@ from sqlmodel import col
 from sqlmodel import select as model_select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from base.clock import Clock
 from journeys.attribution import attribute_order, mark_refunded
 from journeys.catalogue import LiveJourney, enabled_journeys, journeys_by_id
 from journeys.policy import DispatchPolicy
 from journeys.runner import advance_run
-from scrm.clock import Clock
 from storage.db import Database
 from storage.models.core import DomainEvent, Follower
 from storage.models.identity import FollowerLink

@@ -16,13 +16,13 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
+from base.clock import real_clock, start_of_china_day
+from base.metrics import count_pushes
 from identity.unionids import UnionidFetcher
 from journeys.catalogue import enabled_journeys
 from journeys.enrolment import NO_PURCHASE
 from journeys.report import journey_report
 from journeys.runtime import JourneyRuntime
-from scrm.clock import real_clock, start_of_china_day
-from scrm.metrics import count_pushes
 from storage.inbound import purge_deliveries
 from storage.models.core import AuditEntry, DomainEvent, Follower, Profile
 from storage.models.pushes import JourneyRun
@@ -176,7 +176,7 @@ async def run_mass_sends(rt: JourneyRuntime) -> dict[str, int]:
 
 
 async def nightly_aggregates(rt: JourneyRuntime) -> dict[str, Any]:
-    """Keep yesterday's per-journey figures in the audit log (the report's history), run nightly hooks."""
+    """Keep yesterday's per-journey figures in the audit log (the report's history),"""
     now = rt.services.clock.now()
     async with rt.services.db.session() as session:
         rows = await journey_report(session)
@@ -187,8 +187,6 @@ async def nightly_aggregates(rt: JourneyRuntime) -> dict[str, Any]:
             )
         )  # fmt: skip
         await session.commit()
-    for hook in rt.services.extras.get("nightly_hooks", ()):
-        await hook(rt.services)
     return {"journeys": len(rows)}
 
 
@@ -201,11 +199,9 @@ async def purge_callbacks(rt: JourneyRuntime) -> dict[str, int]:
 
 async def learn_unionids(rt: JourneyRuntime) -> dict[str, int]:
     """Fetch the unionids callbacks never carry, and link followers the brand already knows."""
-    fetcher = rt.services.extras.get("unionid_fetcher")
-    if not isinstance(fetcher, UnionidFetcher):
-        fetcher = UnionidFetcher(rt.services.db, rt.api, rt.services.clock)
-        rt.services.extras["unionid_fetcher"] = fetcher
-    return await fetcher.run()
+    if rt.unionid_fetcher is None:
+        rt.unionid_fetcher = UnionidFetcher(rt.services.db, rt.api, rt.services.clock)
+    return await rt.unionid_fetcher.run()
 
 
 Job = Callable[[JourneyRuntime], Awaitable[Any]]

@@ -17,7 +17,7 @@ from typing import cast
 from sqlalchemy import Table, case, insert, update
 from sqlalchemy.exc import IntegrityError
 
-from scrm.clock import Clock
+from base.clock import Clock
 from storage.db import Database
 from storage.models.pushes import SchedulerLease
 

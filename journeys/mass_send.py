@@ -15,17 +15,17 @@ from typing import Any, Protocol
 
 from sqlmodel import col, func, select
 
+from base.clock import CHINA, Clock
 from content.fields import empty_context
 from content.templates import parse_body, render_body
-from gateway.wechat_api.errors import WeChatError
 from journeys.catalogue import published_template
 from journeys.reactions import result_for_error
-from scrm.clock import CHINA, Clock
 from storage.db import Database
 from storage.models.consent import Consent
 from storage.models.content import TemplateVersion
 from storage.models.core import Follower, Profile
 from storage.models.pushes import MassSend, MassSendBatch, MassSendReceipt
+from wechat.api.errors import WeChatError
 
 log = logging.getLogger(__name__)
 BATCH_LIMIT = 10_000

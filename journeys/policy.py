@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
 
-from journeys.rules import QuietHours, WindowState, custom_send_verdict
-from scrm.clock import start_of_china_day, utc
-from scrm.settings import Settings
+from base.clock import start_of_china_day, utc
+from base.settings import Settings
+from content.send_rules import QuietHours, WindowState, custom_send_verdict
 from storage.pushes import FollowerFacts
 
 Action = Literal["send_custom", "send_template", "hold", "defer", "skip", "expire"]

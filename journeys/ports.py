@@ -1,7 +1,7 @@
 """The two seams the dispatcher talks through: sending to WeChat and rendering a template version.
 
 The dispatcher depends on these small protocols only; `journeys.adapters` binds them to the real WeChat
-client (gateway.wechat_api) and the content renderer, and tests may bind them to anything that obeys.
+client (wechat.api) and the content renderer, and tests may bind them to anything that obeys.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from typing import Any, Protocol
 
 
 class PushSender(Protocol):
-    """Outbound calls a push can make. Errors are gateway.wechat_api.errors.WeChatError subclasses."""
+    """Outbound calls a push can make. Errors are wechat.api.errors.WeChatError subclasses."""
 
     async def send_custom(self, appid: str, payload: dict[str, Any]) -> None:
         """POST /cgi-bin/message/custom/send with a complete payload (touser included)."""

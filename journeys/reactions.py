@@ -13,15 +13,15 @@ from typing import Literal
 
 import aiohttp
 
-from gateway.wechat_api.errors import (
+from base.clock import start_of_china_day
+from journeys.ports import RenderFailed
+from wechat.api.errors import (
     Reaction,
     TokenUnavailable,
     WeChatAPIError,
     WeChatError,
     WeChatNetworkError,
 )
-from journeys.ports import RenderFailed
-from scrm.clock import start_of_china_day
 
 log = logging.getLogger(__name__)
 

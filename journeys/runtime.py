@@ -4,26 +4,29 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from gateway.wechat_api.client import WeChatAPI
+from base.clock import real_clock
 from handlers.context import Services
+from identity.unionids import UnionidFetcher
 from journeys.adapters import ContentRenderer, WeChatSender
-from journeys.dispatcher import Dispatcher, DispatcherConfig
+from journeys.dispatcher import DispatcherConfig, PushDispatcher
 from journeys.enrolment import Enrolment
 from journeys.mass_send import MassSender
 from journeys.policy import DispatchPolicy
 from journeys.wake import make_interaction_hook
-from scrm.clock import real_clock
+from wechat.api.client import WeChatAPI
 
 
 @dataclass
 class JourneyRuntime:
     services: Services
     api: WeChatAPI
-    dispatcher: Dispatcher
+    dispatcher: PushDispatcher
     enrolment: Enrolment
     mass_sender: MassSender
     # True when this runtime created the API client (and must close it).
     owns_api: bool = False
+    # Made on the first learn_unionids run and kept: it remembers where its last pass stopped.
+    unionid_fetcher: UnionidFetcher | None = None
 
     async def close(self) -> None:
         if self.owns_api:
@@ -33,17 +36,13 @@ class JourneyRuntime:
 def build_runtime(services: Services, config: DispatcherConfig | None = None) -> JourneyRuntime:
     """Wire the dispatcher, enrolment and mass sender; register the wake-on-interaction hook.
 
-    Uses `services.extras["wechat_api"]` when the application made one, else creates a client.
+    Uses `services.wechat_api` when the application made one, else creates a client.
     """
-    existing = services.extras.get("wechat_api")
-    api = (
-        existing
-        if isinstance(existing, WeChatAPI)
-        else WeChatAPI(services.settings, services.db, real_clock(services.clock))
-    )
+    existing = services.wechat_api
+    api = existing if existing is not None else WeChatAPI(services.settings, services.db, real_clock(services.clock))
     sender = WeChatSender(api)
     policy = DispatchPolicy.from_settings(services.settings)
-    dispatcher = Dispatcher(
+    dispatcher = PushDispatcher(
         services.db, sender, ContentRenderer(services.db, services.clock), services.clock, policy, config
     )
     enrolment = Enrolment(services.db, services.clock, policy, attribution_days=services.settings.attribution_days)
@@ -55,7 +54,5 @@ def build_runtime(services: Services, config: DispatcherConfig | None = None) ->
         mass_sender=MassSender(services.db, sender, services.clock),
         owns_api=existing is None,
     )
-    hooks = services.extras.setdefault("interaction_hooks", [])
-    hooks.append(make_interaction_hook(dispatcher))
-    services.extras["push_dispatcher"] = dispatcher
+    services.interaction_hooks.append(make_interaction_hook(dispatcher))
     return runtime

@@ -34,12 +34,12 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
+from base.clock import CHINA, real_clock
+from base.metrics import JobStatus, SchedulerStatus, metrics
 from handlers.context import Services
 from journeys.jobs import JOBS, JobSpec
 from journeys.leader import LeaderLease
 from journeys.runtime import JourneyRuntime, build_runtime
-from scrm.clock import CHINA, real_clock
-from scrm.metrics import JobStatus, SchedulerStatus, metrics
 
 log = logging.getLogger(__name__)
 

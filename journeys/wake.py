@@ -1,27 +1,24 @@
 """Wake on interaction: a follower who writes, clicks, scans or follows opens a customer-service window,
 so their held pushes are delivered right then, in order, within that window's count.
 
-The gateway runs the hook after the reply went back (`services.extras["interaction_hooks"]`), so the
+The gateway runs the hook after the reply went back (`services.interaction_hooks`), so the
 delivery never delays the reply; a failure here is logged and the dispatcher's tick retries later.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
 
-from gateway.events import Inbound
-from handlers.context import HandlerContext
-from journeys.dispatcher import Dispatcher
-from scrm.metrics import count_pushes
+from base.metrics import count_pushes
+from handlers.context import HandlerContext, InteractionHook
+from journeys.dispatcher import PushDispatcher
+from wechat.events import Inbound
 
 log = logging.getLogger(__name__)
 
-InteractionHook = Callable[[HandlerContext, Inbound], Awaitable[None]]
 
-
-def make_interaction_hook(dispatcher: Dispatcher) -> InteractionHook:
-    """The hook to append to `services.extras["interaction_hooks"]`."""
+def make_interaction_hook(dispatcher: PushDispatcher) -> InteractionHook:
+    """The hook to append to `services.interaction_hooks`."""
 
     async def deliver_held_pushes(ctx: HandlerContext, event: Inbound) -> None:
         # The id alone: building the follower's ORM object here would cost more than the lookup below.

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-from identity.vault import PhoneVault, erasure_hash
+from base.vault import PhoneVault, erasure_hash
 from orders.errors import ImportInputError
 from orders.opening import open_export
 from orders.presets import Preset

@@ -18,7 +18,9 @@ from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from identity.vault import PhoneVault
+from base.clock import Clock
+from base.settings import Settings
+from base.vault import PhoneVault
 from orders.aggregates import refresh_profiles
 from orders.dryrun import DryRunMemory
 from orders.erased import REASON as ERASED
@@ -33,8 +35,6 @@ from orders.retry import retrying
 from orders.transactions import COMMIT_SECONDS, Committed, TransactionGroup
 from orders.wire import WireBatch
 from orders.writer import BatchOutcome, BatchWriter
-from scrm.clock import Clock
-from scrm.settings import Settings
 from storage.db import Database
 from storage.orders import finish_run, start_run
 

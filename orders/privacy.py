@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Collection
 
-from identity.phones import EXTENSION, LANDLINE, MOBILE, VIRTUAL, classify_phone
+from base.phones import EXTENSION, LANDLINE, MOBILE, VIRTUAL, classify_phone
 from orders.records import RejectedRow
 
 # A number of 7 digits or more, separators allowed between them: `13800138000`, `+86 138 0013 8000`. Used

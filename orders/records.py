@@ -6,8 +6,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from identity.phones import EMPTY, PhoneVerdict, best_phone
-from identity.vault import PhoneVault
+from base.phones import EMPTY, PhoneVerdict, best_phone
+from base.vault import PhoneVault
 from orders.cells import (
     CLOSED,
     PAID,

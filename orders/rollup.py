@@ -16,8 +16,8 @@ from datetime import UTC, datetime, timedelta
 from functools import cache
 from typing import TYPE_CHECKING
 
-from identity.phones import PhoneVerdict
-from identity.vault import PhoneVault
+from base.phones import PhoneVerdict
+from base.vault import PhoneVault
 from orders.scratch import scratch_database
 
 if TYPE_CHECKING:

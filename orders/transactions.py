@@ -18,10 +18,10 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from base.clock import Clock
 from orders.retry import DATABASE_ERRORS, is_transient, retrying
 from orders.wire import WireBatch
 from orders.writer import BatchOutcome, BatchWriter
-from scrm.clock import Clock
 from storage.db import take_write_lock, writers_waiting
 
 # How long a transaction stays open for more batches, and at most how many orders it takes.

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from identity.phones import EMPTY, MOBILE
-from identity.vault import PhoneVault
+from base.phones import EMPTY, MOBILE
+from base.vault import PhoneVault
 from orders.privacy import mask_digits, mask_reject
 from orders.records import Batch, OrderRecord, RejectedRow
 from storage.formats import ORDER_WRITE_COLUMNS, json_text, sqlite_time

@@ -18,7 +18,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from identity.vault import PhoneVault
+from base.vault import PhoneVault
 from orders.cells import COMPLETED, PURCHASED, REFUNDED
 from orders.dryrun import DryRunMemory
 from orders.idset import IdSet

@@ -17,7 +17,7 @@ from defusedxml import ElementTree
 from wechatpy.crypto import WeChatCrypto
 from wechatpy.exceptions import InvalidSignatureException
 
-from scrm.settings import Settings
+from base.settings import Settings
 
 Mode = Literal["plaintext", "compatible", "safe"]
 MODES: tuple[Mode, ...] = ("plaintext", "compatible", "safe")

@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from base.clock import CHINA
 from sandbox.fake_state import RecordedCall
-from scrm.clock import CHINA
 
 # Shown by WeChat when an account answers late, empty or malformed.
 SERVICE_UNAVAILABLE = "该公众号暂时无法提供服务，请稍后再试"

@@ -12,8 +12,8 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from base.clock import Clock, SystemClock
 from sandbox.fake_state import FakeAPIError, FakeFollower, TokenBook, WindowBook
-from scrm.clock import Clock, SystemClock
 
 Answer = dict[str, Any]
 OK: Answer = {"errcode": 0, "errmsg": "ok"}

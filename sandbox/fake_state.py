@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from journeys.rules import EVENT_WINDOW, MESSAGE_WINDOW, WindowState, custom_send_verdict
-from scrm.clock import Clock, start_of_china_day
+from base.clock import Clock, start_of_china_day
+from content.send_rules import EVENT_WINDOW, MESSAGE_WINDOW, WindowState, custom_send_verdict
 
 # WeChat's documented numbers for the token endpoints.
 TOKEN_LIFETIME = timedelta(seconds=7200)
@@ -201,7 +201,7 @@ class FakeFollower:
 
 
 class WindowBook:
-    """Customer-service windows per openid, counted exactly as journeys.rules defines them."""
+    """Customer-service windows per openid, counted exactly as content.send_rules defines them."""
 
     def __init__(self) -> None:
         self.states: dict[str, WindowState] = {}

@@ -30,9 +30,9 @@ from typing import Any, TextIO
 
 from aiohttp import web
 
+from base.clock import Clock
 from sandbox.fake_endpoints import Answer, FakeCall, FakeEndpoints
 from sandbox.fake_state import FailureBook, FakeAPIError, FakeFollower, InjectedFailure, RecordedCall
-from scrm.clock import Clock
 
 SEND_APIS = frozenset(
     {

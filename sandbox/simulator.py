@@ -13,7 +13,7 @@ Wiring (the application does this once):
         gateway_url="/wechat",                      # a path on this same server, or an absolute URL
         account=SandboxAccount.from_settings(settings),
         fake=fake,
-        sms_outbox=services.extras.get("sms_outbox"),
+        sms_outbox=services.sms_outbox,
     )
 """
 
@@ -28,6 +28,7 @@ from typing import Any, Protocol
 import aiohttp
 from aiohttp import web
 
+from base.clock import CHINA, Clock, SystemClock, real_clock
 from sandbox.callbacks import MODES, OPENID_PATTERN, MalformedReply, Mode, SandboxAccount, decode_reply, sign_callback
 from sandbox.chat import (
     SERVICE_UNAVAILABLE,
@@ -41,7 +42,6 @@ from sandbox.chat import (
 from sandbox.fake_wechat import FakeWeChat
 from sandbox.follower_actions import ACTIONS, ActionError, FollowerAction
 from sandbox.page import page_routes
-from scrm.clock import CHINA, Clock, SystemClock, real_clock
 
 log = logging.getLogger("sandbox.simulator")
 
@@ -52,7 +52,7 @@ CALLBACK_TIMEOUT = 15.0
 
 
 class SmsOutbox(Protocol):
-    """What the identity feature's sandbox SMS sender offers (`services.extras["sms_outbox"]`)."""
+    """What the identity feature's sandbox SMS sender offers (`services.sms_outbox`)."""
 
     def recent(self, limit: int = 10) -> Any:
         """The newest messages first: dicts with `to`, `text`, `at` (may be awaitable)."""
@@ -315,7 +315,7 @@ def build_sandbox_app(
     `gateway_url` is where callbacks go: an absolute URL, or a path ("/wechat") on the server that
     serves the page. `account` signs them (see SandboxAccount.from_settings); `fake` is the FakeWeChat
     the gateway's API client talks to, whose recorded sends become the chat's pushes; `sms_outbox` is
-    `services.extras.get("sms_outbox")` (optional).
+    `services.sms_outbox` (optional).
     """
     simulator = Simulator(
         gateway_url=gateway_url,

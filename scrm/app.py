@@ -8,24 +8,24 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
+from base.clock import Clock, real_clock
+from base.metrics import metrics, set_outbox_backlog
+from base.settings import Settings
 from console.app import add_console
-from content.replybook import ContentReplyBook
 from gateway.app import add_gateway_routes
-from gateway.wechat_api.client import WeChatAPI
 from handlers.binding import binding_router
 from handlers.context import Services
 from handlers.default_router import build_default_dispatcher
 from handlers.optout import optout_router
 from identity.services import build_identity_services, warn_if_unencrypted
 from journeys.scheduler import SchedulerHandle, start_scheduler
+from publishing.replybook import ContentReplyBook
 from sandbox.callbacks import SandboxAccount
 from sandbox.fake_wechat import FakeWeChat
 from sandbox.simulator import ClockControl, add_sandbox_routes
-from scrm.clock import Clock, real_clock
-from scrm.metrics import metrics, set_outbox_backlog
-from scrm.settings import Settings
 from storage.backlogs import outbox_backlog, unprocessed_events
 from storage.db import Database
+from wechat.api.client import WeChatAPI
 
 log = logging.getLogger("scrm.app")
 
@@ -52,13 +52,21 @@ class Sandbox:
 
 
 def build_services(settings: Settings, db: Database, clock: Clock) -> Services:
-    """Every long-lived collaborator the handlers, journeys and console look up by name."""
-    services = Services(db=db, settings=settings, clock=clock)
+    """Every long-lived collaborator the handlers, journeys and console use."""
+    identity = build_identity_services(db, settings, clock)
+    services = Services(
+        db=db,
+        settings=settings,
+        clock=clock,
+        # WeChat's tokens expire, and its quotas reset, in real time.
+        wechat_api=WeChatAPI(settings, db, real_clock(clock)),
+        reply_book=ContentReplyBook(db, clock),
+        conversations=identity.conversations,
+        phone_vault=identity.phone_vault,
+        sms_sender=identity.sms_sender,
+        sms_outbox=identity.sms_outbox,
+    )
     services.probes.refreshers.append(lambda: publish_backlogs(db, clock))
-    services.extras.update(build_identity_services(db, settings, clock))
-    services.extras["reply_book"] = ContentReplyBook(db, clock)
-    # WeChat's tokens expire, and its quotas reset, in real time.
-    services.extras["wechat_api"] = WeChatAPI(settings, db, real_clock(clock))
     return services
 
 
@@ -75,7 +83,7 @@ def build_web_app(services: Services, *, sandbox: Sandbox | None = None, schedul
             account=SandboxAccount.from_settings(services.settings),
             fake=sandbox.fake,
             clock=services.clock,
-            sms_outbox=services.extras.get("sms_outbox"),
+            sms_outbox=services.sms_outbox,
             clock_control=sandbox.clock_control,
         )
 
@@ -93,9 +101,8 @@ def build_web_app(services: Services, *, sandbox: Sandbox | None = None, schedul
         handle = app.get(SCHEDULER_KEY)
         if handle is not None:
             await handle.stop()
-        api = services.extras.get("wechat_api")
-        if isinstance(api, WeChatAPI):
-            await api.close()
+        if services.wechat_api is not None:
+            await services.wechat_api.close()
 
     app.on_startup.append(start_jobs)
     # Cleanup runs after in-flight requests and their after-reply work have finished.

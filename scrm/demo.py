@@ -14,11 +14,11 @@ from pathlib import Path
 
 from sqlmodel import func, select
 
+from base.clock import CHINA, Clock
+from base.settings import Settings
 from console.passwords import hash_password
-from content.publish import load_directory
 from orders.importer import ImportOptions, import_file
-from scrm.clock import CHINA, Clock
-from scrm.settings import Settings
+from publishing.publish import load_directory
 from storage.console import create_user, list_users
 from storage.db import Database
 from storage.models.content import Template

@@ -9,7 +9,7 @@ import contextlib
 import logging
 from typing import Any
 
-from scrm.clock import CHINA, DemoClock, DemoOffset
+from base.clock import CHINA, DemoClock, DemoOffset
 from storage.db import Database
 from storage.demo_clock import change_offset, read_offset
 

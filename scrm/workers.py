@@ -33,7 +33,7 @@ from types import FrameType
 
 from aiohttp.web_runner import GracefulExit
 
-from scrm.metrics import prepare_multiprocess, remove_multiprocess, worker_exited
+from base.metrics import prepare_multiprocess, remove_multiprocess, worker_exited
 
 log = logging.getLogger("scrm.workers")
 # Young collection every 20,000 net allocations (CPython's default: 700), older ones rarer too.
@@ -103,7 +103,7 @@ def freeze_startup_heap() -> None:
 def serve_workers(run_child: Callable[[socket.socket], None], sockets: list[socket.socket]) -> int:
     """Fork one child per socket running `run_child(sock)`, supervise them, return the exit code.
 
-    The children share one Prometheus multiprocess directory (scrm.metrics), so a scrape of `/metrics`
+    The children share one Prometheus multiprocess directory (base.metrics), so a scrape of `/metrics`
     that reaches any of them reports the whole set; it is removed when the set stops.
     """
     metrics_dir = prepare_multiprocess()

@@ -35,7 +35,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from scrm.clock import Clock
+from base.clock import Clock
 from storage.db import Database
 from storage.models.identity import ConversationRow
 

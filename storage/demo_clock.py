@@ -11,7 +11,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import select
 
-from scrm.clock import DemoOffset
+from base.clock import DemoOffset
 from storage.db import Database, take_write_lock
 from storage.models.demo import DemoClockRow
 

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel import SQLModel
 
 import storage.models.core  # noqa: F401  (registers profiles)
-from identity.vault import PhoneVault, mask_phone
+from base.vault import PhoneVault, mask_phone
 from storage.formats import sqlite_time
 from storage.orders import copy_then_merge, driver_select_in, insert_records
 

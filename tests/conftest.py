@@ -17,8 +17,8 @@ from sqlalchemy import text
 from sqlmodel import SQLModel
 
 import storage.models  # noqa: F401
-from scrm.clock import FakeClock
-from scrm.settings import Settings
+from base.clock import FakeClock
+from base.settings import Settings
 from storage.db import Database
 
 PG_URL = os.environ.get("SCRM_TEST_DATABASE_URL", "")

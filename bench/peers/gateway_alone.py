@@ -19,11 +19,11 @@ from bench.signed_requests import AES_KEY, APPID, TOKEN
 
 def serve_gateway(port: int, database: str, workers: int) -> None:
     """The gateway app on SQLite with the bench secrets, in `workers` forked processes sharing the port."""
+    from base.clock import SystemClock
+    from base.settings import Settings
     from gateway.app import build_gateway_app
     from handlers.context import Services
     from handlers.default_router import build_default_dispatcher
-    from scrm.clock import SystemClock
-    from scrm.settings import Settings
     from scrm.workers import bind_sockets, child_loop, freeze_startup_heap, serve_workers
     from storage.db import Database
 

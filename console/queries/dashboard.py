@@ -10,7 +10,7 @@ from sqlalchemy import Integer, case, cast, func, select
 from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from scrm.clock import CHINA
+from base.clock import CHINA
 from storage.models.core import Follower, Profile
 from storage.models.pushes import FINAL_STATES, JourneyRun, Push
 

@@ -9,7 +9,7 @@ from sqlalchemy import func
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from scrm.clock import CHINA
+from base.clock import CHINA
 from storage.models.content import Journey
 from storage.models.core import Profile
 from storage.models.pushes import Push

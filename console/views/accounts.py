@@ -11,7 +11,6 @@ from sqlmodel import col, select
 
 from console.access import admin_only
 from console.audit import audit
-from console.extras import optional_service
 from console.keys import SERVICES
 from console.lookup import get_or_404
 from console.rendering import china_time, redirect, render_page
@@ -70,7 +69,7 @@ async def account_list(request: web.Request) -> web.StreamResponse:
         "accounts.html",
         accounts=accounts,
         env_appid=settings.wechat_appid,
-        can_test=optional_service(request, "wechat_api", "check_connection") is not None,
+        can_test=request.app[SERVICES].wechat_api is not None,
         result=None,
     )
 
@@ -114,16 +113,13 @@ async def account_save(request: web.Request) -> web.StreamResponse:
         session.add(account)
         changed = sorted(key for key in values if key != "appsecret") + (["appsecret"] if "appsecret" in values else [])
         audit(request, session, "console.account_saved", values["appid"], fields=changed)
-    directory = optional_service(request, "account_directory", "forget")
-    if directory is not None:
-        directory.forget(values["appid"])
     raise redirect(request, "/accounts", "saved")
 
 
 @admin_only
 async def account_test(request: web.Request) -> web.StreamResponse:
     account = await _load(request)
-    client = optional_service(request, "wechat_api", "check_connection")
+    client = request.app[SERVICES].wechat_api
     result: dict[str, Any]
     if client is None:
         result = {"ok": False, "message": "No WeChat API client is configured in this process."}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from base.clock import real_clock
 from console.charts import OUTCOME_COLOURS, Series, funnel_chart, grouped_bar_chart, stacked_bar_chart
 from console.keys import SERVICES
 from console.queries.dashboard import (
@@ -15,7 +16,6 @@ from console.queries.dashboard import (
     totals,
 )
 from console.rendering import render_page
-from scrm.clock import real_clock
 from storage.backlogs import outbox_backlog, scheduler_lease, unprocessed_events
 
 DAYS_SHOWN = 14

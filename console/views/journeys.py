@@ -21,9 +21,9 @@ from console.security import actor_name
 from content.cache import notify_content_changed
 from content.model import BranchStep, ExitStep, JourneyDefinition, SendStep, WaitStep, format_duration
 from content.preview import PreviewInput, TimelineEntry, preview_timeline
-from content.publish import save_journey
 from content.sandbox import RenderError
-from content.versions import current_version, render_version, template_catalog
+from publishing.publish import save_journey
+from publishing.versions import current_version, render_version, template_catalog
 from storage import content as store
 from storage.models.content import Journey
 from storage.models.pushes import JourneyRun

@@ -8,6 +8,7 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
+from base.clock import real_clock
 from console.access import public
 from console.audit import audit
 from console.keys import BASE_PATH, SERVICES, VIEWER
@@ -22,7 +23,6 @@ from console.security import (
     set_cookie,
     tokens_match,
 )
-from scrm.clock import real_clock
 from storage.console import (
     SESSION_ABSOLUTE,
     end_session,

@@ -21,7 +21,6 @@ from console.queries.profiles import (
 from console.rendering import redirect, render_page
 from console.rights import erase_profile, export_profile
 from console.security import actor_name
-from identity.services import phone_vault
 from storage.models.core import Profile
 
 
@@ -30,7 +29,7 @@ def phone_for(request: web.Request, profile: Profile) -> str:
     if not request[VIEWER].is_admin or profile.erased_at is not None or not profile.phone_sealed:
         return profile.phone_masked
     try:
-        return phone_vault(request.app[SERVICES]).unseal(profile.phone_sealed)
+        return request.app[SERVICES].vault.unseal(profile.phone_sealed)
     except ValueError:
         return f"{profile.phone_masked} (set SCRM_DATA_KEY to read)"
 
@@ -49,7 +48,7 @@ async def profile_search(request: web.Request) -> web.StreamResponse:
                     problem = "Searching by phone number is for admins; search by openid or name instead."
                 else:
                     try:
-                        profiles = await find_by_phone(session, phone_vault(services), query)
+                        profiles = await find_by_phone(session, services.vault, query)
                     except SearchError as error:
                         problem = str(error)
             else:

@@ -21,9 +21,10 @@ from console.rendering import redirect, render_page
 from console.security import actor_name
 from content.cache import notify_content_changed
 from content.issues import ContentError
-from content.versions import publish_draft, save_template
+from content.templates import TEMPLATE_KINDS
+from publishing.versions import publish_draft, save_template
 from storage import content as store
-from storage.models.content import TEMPLATE_KINDS, Template, TemplateVersion
+from storage.models.content import Template, TemplateVersion
 
 # What a new template starts from: a valid text body showing a personal field and its fallback.
 NEW_BODY = (

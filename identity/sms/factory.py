@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import logging
 
+from base.clock import Clock
+from base.settings import Settings, SettingsError
 from identity.sms.base import SmsSender
 from identity.sms.sandbox import SandboxSmsSender
 from identity.sms.tencent import TencentSmsConfig, TencentSmsSender
-from scrm.clock import Clock
-from scrm.settings import Settings, SettingsError
 
 PROVIDERS = ("sandbox", "tencent")
 

@@ -10,9 +10,9 @@ import logging
 from collections import deque
 from typing import Any
 
+from base.clock import CHINA, Clock
+from base.vault import mask_phone
 from identity.sms.base import SmsError
-from identity.vault import mask_phone
-from scrm.clock import CHINA, Clock
 
 
 class SandboxSmsSender:

@@ -16,10 +16,10 @@ from urllib.parse import urlsplit
 
 import aiohttp
 
+from base.clock import Clock
+from base.settings import SettingsError
+from base.vault import mask_phone
 from identity.sms.base import SmsError
-from identity.vault import mask_phone
-from scrm.clock import Clock
-from scrm.settings import SettingsError
 
 SERVICE = "sms"
 ACTION = "SendSms"

@@ -8,7 +8,7 @@ import sys
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
-from scrm.settings import Settings, load_settings
+from base.settings import Settings, load_settings
 from storage.db import Database
 from storage.migrate import upgrade_async
 

@@ -7,12 +7,16 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from content.coupons import CouponError, load_codes, pool_statuses, read_codes_file
+from base.clock import CHINA, SystemClock, utc
+from base.settings import Settings
+from base.vault import PhoneVault, mask_phone
 from content.issues import ContentError
 from content.loader import read_content_dir
 from content.model import JourneyDefinition
 from content.preview import format_timeline, preview_timeline
-from content.preview_source import (
+from content.templates import TemplateBody, parse_body, render_body
+from publishing.coupons import CouponError, load_codes, pool_statuses, read_codes_file
+from publishing.preview_source import (
     PreviewError,
     Subject,
     build_preview_input,
@@ -21,14 +25,10 @@ from content.preview_source import (
     published_bodies,
     stored_journey,
 )
-from content.publish import load_directory
-from content.templates import TemplateBody, parse_body, render_body
-from content.versions import current_version
-from identity.vault import PhoneVault, mask_phone
+from publishing.publish import load_directory
+from publishing.versions import current_version
 from scrm.cli.common import print_json, with_database
 from scrm.cli.main import UsageError
-from scrm.clock import CHINA, SystemClock, utc
-from scrm.settings import Settings
 from storage import content as store
 from storage.db import Database
 

@@ -9,17 +9,17 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from base.clock import SystemClock
+from base.settings import Settings
+from base.vault import PhoneVault
 from identity.erase import erase_subject
 from identity.export import export_subject
 from identity.linking import unlink_follower
 from identity.review import CandidateError, confirm_candidate, find_candidates, list_candidates, reject_candidate
 from identity.subjects import SubjectNotFound, find_subject
-from identity.vault import PhoneVault
 from orders.aggregates import refresh_profiles
 from scrm.cli.common import with_database
 from scrm.cli.main import UsageError
-from scrm.clock import SystemClock
-from scrm.settings import Settings
 from storage.db import Database
 from storage.followers import find_follower
 

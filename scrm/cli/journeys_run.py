@@ -8,14 +8,14 @@ from typing import Any
 
 from sqlmodel import col, select
 
+from base.clock import CHINA, SystemClock
+from base.settings import Settings
 from handlers.context import Services
 from journeys.mass_send import MassSendError
 from journeys.report import format_report, journey_report
 from journeys.runtime import build_runtime
 from scrm.cli.common import print_json, settings_for, with_database
 from scrm.cli.main import UsageError
-from scrm.clock import CHINA, SystemClock
-from scrm.settings import Settings
 from storage.db import Database
 from storage.models.pushes import MassSend
 from storage.pushes import count_by_status

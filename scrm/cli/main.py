@@ -12,7 +12,7 @@ from asyncpg import PostgresError
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 import scrm.cli
-from scrm.settings import SettingsError
+from base.settings import SettingsError
 
 
 class UsageError(Exception):

@@ -8,6 +8,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from base.clock import SystemClock
+from base.settings import Settings
 from orders.errors import ImportInputError
 from orders.importer import ImportOptions, import_files
 from orders.mapping import load_mapping
@@ -17,8 +19,6 @@ from orders.records import RejectedRow
 from orders.report import FileReport, RejectsWriter, render_text
 from scrm.cli import common
 from scrm.cli.main import UsageError
-from scrm.clock import SystemClock
-from scrm.settings import Settings
 from storage.db import Database
 from storage.orders import recent_runs
 

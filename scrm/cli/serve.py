@@ -12,13 +12,13 @@ from typing import Any
 
 from aiohttp import web
 
+from base.clock import Clock, DemoClock, DemoOffset, SystemClock
+from base.settings import Settings, SettingsError, load_settings
 from content.issues import ContentError
-from content.publish import load_directory
+from publishing.publish import load_directory
 from scrm.app import Sandbox, build_services, build_web_app
 from scrm.cli.main import UsageError
-from scrm.clock import Clock, DemoClock, DemoOffset, SystemClock
 from scrm.logs import configure_logging
-from scrm.settings import Settings, SettingsError, load_settings
 from scrm.workers import bind_sockets, child_loop, freeze_startup_heap, serve_workers
 from storage.db import Database
 from storage.migrate import upgrade

@@ -8,11 +8,11 @@ import re
 import sys
 from typing import Any, TextIO
 
+from base.clock import SystemClock
+from base.settings import Settings
 from console.passwords import PasswordPolicyError, check_password_policy, hash_password
 from scrm.cli.common import print_json, with_database
 from scrm.cli.main import UsageError
-from scrm.clock import SystemClock
-from scrm.settings import Settings
 from storage.console import (
     DEFAULT_ROLE,
     ROLES,

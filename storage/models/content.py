@@ -14,8 +14,6 @@ from sqlmodel import Field, SQLModel
 
 from storage.types import JSONDoc, UTCDateTime
 
-# Template kinds WeChat delivers (see content.templates for the body of each).
-TEMPLATE_KINDS = ("text", "news", "image", "wechat_template", "mass_news")
 PURPOSES = ("marketing", "service")
 VERSION_STATES = ("draft", "published")
 
@@ -26,7 +24,7 @@ class Template(SQLModel, table=True):
     __tablename__ = "templates"
     id: int | None = Field(default=None, primary_key=True)
     name: str = Field(max_length=100, unique=True, index=True)
-    kind: str = Field(max_length=20)  # one of TEMPLATE_KINDS
+    kind: str = Field(max_length=20)  # one of content.templates.TEMPLATE_KINDS
     purpose: str = Field(default="marketing", max_length=16)  # marketing | service
     description: str = Field(default="", max_length=300)
     # No foreign key: templates and versions point at each other, and a plain id keeps creation simple.

@@ -109,7 +109,7 @@ class InboundEvent(SQLModel, table=True):
     received_at: datetime = _ts(index=True)
     # processing -> done; a retry finding "processing" waits for, then reuses, the first reply.
     state: str = Field(default="processing", max_length=16)
-    # The reply as a JSON document (see gateway.replies); null when the answer was "success".
+    # The reply as a JSON document (see wechat.replies); null when the answer was "success".
     reply: dict[str, Any] | None = Field(default=None, sa_column=Column(JSONDoc, nullable=True))
     # "inline" when the reply went back in the HTTP answer, "api" when sent later, "none".
     delivered_via: str = Field(default="none", max_length=16)

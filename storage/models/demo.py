@@ -11,7 +11,7 @@ from storage.types import UTCDateTime
 
 class DemoClockRow(SQLModel, table=True):
     """One row (id 1): demo time runs `offset_seconds` ahead of real time (after the command line's
-    speed-up) from the real moment `effective_at`, `previous_seconds` before it (scrm.clock.DemoOffset)."""
+    speed-up) from the real moment `effective_at`, `previous_seconds` before it (base.clock.DemoOffset)."""
 
     __tablename__ = "demo_clock"
     id: int = Field(default=1, primary_key=True)

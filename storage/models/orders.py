@@ -37,7 +37,7 @@ class Order(SQLModel, table=True):
     paid_at: datetime | None = Field(default=None, sa_type=UTCDateTime, nullable=True)
     completed_at: datetime | None = Field(default=None, sa_type=UTCDateTime, nullable=True)
     profile_id: int | None = Field(default=None, foreign_key="profiles.id")
-    # A phone that cannot key a profile, kept for a person to match: the text and why (see identity.phones).
+    # A phone that cannot key a profile, kept for a person to match: the text and why (see base.phones).
     phone_hint: str | None = Field(default=None, max_length=40)
     hint_kind: str | None = Field(default=None, max_length=16)
     hint_last4: str | None = Field(default=None, max_length=4)
@@ -47,7 +47,7 @@ class Order(SQLModel, table=True):
     # headers are on the import run: see storage.formats.cells_by_header). Erased with the person's data.
     raw: list[list[str]] | dict[str, Any] = Field(default_factory=list, sa_column=Column(JSONDoc, nullable=False))
     # With SCRM_DATA_KEY set, the same cells instead (`raw` is then []): their JSON text sealed as one blob
-    # (identity.vault.PhoneVault.seal_bytes), one per order rather than per cell, bytes rather than base64.
+    # (base.vault.PhoneVault.seal_bytes), one per order rather than per cell, bytes rather than base64.
     cells: bytes | None = Field(default=None, sa_type=LargeBinary, nullable=True)
     # Not indexed: nothing looks orders up by run, and every import pays for each index on this table.
     import_run_id: int | None = None

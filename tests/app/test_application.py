@@ -9,11 +9,11 @@ from typing import Any
 import pytest
 from sqlmodel import func, select
 
+from base.clock import FakeClock
+from base.settings import Settings
 from sandbox.fake_wechat import FakeWeChat
 from scrm.app import Sandbox, build_services, build_web_app
-from scrm.clock import FakeClock
 from scrm.demo import DEMO_ACCOUNT, seed_demo
-from scrm.settings import Settings
 from storage.db import Database
 from storage.models.console import ConsoleUser
 from storage.models.core import Follower, Profile

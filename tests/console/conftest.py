@@ -12,11 +12,11 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
+from base.clock import FakeClock
+from base.settings import Settings
 from console import add_console
 from console.passwords import hash_password
 from handlers.context import Services
-from scrm.clock import FakeClock
-from scrm.settings import Settings
 from storage.console import create_user
 from storage.db import Database
 

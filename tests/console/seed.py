@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from content.publish import save_journey_doc
-from content.versions import save_template
-from identity.vault import PhoneVault, mask_phone
+from base.vault import PhoneVault, mask_phone
+from publishing.publish import save_journey_doc
+from publishing.versions import save_template
 from storage.db import Database
 from storage.models.core import Follower, Profile
 from storage.models.pushes import JourneyRun, Push

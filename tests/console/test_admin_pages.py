@@ -4,19 +4,20 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any
+from typing import Any, cast
 
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 from sqlmodel import select
 
+from base.clock import FakeClock
 from console.keys import SERVICES
-from scrm.clock import FakeClock
 from storage.db import Database
 from storage.models.console import ConsoleUser
 from storage.models.core import Account, AuditEntry, Profile
 from tests.console import seed
 from tests.console.conftest import EDITOR_PASSWORD, csrf, csrf_from, sign_in
+from wechat.api.client import WeChatAPI
 
 PHONE = "+8613812345678"
 
@@ -107,7 +108,7 @@ async def test_accounts_are_validated_saved_and_tested(
         async def check_connection(self, appid: str) -> dict[str, Any]:
             return {"appid": appid, "token_ok": True, "token_valid_until": "2026-01-05T04:00:00+00:00"}
 
-    console_app[SERVICES].extras["wechat_api"] = FakeWeChat()
+    console_app[SERVICES].wechat_api = cast(WeChatAPI, FakeWeChat())
     tested = await (await admin.post(f"/console/accounts/{account.id}/test", data=_form(admin))).text()
     assert "wxabcdef0123456789: Connected." in tested
     assert "console.account_tested" in await _actions(db)
@@ -208,7 +209,7 @@ async def test_the_connection_test_shows_china_time(admin: TestClient[Any, Any],
         async def check_connection(self, appid: str) -> dict[str, Any]:
             return {"appid": appid, "token_ok": True, "token_valid_until": "2026-01-05T04:00:00+00:00"}
 
-    console_app[SERVICES].extras["wechat_api"] = FakeWeChat()
+    console_app[SERVICES].wechat_api = cast(WeChatAPI, FakeWeChat())
     page = await (await admin.get("/console/accounts")).text()
     account_id = re.search(r"/console/accounts/(\d+)/test", page)
     assert account_id is not None

@@ -7,7 +7,7 @@ from typing import Any
 from aiohttp.test_utils import TestClient
 from sqlmodel import select
 
-from scrm.clock import FakeClock
+from base.clock import FakeClock
 from storage.db import Database
 from storage.models.content import Journey, Template
 from storage.models.core import AuditEntry

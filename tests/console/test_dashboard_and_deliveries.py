@@ -7,9 +7,9 @@ from typing import Any
 
 from aiohttp.test_utils import TestClient
 
+from base.clock import CHINA, FakeClock
+from base.metrics import JobStatus, SchedulerStatus
 from handlers.context import Services
-from scrm.clock import CHINA, FakeClock
-from scrm.metrics import JobStatus, SchedulerStatus
 from storage.db import Database
 from storage.models.core import DomainEvent
 from tests.console import seed

@@ -13,8 +13,8 @@ import pytest
 from aiohttp.test_utils import TestClient
 from sqlmodel import select
 
+from base.clock import FakeClock
 from console.passwords import verify_password
-from scrm.clock import FakeClock
 from storage.console import IP_FAILURE_LIMIT, USER_FAILURE_LIMIT
 from storage.db import Database
 from storage.models.console import WebSession

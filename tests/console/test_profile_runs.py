@@ -7,7 +7,7 @@ from typing import Any
 
 from aiohttp.test_utils import TestClient
 
-from scrm.clock import FakeClock
+from base.clock import FakeClock
 from storage.db import Database
 from storage.models.pushes import JourneyRun
 from tests.console import seed

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 import content
+from base.clock import SystemClock
 from scrm.cli.main import main
-from scrm.clock import SystemClock
 from storage.db import Database
 from storage.models.core import Follower, Profile
 

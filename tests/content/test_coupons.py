@@ -8,8 +8,8 @@ import uuid
 
 import pytest
 
-from content.coupons import CouponError, draw_coupon, load_codes, parse_codes, pool_statuses
-from scrm.clock import FakeClock
+from base.clock import FakeClock
+from publishing.coupons import CouponError, draw_coupon, load_codes, parse_codes, pool_statuses
 from storage.db import Database
 
 

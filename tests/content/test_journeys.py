@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from base.clock import CHINA
 from content.journey_checks import TemplateInfo, validate_journey
 from content.model import FollowerFacts, JourneyDefinition, ReEntry, Trigger, WaitStep
 from content.preview import PreviewInput, TimelineEntry, preview_timeline
-from scrm.clock import CHINA
 
 TEMPLATES = {
     "hello": TemplateInfo("hello", "text", "marketing"),

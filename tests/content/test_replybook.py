@@ -9,16 +9,17 @@ from typing import Any
 import pytest
 
 import content
+import publishing.replybook
+from base.clock import FakeClock
 from content.loader import read_content_dir
-from content.publish import load_bundle
-from content.replybook import ContentReplyBook
 from content.templates import render_body
-from content.versions import save_template
-from gateway.replies import NewsReply, TextReply
 from handlers.replybook import ReplyBook
-from scrm.clock import FakeClock
+from publishing.publish import load_bundle
+from publishing.replybook import ContentReplyBook
+from publishing.versions import save_template
 from storage.db import Database
 from storage.models.core import Follower, Profile
+from wechat.replies import NewsReply, TextReply
 
 SEED = Path(content.__file__).parent / "seed"
 APPID = "wx1234567890abcdef"
@@ -111,7 +112,7 @@ async def test_a_reply_for_nobody_in_particular_is_rendered_once_until_content_c
         rendered.append("x")
         return real(body, context)
 
-    monkeypatch.setattr(content.replybook, "render_body", counting)
+    monkeypatch.setattr(publishing.replybook, "render_body", counting)
     for _ in range(3):
         assert "chayu.jd.com" in _text(await book.keyword(APPID, "旗舰店"))
     assert len(rendered) == 1

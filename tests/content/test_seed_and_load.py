@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 
 import content
+from base.clock import FakeClock
 from content.loader import read_content_dir
-from content.publish import load_bundle
-from content.versions import template_catalog
-from scrm.clock import FakeClock
+from publishing.publish import load_bundle
+from publishing.versions import template_catalog
 from storage import content as store
 from storage.db import Database
 

@@ -10,8 +10,8 @@ import pytest
 from content.fields import StepContext, build_render_context, empty_context, sample_context
 from content.sandbox import RenderError
 from content.templates import TEXT_MAX_BYTES, parse_body, render_body
-from gateway.replies import ImageReply, NewsReply, TextReply
 from storage.models.core import Follower, Profile
+from wechat.replies import ImageReply, NewsReply, TextReply
 
 NOW = datetime(2026, 1, 10, 2, 0, tzinfo=UTC)
 

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import pytest
 
+from base.clock import FakeClock
 from content.fields import sample_context
 from content.issues import ContentError
-from content.versions import current_version, get_version, publish_draft, render_version, save_template
-from gateway.replies import TextReply
-from scrm.clock import FakeClock
+from publishing.versions import current_version, get_version, publish_draft, render_version, save_template
 from storage import content as store
 from storage.db import Database
+from wechat.replies import TextReply
 
 
 def _text(content: str) -> dict[str, object]:

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from scrm.clock import ADVANCE_LEAD, DemoClock, DemoOffset, FakeClock, SystemClock, real_clock
+from base.clock import ADVANCE_LEAD, DemoClock, DemoOffset, FakeClock, SystemClock, real_clock
 
 START = datetime(2026, 1, 5, 2, 0, tzinfo=UTC).timestamp()
 DAY = 86_400.0

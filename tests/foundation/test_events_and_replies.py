@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from gateway.events import (
+from wechat.events import (
     ClickEvent,
     MalformedCallback,
     SubscribeEvent,
@@ -13,7 +13,7 @@ from gateway.events import (
     UnknownMessage,
     build_event,
 )
-from gateway.replies import Article, NewsReply, TextReply, reply_from_doc
+from wechat.replies import Article, NewsReply, TextReply, reply_from_doc
 
 BASE = {"ToUserName": "gh_1", "FromUserName": "o_1", "CreateTime": "1700000000"}
 

@@ -2,14 +2,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from gateway.events import Inbound, build_event
-from gateway.replies import Reply, TextReply
+from base.clock import FakeClock
+from base.settings import Settings
 from handlers.context import HandlerContext, Services
 from handlers.router import CallNext, Dispatcher, Router, key_is, text_in
-from scrm.clock import FakeClock
-from scrm.settings import Settings
 from storage.db import Database
 from storage.models.core import Account
+from wechat.events import Inbound, build_event
+from wechat.replies import Reply, TextReply
 
 BASE = {"ToUserName": "gh_1", "FromUserName": "o_1", "CreateTime": "1700000000"}
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, time, timedelta
 
-from journeys.rules import QuietHours, WindowState, custom_send_verdict, next_time_of_day
+from content.send_rules import QuietHours, WindowState, custom_send_verdict, next_time_of_day
 
 NOW = datetime(2026, 1, 5, 4, 0, tzinfo=UTC)  # 12:00 China time
 

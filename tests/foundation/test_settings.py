@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
+from base.settings import SettingsError, load_settings
 from scrm.cli.main import main
-from scrm.settings import SettingsError, load_settings
 
 GOOD_AES = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from identity.vault import PhoneVault, mask_phone
+from base.vault import PhoneVault, mask_phone
 
 
 def test_without_key_numbers_are_clear_and_say_so() -> None:

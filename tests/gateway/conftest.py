@@ -3,19 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from aiohttp.test_utils import TestClient
 
+from base.clock import FakeClock
+from base.settings import Settings
 from gateway.app import build_gateway_app
 from handlers.context import Services
 from handlers.default_router import build_default_dispatcher
 from handlers.router import Dispatcher
-from scrm.clock import FakeClock
-from scrm.settings import Settings
 from storage.db import Database
 from tests.support.wechat import TestAccount
+from wechat.api.client import WeChatAPI
 
 ClientFactory = Callable[..., Awaitable[TestClient[Any, Any]]]
 
@@ -41,7 +42,7 @@ def api() -> RecordingWeChatAPI:
 
 @pytest.fixture
 def services(db: Database, settings: Settings, clock: FakeClock, api: RecordingWeChatAPI) -> Services:
-    return Services(db=db, settings=settings, clock=clock, extras={"wechat_api": api})
+    return Services(db=db, settings=settings, clock=clock, wechat_api=cast(WeChatAPI, api))
 
 
 @pytest.fixture

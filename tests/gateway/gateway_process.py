@@ -15,17 +15,17 @@ import sys
 
 from aiohttp import web
 
+from base.clock import SystemClock
+from base.settings import Settings
 from gateway.app import build_gateway_app
-from gateway.events import TextMessage
-from gateway.replies import Reply, TextReply
 from handlers.context import HandlerContext, Services
 from handlers.middlewares import DEFAULT_MIDDLEWARES
 from handlers.router import Dispatcher, Router
-from scrm.clock import SystemClock
-from scrm.settings import Settings
 from scrm.workers import bind_sockets, child_loop, serve_workers
 from storage.db import Database
 from storage.models.core import AuditEntry
+from wechat.events import TextMessage
+from wechat.replies import Reply, TextReply
 
 TOKEN = "proctoken"
 AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"

@@ -12,7 +12,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel import select
 
-from scrm.clock import FakeClock
+from base.clock import FakeClock
 from storage.db import Database
 from storage.followers import FollowerRecord, interaction_write
 from storage.group_commit import Write

@@ -8,7 +8,7 @@ import pytest
 from defusedxml.ElementTree import fromstring
 from wechatpy.crypto import WeChatCrypto
 
-from gateway.crypto import AccountCrypto, DecryptError, sign
+from wechat.crypto import AccountCrypto, DecryptError, sign
 
 TOKEN, KEY, APPID = "cryptotoken", "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG", "wx1234567890abcdef"
 XML = "<xml><Content><![CDATA[你好，世界]]></Content></xml>"

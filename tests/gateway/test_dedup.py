@@ -9,19 +9,19 @@ from typing import Any
 from aiohttp.test_utils import TestClient
 from sqlmodel import select
 
+from base.clock import FakeClock
 from gateway.app import ENDPOINT_KEY
-from gateway.events import TextMessage
-from gateway.replies import Reply, TextReply
 from handlers.context import HandlerContext, Services
 from handlers.default_router import build_default_router
 from handlers.middlewares import DEFAULT_MIDDLEWARES
 from handlers.router import Dispatcher, Router
-from scrm.clock import FakeClock
 from storage.db import Database
 from storage.inbound import claim_delivery, finish_delivery
 from storage.models.core import InboundEvent
 from tests.gateway.conftest import RecordingWeChatAPI
 from tests.support.wechat import TestAccount, plaintext_callback, read_reply, safe_callback, text_xml
+from wechat.events import TextMessage
+from wechat.replies import Reply, TextReply
 
 
 class GatedHandler:

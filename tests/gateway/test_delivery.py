@@ -9,19 +9,19 @@ from aiohttp import web
 from prometheus_client import REGISTRY
 from sqlmodel import select
 
+from base.metrics import Probes
 from gateway.app import ENDPOINT_KEY, build_gateway_app
-from gateway.events import Inbound, TextMessage
 from gateway.health import health_routes
-from gateway.replies import Reply, TextReply
 from handlers.context import HandlerContext, Services
 from handlers.default_router import build_default_dispatcher
 from handlers.middlewares import DEFAULT_MIDDLEWARES, POLITE_FALLBACK
 from handlers.router import Dispatcher, Router
-from scrm.metrics import Probes
 from storage.db import Database
 from storage.models.core import InboundEvent
 from tests.gateway.conftest import RecordingWeChatAPI
 from tests.support.wechat import TestAccount, plaintext_callback, read_reply, safe_callback, text_xml
+from wechat.events import Inbound, TextMessage
+from wechat.replies import Reply, TextReply
 
 
 def _dispatcher(handler: Any) -> Dispatcher:
@@ -114,7 +114,7 @@ async def test_interaction_hooks_run_after_the_reply_is_written(
     async def failing_hook(ctx: HandlerContext, event: Inbound) -> None:
         raise RuntimeError("journeys unavailable")
 
-    services.extras["interaction_hooks"] = [failing_hook, hook]
+    services.interaction_hooks[:] = [failing_hook, hook]
     client = await make_client()
     callback = plaintext_callback(account, text_xml("o-hook", "帮助", msg_id="3005"), timestamp=now_ts)
     response = await client.post("/wechat", params=callback.params, data=callback.body)

@@ -8,16 +8,16 @@ from typing import Any
 from aiohttp.test_utils import TestClient
 from sqlmodel import select
 
-from content.replybook import ContentReplyBook
+from base.clock import FakeClock
 from gateway.app import ENDPOINT_KEY
-from gateway.replies import Article, NewsReply, TextReply
 from handlers.context import Services
 from handlers.fallback import DEFAULT_MESSAGE_REPLY
 from handlers.replybook import DEFAULT_HELP, DEFAULT_WELCOME, StaticReplyBook
-from scrm.clock import FakeClock
+from publishing.replybook import ContentReplyBook
 from storage.db import Database
 from storage.models.core import DomainEvent, Follower
 from tests.support.wechat import TestAccount, callback_xml, event_xml, plaintext_callback, read_reply, text_xml
+from wechat.replies import Article, NewsReply, TextReply
 
 
 class Gateway:
@@ -55,7 +55,7 @@ BOOK = StaticReplyBook(
 async def _gateway(
     make_client: Any, services: Services, account: TestAccount, db: Database, clock: FakeClock
 ) -> Gateway:
-    services.extras["reply_book"] = BOOK
+    services.reply_book = BOOK
     return Gateway(await make_client(), account, db, clock)
 
 
@@ -126,7 +126,7 @@ async def test_with_no_content_loaded_a_follow_and_a_message_both_get_the_built_
     make_client: Any, services: Services, account: TestAccount, db: Database, clock: FakeClock
 ) -> None:
     # As `scrm serve` wires it: the content reply book, before any content has been loaded.
-    services.extras["reply_book"] = ContentReplyBook(db, clock)
+    services.reply_book = ContentReplyBook(db, clock)
     gw = Gateway(await make_client(), account, db, clock)
     welcomed = await gw.post(event_xml("o-first", "subscribe", event_key=""))
     assert welcomed is not None and welcomed["Content"] == DEFAULT_HELP
@@ -176,7 +176,7 @@ async def test_news_answering_a_message_keeps_one_article(
     make_client: Any, services: Services, account: TestAccount, db: Database, clock: FakeClock
 ) -> None:
     articles = tuple(Article(title=f"第{i}篇", url=f"https://brand.example/{i}") for i in range(3))
-    services.extras["reply_book"] = StaticReplyBook(keywords={"新品": NewsReply(articles=articles)})
+    services.reply_book = StaticReplyBook(keywords={"新品": NewsReply(articles=articles)})
     gw = Gateway(await make_client(), account, db, clock)
     callback = plaintext_callback(
         account, text_xml("o-news", "新品", msg_id="1"), timestamp=int(clock.now().timestamp())

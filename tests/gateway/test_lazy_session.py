@@ -8,16 +8,16 @@ import pytest
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from base.clock import FakeClock
 from gateway.app import ENDPOINT_KEY
-from gateway.events import TextMessage
-from gateway.replies import Reply, TextReply
 from handlers.context import HandlerContext
 from handlers.middlewares import DEFAULT_MIDDLEWARES
 from handlers.router import Dispatcher, Router
-from scrm.clock import FakeClock
 from storage.db import Database
 from storage.models.core import Follower
 from tests.support.wechat import TestAccount, plaintext_callback, read_reply, text_xml
+from wechat.events import TextMessage
+from wechat.replies import Reply, TextReply
 
 
 @pytest.fixture

@@ -9,9 +9,9 @@ from typing import Any
 
 from aiohttp.test_utils import TestClient
 
+from base.clock import FakeClock
 from handlers.context import Services
 from handlers.replybook import DEFAULT_HELP
-from scrm.clock import FakeClock
 from storage.models.core import Account
 from tests.support.wechat import (
     TestAccount,

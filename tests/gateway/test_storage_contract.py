@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 from sqlmodel import select
 
-from scrm.clock import FakeClock
+from base.clock import FakeClock
 from storage.db import Database
 from storage.followers import ensure_follower, mark_unsubscribed, record_interaction
 from storage.group_commit import group_commit

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from gateway.xmlparse import XMLError, parse_xml
+from wechat.xmlparse import XMLError, parse_xml
 
 
 def test_leaves_nesting_and_repeats() -> None:

@@ -5,12 +5,14 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from aiohttp.test_utils import TestClient
 from sqlmodel import select
 
+from base.clock import FakeClock
+from base.settings import Settings
 from gateway.app import ENDPOINT_KEY, build_gateway_app
 from handlers.binding import binding_router
 from handlers.context import Services
@@ -18,12 +20,11 @@ from handlers.default_router import build_default_dispatcher
 from handlers.optout import optout_router
 from identity.services import build_identity_services
 from identity.sms.sandbox import SandboxSmsSender
-from scrm.clock import FakeClock
-from scrm.settings import Settings
 from storage.db import Database
 from storage.models.core import Follower, Profile
 from storage.models.orders import Order
 from tests.support.wechat import TestAccount, callback_xml, plaintext_callback, read_reply
+from wechat.api.client import WeChatAPI
 
 ClientFactory = Callable[..., Awaitable[TestClient[Any, Any]]]
 
@@ -105,9 +106,17 @@ def sms(clock: FakeClock) -> SandboxSmsSender:
 def services(
     db: Database, settings: Settings, clock: FakeClock, api: RecordingWeChatAPI, sms: SandboxSmsSender
 ) -> Services:
-    extras = build_identity_services(db, settings, clock)
-    extras.update(wechat_api=api, sms_sender=sms, sms_outbox=sms)
-    return Services(db=db, settings=settings, clock=clock, extras=extras)
+    identity = build_identity_services(db, settings, clock)
+    return Services(
+        db=db,
+        settings=settings,
+        clock=clock,
+        wechat_api=cast(WeChatAPI, api),
+        conversations=identity.conversations,
+        phone_vault=identity.phone_vault,
+        sms_sender=sms,
+        sms_outbox=sms,
+    )
 
 
 @pytest.fixture

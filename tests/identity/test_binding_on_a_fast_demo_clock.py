@@ -4,8 +4,10 @@ conversation are meant to last: journeys run on demo time, a person types in rea
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, cast
 
+from base.clock import DemoClock, FakeClock
+from base.settings import Settings
 from gateway.app import build_gateway_app
 from handlers.binding import binding_router
 from handlers.context import Services
@@ -14,11 +16,10 @@ from handlers.optout import optout_router
 from identity import messages
 from identity.services import build_identity_services
 from identity.sms.sandbox import SandboxSmsSender
-from scrm.clock import DemoClock, FakeClock
-from scrm.settings import Settings
 from storage.db import Database
 from tests.identity.conftest import Chat, RecordingWeChatAPI
 from tests.support.wechat import TestAccount
+from wechat.api.client import WeChatAPI
 
 PHONE = "13912345678"
 
@@ -30,9 +31,17 @@ async def test_a_code_typed_thirty_real_seconds_later_binds_on_a_600x_demo(
     demo = DemoClock(speed=600, real=lambda: wall.now().timestamp())
     sms = SandboxSmsSender(demo, logging.getLogger("tests.sms"), reveal=True)
     api = RecordingWeChatAPI()
-    extras = build_identity_services(db, settings, demo)
-    extras.update(wechat_api=api, sms_sender=sms, sms_outbox=sms)
-    services = Services(db=db, settings=settings, clock=demo, extras=extras)
+    identity = build_identity_services(db, settings, demo)
+    services = Services(
+        db=db,
+        settings=settings,
+        clock=demo,
+        wechat_api=cast(WeChatAPI, api),
+        conversations=identity.conversations,
+        phone_vault=identity.phone_vault,
+        sms_sender=sms,
+        sms_outbox=sms,
+    )
     client = await aiohttp_client(build_gateway_app(services, build_default_dispatcher(binding_router, optout_router)))
     chat = Chat(client, TestAccount.from_settings(settings), wall, api)  # signs with real time, as WeChat does
     await chat.say("o-fast", "绑定")

@@ -7,11 +7,11 @@ import logging
 import pytest
 from sqlmodel import select
 
+from base.clock import FakeClock
+from base.vault import PhoneVault, mask_phone
 from identity import messages
 from identity.consent import current_consent
 from identity.sms.sandbox import SandboxSmsSender
-from identity.vault import PhoneVault, mask_phone
-from scrm.clock import FakeClock
 from storage.db import Database
 from storage.models.identity import FollowerLink
 from tests.identity.conftest import Chat, add_profile_with_orders, follower_of

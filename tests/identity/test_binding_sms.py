@@ -6,10 +6,10 @@ from datetime import timedelta
 
 from sqlmodel import select
 
+from base.vault import PhoneVault
 from identity import messages
 from identity.consent import current_consent
 from identity.sms.sandbox import SandboxSmsSender
-from identity.vault import PhoneVault
 from storage.db import Database
 from storage.models.core import AuditEntry, DomainEvent, Profile
 from storage.models.identity import FollowerLink, SmsCode

@@ -8,7 +8,7 @@ import uuid
 import pytest
 from sqlmodel import select
 
-from scrm.clock import FakeClock
+from base.clock import FakeClock
 from storage.conversations import ConversationBusy, ConversationStore
 from storage.db import Database
 from storage.models.identity import ConversationRow

@@ -8,12 +8,12 @@ import pytest
 from sqlalchemy import select as core_select
 from sqlmodel import SQLModel, select
 
+from base.vault import PhoneVault, erasure_hash, mask_phone
 from identity.erase import erase_subject, was_erased
 from identity.export import export_subject
 from identity.personal_data import is_json, searchable_columns
 from identity.sms.sandbox import SandboxSmsSender
 from identity.subjects import SubjectNotFound, find_subject
-from identity.vault import PhoneVault, erasure_hash, mask_phone
 from storage.db import Database
 from storage.models.core import AuditEntry, Follower, Profile
 from storage.models.identity import Erasure

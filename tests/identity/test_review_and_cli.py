@@ -10,13 +10,13 @@ from pathlib import Path
 import pytest
 from sqlmodel import select
 
+from base.clock import FakeClock
+from base.settings import Settings
+from base.vault import PhoneVault, mask_phone
 from identity.review import CandidateError, confirm_candidate, find_candidates, list_candidates, reject_candidate
 from identity.services import warn_if_unencrypted
-from identity.vault import PhoneVault, mask_phone
 from scrm.cli.identity import erase_command, export_command, review_command, unlink_command
 from scrm.cli.main import UsageError, build_parser
-from scrm.clock import FakeClock
-from scrm.settings import Settings
 from storage.db import Database
 from storage.models.core import AuditEntry, Follower
 from storage.models.identity import IdentityCandidate

@@ -11,11 +11,11 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
+from base.clock import FakeClock
+from base.settings import Settings, SettingsError
 from identity.sms import SmsError, build_sms_sender
 from identity.sms.sandbox import SandboxSmsSender
 from identity.sms.tencent import TencentSmsConfig, TencentSmsSender, tc3_signature
-from scrm.clock import FakeClock
-from scrm.settings import Settings, SettingsError
 
 OPTIONS = {
     "secret_id": "AKIDtest",

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from sqlmodel import select
 
-from gateway.wechat_api.client import WeChatAPI
+from base.clock import FakeClock
+from base.settings import Settings
 from identity.unionids import UnionidFetcher
 from sandbox.fake_wechat import FakeWeChat
-from scrm.clock import FakeClock
-from scrm.settings import Settings
 from storage.db import Database
 from storage.models.core import Follower, Profile
+from wechat.api.client import WeChatAPI
 
 
 async def test_learned_unionid_links_a_follower_the_brand_already_knows(

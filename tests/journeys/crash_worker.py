@@ -9,13 +9,13 @@ from __future__ import annotations
 import asyncio
 import sys
 
-from gateway.wechat_api.client import WeChatAPI
+from base.clock import SystemClock
+from base.settings import Settings
 from journeys.adapters import ContentRenderer, WeChatSender
-from journeys.dispatcher import Dispatcher, DispatcherConfig
+from journeys.dispatcher import DispatcherConfig, PushDispatcher
 from journeys.policy import DispatchPolicy
-from scrm.clock import SystemClock
-from scrm.settings import Settings
 from storage.db import Database
+from wechat.api.client import WeChatAPI
 
 
 async def main(
@@ -29,7 +29,7 @@ async def main(
     clock = SystemClock()
     async with WeChatAPI(settings, db, clock) as api:
         config = DispatcherConfig(batch_size=batch_size, concurrency=concurrency, in_flight=in_flight)
-        dispatcher = Dispatcher(
+        dispatcher = PushDispatcher(
             db, WeChatSender(api), ContentRenderer(db, clock), clock, DispatchPolicy.from_settings(settings), config
         )
         print("ready", flush=True)

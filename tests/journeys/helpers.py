@@ -10,19 +10,19 @@ from typing import Any
 
 from sqlmodel import select
 
+from base.clock import FakeClock
+from base.settings import Settings
 from content.templates import content_hash
-from gateway.wechat_api.client import WeChatAPI
 from identity.consent import record_consent
 from journeys.adapters import ContentRenderer, WeChatSender
-from journeys.dispatcher import Dispatcher, DispatcherConfig
+from journeys.dispatcher import DispatcherConfig, PushDispatcher
 from journeys.policy import DispatchPolicy
 from sandbox.fake_wechat import FakeWeChat
-from scrm.clock import FakeClock
-from scrm.settings import Settings
 from storage.db import Database
 from storage.models.content import Template, TemplateVersion
 from storage.models.core import Follower
 from storage.models.pushes import Push
+from wechat.api.client import WeChatAPI
 
 APPID = "wx1234567890abcdef"
 
@@ -125,7 +125,7 @@ async def follower(db: Database, follower_id: int) -> Follower:
 class Wired:
     fake: FakeWeChat
     api: WeChatAPI
-    dispatcher: Dispatcher
+    dispatcher: PushDispatcher
     settings: Settings
 
 
@@ -137,7 +137,7 @@ async def wired_dispatcher(
     async with FakeWeChat(clock=clock) as fake:
         settings = settings.with_overrides(wechat_api_base=fake.base_url)
         async with WeChatAPI(settings, db, clock) as api:
-            dispatcher = Dispatcher(
+            dispatcher = PushDispatcher(
                 db,
                 WeChatSender(api),
                 ContentRenderer(db, clock),
@@ -150,7 +150,7 @@ async def wired_dispatcher(
 
 def at_china(clock: FakeClock, hour: int, minute: int = 0) -> datetime:
     """Move the clock to today's `hour:minute` China time (10:00 China = 02:00 UTC)."""
-    from scrm.clock import CHINA
+    from base.clock import CHINA
 
     local = clock.now().astimezone(CHINA).replace(hour=hour, minute=minute, second=0, microsecond=0)
     clock.set(local)

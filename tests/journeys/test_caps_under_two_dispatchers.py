@@ -15,15 +15,15 @@ from typing import Any
 
 import pytest
 
-from gateway.wechat_api.client import WeChatAPI
+from base.clock import FakeClock
+from base.settings import Settings
 from journeys.adapters import ContentRenderer, WeChatSender
-from journeys.dispatcher import Dispatcher, DispatcherConfig
+from journeys.dispatcher import DispatcherConfig, PushDispatcher
 from journeys.policy import DispatchPolicy
 from journeys.ports import RenderFailed, RenderRequest
-from scrm.clock import FakeClock
-from scrm.settings import Settings
 from storage.db import Database
 from tests.journeys.helpers import Wired, add_follower, add_push, add_template, at_china, wired_dispatcher
+from wechat.api.client import WeChatAPI
 
 pytestmark = pytest.mark.concurrency
 
@@ -33,7 +33,7 @@ class RenderThenLetOtherGo(ContentRenderer):
 
     def __init__(self, db: Database, clock: FakeClock) -> None:
         super().__init__(db, clock)
-        self.other: Dispatcher | None = None
+        self.other: PushDispatcher | None = None
 
     async def render_many(self, requests: Sequence[RenderRequest]) -> list[dict[str, Any] | RenderFailed]:
         other, self.other = self.other, None
@@ -45,11 +45,11 @@ class RenderThenLetOtherGo(ContentRenderer):
 @asynccontextmanager
 async def _second_dispatcher(
     db_url: str, clock: FakeClock, wired: Wired, config: DispatcherConfig
-) -> AsyncIterator[Dispatcher]:
+) -> AsyncIterator[PushDispatcher]:
     second_db = Database(db_url)
     try:
         async with WeChatAPI(wired.settings, second_db, clock) as api:
-            yield Dispatcher(
+            yield PushDispatcher(
                 second_db, WeChatSender(api), ContentRenderer(second_db, clock), clock,
                 DispatchPolicy.from_settings(wired.settings), config,
             )  # fmt: skip
@@ -69,7 +69,7 @@ async def test_a_push_decided_while_another_dispatcher_sends_to_the_same_followe
     config = DispatcherConfig(batch_size=1)
     async with wired_dispatcher(db, clock, settings, config) as wired:
         renderer = RenderThenLetOtherGo(db, clock)
-        first = Dispatcher(
+        first = PushDispatcher(
             db, WeChatSender(wired.api), renderer, clock, DispatchPolicy.from_settings(wired.settings), config
         )
         async with _second_dispatcher(db_url, clock, wired, config) as second:

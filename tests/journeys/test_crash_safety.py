@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
+from base.clock import FakeClock, SystemClock
+from base.settings import Settings
 from journeys.dispatcher import DispatcherConfig
-from scrm.clock import FakeClock, SystemClock
-from scrm.settings import Settings
 from storage.db import Database
 from storage.models.pushes import FINAL_STATES
 from tests.journeys.helpers import add_template, bulk_pushes, push_states, wired_dispatcher

@@ -15,12 +15,12 @@ from pathlib import Path
 
 from sqlalchemy import update
 
+from base.clock import FakeClock, SystemClock
+from base.settings import Settings
 from handlers.context import Services
 from journeys import jobs
 from journeys.runtime import build_runtime
 from sandbox.fake_wechat import FakeWeChat
-from scrm.clock import FakeClock, SystemClock
-from scrm.settings import Settings
 from storage.db import Database
 from storage.migrate import upgrade_async
 from storage.pushes import PUSHES

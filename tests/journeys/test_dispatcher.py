@@ -6,9 +6,9 @@ from datetime import timedelta
 
 from sqlmodel import select
 
+from base.clock import CHINA, FakeClock
+from base.settings import Settings
 from identity.consent import record_consent
-from scrm.clock import CHINA, FakeClock
-from scrm.settings import Settings
 from storage.db import Database
 from storage.models.pushes import PushAttempt
 from tests.journeys.helpers import add_follower, add_push, add_template, at_china, push_states, wired_dispatcher

@@ -7,8 +7,8 @@ from datetime import timedelta
 import pytest
 from sqlmodel import select
 
-from scrm.clock import CHINA, FakeClock
-from scrm.settings import Settings
+from base.clock import CHINA, FakeClock
+from base.settings import Settings
 from storage.db import Database
 from storage.models.consent import Consent
 from storage.models.pushes import ApiPause

@@ -8,15 +8,15 @@ from typing import Any
 
 import pytest
 
+from base.clock import FakeClock
+from base.settings import Settings
 from content.model import JourneyDefinition
-from content.publish import save_journey
 from handlers.context import Services
 from journeys import jobs
 from journeys.enrolment import Enrolment
 from journeys.policy import DispatchPolicy
 from journeys.runtime import build_runtime
-from scrm.clock import FakeClock
-from scrm.settings import Settings
+from publishing.publish import save_journey
 from storage.db import Database
 from storage.models.core import DomainEvent, Follower, Profile
 from storage.models.pushes import JourneyRun

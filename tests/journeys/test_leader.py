@@ -9,13 +9,13 @@ import pytest
 from sqlalchemy import inspect
 from sqlalchemy.exc import OperationalError
 
+from base.clock import FakeClock
+from base.settings import Settings
 from handlers.context import Services
 from journeys.jobs import JOBS, JobSpec
 from journeys.leader import LeaderLease
 from journeys.runtime import build_runtime
 from journeys.scheduler import JobRunner, SchedulerHandle, build_scheduler
-from scrm.clock import FakeClock
-from scrm.settings import Settings
 from storage.db import Database
 
 pytestmark = pytest.mark.concurrency

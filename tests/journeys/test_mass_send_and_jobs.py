@@ -8,14 +8,14 @@ from typing import Any
 from aiohttp import web
 from sqlmodel import select
 
+from base.clock import FakeClock
+from base.settings import Settings
 from content.model import JourneyDefinition
-from content.publish import save_journey
 from handlers.context import Services
 from journeys import jobs
 from journeys.runtime import build_runtime
+from publishing.publish import save_journey
 from sandbox.fake_wechat import FakeWeChat
-from scrm.clock import FakeClock
-from scrm.settings import Settings
 from storage.db import Database
 from storage.models.core import AuditEntry, InboundEvent
 from storage.models.pushes import MassSend, MassSendBatch, MassSendReceipt
@@ -47,7 +47,7 @@ async def test_mass_send_respects_four_a_month_and_resends_safely(
     await add_follower(db, clock, "o-no-consent", consent=False)
     async with wired_dispatcher(db, clock, settings) as wired:
         _serve_uploadnews(wired.fake)
-        runtime = build_runtime(Services(db=db, settings=wired.settings, clock=clock, extras={"wechat_api": wired.api}))
+        runtime = build_runtime(Services(db=db, settings=wired.settings, clock=clock, wechat_api=wired.api))
         for week in range(5):
             await runtime.mass_sender.schedule(
                 name=f"weekly-{week}", appid=APPID, template="march_news", segment="all",
@@ -73,7 +73,7 @@ async def test_an_interrupted_batch_is_resent_with_the_same_clientmsgid(
         await add_follower(db, clock, openid)
     async with wired_dispatcher(db, clock, settings) as wired:
         _serve_uploadnews(wired.fake)
-        runtime = build_runtime(Services(db=db, settings=wired.settings, clock=clock, extras={"wechat_api": wired.api}))
+        runtime = build_runtime(Services(db=db, settings=wired.settings, clock=clock, wechat_api=wired.api))
         await runtime.mass_sender.schedule(name="once", appid=APPID, template="news", segment="all", at=clock.now())
         await jobs.run_mass_sends(runtime)
         # Simulate a crash after WeChat accepted the batch but before it was recorded as sent.

@@ -8,11 +8,11 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from base.clock import FakeClock
+from base.settings import Settings
 from journeys.adapters import ContentRenderer
-from journeys.dispatcher import Dispatcher, DispatcherConfig
+from journeys.dispatcher import DispatcherConfig, PushDispatcher
 from journeys.policy import DispatchPolicy
-from scrm.clock import FakeClock
-from scrm.settings import Settings
 from storage.db import Database
 from storage.pushes import PUSHES, count_by_status
 from tests.journeys.helpers import add_template, bulk_pushes
@@ -49,7 +49,7 @@ async def test_drain_sends_everything_once_with_at_most_in_flight_pushes_sending
     openids = await bulk_pushes(db, 230, clock.now(), version, "o-pipe")
     sender = ObservingSender(db)
     config = DispatcherConfig(batch_size=50, concurrency=8, in_flight=12, flush_group=3)
-    dispatcher = Dispatcher(
+    dispatcher = PushDispatcher(
         db, sender, ContentRenderer(db, clock), clock, DispatchPolicy.from_settings(settings), config
     )
 

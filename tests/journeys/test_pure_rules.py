@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from base.clock import CHINA
 from journeys.policy import DispatchPolicy, PushView, cap_frees_at, decide, next_send_time
 from journeys.ratelimit import TokenBucket
 from journeys.reactions import next_quota_reset
-from scrm.clock import CHINA
 from storage.pushes import FollowerFacts
 
 NOON_CHINA = datetime(2026, 1, 5, 4, 0, tzinfo=UTC)

@@ -10,19 +10,19 @@ from typing import Any
 
 from sqlmodel import select
 
+from base.clock import FakeClock
+from base.settings import Settings
 from content.model import JourneyDefinition
-from content.publish import save_journey
-from gateway.events import TextMessage
 from handlers.context import HandlerContext, Services
 from journeys.enrolment import Enrolment
 from journeys.policy import DispatchPolicy
 from journeys.wake import make_interaction_hook
-from scrm.clock import FakeClock
-from scrm.settings import Settings
+from publishing.publish import save_journey
 from storage.db import Database
 from storage.models.core import Account, DomainEvent, Follower
 from storage.models.pushes import Push
 from tests.journeys.helpers import APPID, add_follower, add_push, add_template, at_china, wired_dispatcher
+from wechat.events import TextMessage
 
 SERVICE_TEXT = {"kind": "text", "purpose": "service", "content": "您的会员卡已开通"}
 SERVICE_NOTICE = {

@@ -13,20 +13,20 @@ from typing import Any
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from base.clock import FakeClock
+from base.settings import Settings
 from content.model import JourneyDefinition
-from content.publish import save_journey
-from gateway.events import TextMessage
 from handlers.context import HandlerContext, Services
 from journeys.enrolment import Enrolment
 from journeys.policy import DispatchPolicy
 from journeys.report import format_report, journey_report
 from journeys.wake import make_interaction_hook
-from scrm.clock import FakeClock
-from scrm.settings import Settings
+from publishing.publish import save_journey
 from storage.db import Database
 from storage.models.core import Account, DomainEvent, Follower, Profile
 from storage.models.pushes import JourneyRun, Push, PushAttribution
 from tests.journeys.helpers import APPID, add_follower, add_template, wired_dispatcher
+from wechat.events import TextMessage
 
 NEW_FOLLOWER: dict[str, Any] = {
     "name": "new_follower",

@@ -7,15 +7,15 @@ from collections import Counter
 
 import pytest
 
-from gateway.wechat_api.client import WeChatAPI
+from base.clock import FakeClock
+from base.settings import Settings
 from journeys.adapters import ContentRenderer, WeChatSender
-from journeys.dispatcher import Dispatcher, DispatcherConfig
+from journeys.dispatcher import DispatcherConfig, PushDispatcher
 from journeys.policy import DispatchPolicy
-from scrm.clock import FakeClock
-from scrm.settings import Settings
 from storage.db import Database
 from storage.pushes import count_by_status
 from tests.journeys.helpers import add_template, bulk_pushes, wired_dispatcher
+from wechat.api.client import WeChatAPI
 
 pytestmark = pytest.mark.concurrency
 SERVICE_TEXT = {"kind": "text", "purpose": "service", "content": "积分已到账"}
@@ -31,7 +31,7 @@ async def test_two_dispatchers_never_send_the_same_push(
     try:
         async with wired_dispatcher(db, clock, settings, DispatcherConfig(batch_size=200)) as wired:
             async with WeChatAPI(wired.settings, second_db, clock) as second_api:
-                other = Dispatcher(
+                other = PushDispatcher(
                     second_db, WeChatSender(second_api), ContentRenderer(second_db, clock), clock,
                     DispatchPolicy.from_settings(wired.settings), DispatcherConfig(batch_size=200),
                 )  # fmt: skip

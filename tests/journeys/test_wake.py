@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from gateway.events import TextMessage
+from base.clock import FakeClock
+from base.settings import Settings
 from handlers.context import HandlerContext, Services
 from journeys.outcomes import BatchReport
 from journeys.wake import make_interaction_hook
-from scrm.clock import FakeClock
-from scrm.settings import Settings
 from storage.db import Database
 from storage.followers import FollowerRecord
 from storage.models.core import Account
+from wechat.events import TextMessage
 
 
 class RecordingDispatcher:

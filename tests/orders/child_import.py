@@ -10,9 +10,9 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
+from base.clock import FakeClock
+from base.settings import Settings
 from orders.importer import ImportOptions, import_files
-from scrm.clock import FakeClock
-from scrm.settings import Settings
 from storage.db import Database
 
 # The same fixed clock in every process, so a killed-and-rerun import can be compared with a clean one.

@@ -8,10 +8,10 @@ from typing import Any
 
 from sqlalchemy import select, text
 
+from base.clock import FakeClock
+from base.settings import Settings
 from orders.importer import ImportOptions, import_files
 from orders.report import FileReport
-from scrm.clock import FakeClock
-from scrm.settings import Settings
 from storage.db import Database
 from storage.formats import cells_by_header
 from storage.models.core import Follower

@@ -76,9 +76,9 @@ async def test_bad_mapping_files(tmp_path: Path, text: str, message: str) -> Non
 
 
 async def test_one_bad_file_among_several_writes_nothing(db: Database, tmp_path: Path) -> None:
+    from base.clock import FakeClock
+    from base.settings import Settings
     from orders.importer import import_files
-    from scrm.clock import FakeClock
-    from scrm.settings import Settings
 
     good = builders.tmall_csv(tmp_path / "good.csv", [builders.tmall_row("1", "13800138000")])
     empty = tmp_path / "empty.csv"

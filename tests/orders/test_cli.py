@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from asyncpg.exceptions import UniqueViolationError
 
+from base.settings import Settings
 from scrm.cli import common
 from scrm.cli.main import main
-from scrm.settings import Settings
 from storage.db import Database
 from tests.orders import builders
 

@@ -12,11 +12,11 @@ import pytest
 
 import storage.orders
 import storage.profiles
+from base.clock import FakeClock
+from base.settings import Settings
 from orders import importer
 from orders.feed import BatchFeed
 from orders.importer import ImportOptions, import_file
-from scrm.clock import FakeClock
-from scrm.settings import Settings
 from storage.db import Database
 from tests.orders import builders
 from tests.orders.helpers import count, rows

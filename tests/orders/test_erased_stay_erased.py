@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from base.clock import FakeClock
+from base.vault import PhoneVault
 from identity.erase import erase_subject
 from identity.subjects import find_subject
-from identity.vault import PhoneVault
 from orders.erased import REASON
-from scrm.clock import FakeClock
 from storage.db import Database
 from tests.orders.builders import tmall_csv, tmall_row
 from tests.orders.helpers import orders_by_no, run_import

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from identity import phones
+from base import phones
 from orders import cells
 from orders.cells import CellError, city_from_address, clean_order_no, parse_china_time, parse_china_time_general
 from orders.presets import PRESETS

@@ -8,14 +8,14 @@ from pathlib import Path
 
 import pytest
 
+from base.clock import FakeClock
+from base.settings import Settings
+from base.vault import PhoneVault
 from identity.export import export_subject
 from identity.subjects import find_subject
-from identity.vault import PhoneVault
 from journeys.enrolment import ORDER_ENROLS_WITHIN
 from orders.aggregates import refresh_profiles
 from orders.writer import EVENTS_WITHIN
-from scrm.clock import FakeClock
-from scrm.settings import Settings
 from storage.db import Database
 from tests.orders import builders
 from tests.orders.helpers import count, events, link_follower, orders_by_no, profiles, rows, run_import

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from identity.phones import best_phone, classify_phone, normalise_mobile
+from base.phones import best_phone, classify_phone, normalise_mobile
 
 
 @pytest.mark.parametrize(
@@ -83,7 +83,7 @@ def test_normalise_mobile_for_typed_input() -> None:
      "'1380013800", "138001380000.0", "'138****8000", "1.38001E+10", "'+8613800138000"],
 )  # fmt: skip
 def test_the_fast_path_agrees_with_the_full_rules(cell: str) -> None:
-    from identity.phones import _cache, _classify_slow
+    from base.phones import _cache, _classify_slow
 
     _cache.clear()
     assert classify_phone(cell) == _classify_slow(cell)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from identity.phones import PhoneVerdict
+from base.phones import PhoneVerdict
 from orders.records import OrderRecord
 from orders.rollup import OpenOrders
 from storage.db import Database

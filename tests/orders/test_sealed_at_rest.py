@@ -21,18 +21,18 @@ from sqlmodel import SQLModel
 import orders.dryrun
 import orders.rollup
 import storage.models  # noqa: F401  (every table)
+from base.clock import FakeClock
+from base.settings import Settings
+from base.vault import PhoneVault
 from console.queries.profiles import find_by_phone
 from identity.erase import erase_subject
 from identity.export import export_subject
 from identity.personal_data import searchable_columns
 from identity.subjects import find_subject
-from identity.vault import PhoneVault
 from orders.importer import ImportOptions, import_file
 from orders.records import RejectedRow
 from orders.report import FileReport, RejectsWriter
 from orders.scratch import scratch_database
-from scrm.clock import FakeClock
-from scrm.settings import Settings
 from storage.db import Database
 from tests.orders import builders
 

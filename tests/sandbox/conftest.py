@@ -17,11 +17,11 @@ from wechatpy.exceptions import InvalidSignatureException
 from wechatpy.replies import ArticlesReply
 from wechatpy.utils import check_signature
 
+from base.clock import FakeClock
+from base.settings import Settings
 from sandbox.callbacks import SandboxAccount
 from sandbox.fake_wechat import FakeWeChat
 from sandbox.simulator import Simulator, add_sandbox_routes
-from scrm.clock import FakeClock
-from scrm.settings import Settings
 
 # Unique per run: the shared PostgreSQL test database may hold other runs' token rows for the default appid.
 APPID = "wx" + secrets.token_hex(8)

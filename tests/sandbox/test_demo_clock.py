@@ -12,15 +12,15 @@ from typing import Any
 import pytest
 from sqlmodel import select
 
-from content.publish import load_directory
+from base.clock import ADVANCE_LEAD, DemoClock, DemoOffset
+from base.settings import Settings
 from journeys.jobs import dispatch_tick, process_domain_events
 from journeys.runtime import build_runtime
+from publishing.publish import load_directory
 from sandbox.fake_wechat import FakeWeChat
 from scrm.app import Sandbox, build_services, build_web_app
-from scrm.clock import ADVANCE_LEAD, DemoClock, DemoOffset
 from scrm.demo import DEMO_ACCOUNT, SEED_CONTENT
 from scrm.demo_clock import SharedDemoClock, fold_speed
-from scrm.settings import Settings
 from storage.db import Database
 from storage.demo_clock import read_offset
 from storage.models.pushes import JourneyRun

@@ -9,8 +9,8 @@ import aiohttp
 import pytest
 from aiohttp import web
 
+from base.clock import FakeClock
 from sandbox.fake_wechat import FakeWeChat
-from scrm.clock import FakeClock
 from tests.sandbox.conftest import AiohttpClient
 
 APPID = "wx1234567890abcdef"

@@ -6,11 +6,11 @@ from typing import Any
 
 import pytest
 
-from gateway.wechat_api import WeChatAPI
-from scrm.clock import FakeClock
-from scrm.settings import Settings
+from base.clock import FakeClock
+from base.settings import Settings
 from storage.db import Database
 from tests.sandbox.conftest import APPID, RecordingOutbox, Sandbox
+from wechat.api import WeChatAPI
 
 
 async def _new_follower(sandbox: Sandbox, openid: str = "o-alice", label: str = "Alice") -> dict[str, Any]:

@@ -9,15 +9,15 @@ from typing import Any
 
 import pytest
 
-from gateway.wechat_api import WeChatAPI
+from base.clock import CHINA, DemoClock, FakeClock
+from base.settings import Settings
 from sandbox.fake_wechat import FakeWeChat
 from scrm.app import Sandbox as DemoSandbox
 from scrm.app import build_services, build_web_app
-from scrm.clock import CHINA, DemoClock, FakeClock
 from scrm.demo_clock import SharedDemoClock
-from scrm.settings import Settings
 from storage.db import Database
 from tests.sandbox.conftest import APPID, Sandbox
+from wechat.api import WeChatAPI
 
 pytestmark = pytest.mark.browser
 

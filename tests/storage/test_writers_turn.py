@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from scrm.clock import FakeClock
+from base.clock import FakeClock
 from storage.db import Database, writers_waiting
 from storage.followers import interaction_write
 from storage.group_commit import group_commit

@@ -18,7 +18,7 @@ from typing import Any
 from defusedxml.ElementTree import fromstring
 from wechatpy.crypto import WeChatCrypto
 
-from scrm.settings import Settings
+from base.settings import Settings
 
 
 @dataclass(frozen=True)

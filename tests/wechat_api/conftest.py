@@ -7,11 +7,11 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from gateway.wechat_api import WeChatAPI
+from base.clock import FakeClock
+from base.settings import Settings
 from sandbox.fake_wechat import FakeWeChat
-from scrm.clock import FakeClock
-from scrm.settings import Settings
 from storage.db import Database
+from wechat.api import WeChatAPI
 
 # Unique per test run: other engineers' PostgreSQL test runs share the database (and the `settings`
 # fixture's appid), so a shared token row could be refreshed or leased by their tests mid-way.

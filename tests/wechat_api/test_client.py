@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from gateway.wechat_api import Reaction, WeChatAPI, WeChatAPIError, WeChatNetworkError
-from gateway.wechat_api.errors import REACTIONS, TOKEN_ERRCODES
+from base.clock import FakeClock
+from base.settings import Settings
 from sandbox.fake_wechat import FakeWeChat
-from scrm.clock import FakeClock
-from scrm.settings import Settings
 from storage.db import Database
 from tests.wechat_api.conftest import APPID
+from wechat.api import Reaction, WeChatAPI, WeChatAPIError, WeChatNetworkError
+from wechat.api.errors import REACTIONS, TOKEN_ERRCODES
 
 TEXT = {"touser": "o-alice", "msgtype": "text", "text": {"content": "你好, Alice"}}
 

@@ -9,18 +9,18 @@ from datetime import timedelta
 
 import pytest
 
-from gateway.wechat_api import CredentialsRejected, Reaction, UnknownAccount, WeChatAPI, WeChatAPIError
-from gateway.wechat_api.credentials import AccountCredentials, StaticCredentials
-from gateway.wechat_api.errors import TokenUnavailable
-from gateway.wechat_api.token import TokenManager, http_token_fetcher, refresh_due
-from gateway.wechat_api.transport import Transport
+from base.clock import FakeClock
+from base.settings import Settings
 from sandbox.fake_wechat import FakeWeChat
-from scrm.clock import FakeClock
-from scrm.settings import Settings
 from storage import tokens as token_store
 from storage.db import Database
 from storage.models.core import Account
 from tests.wechat_api.conftest import APPID, SECRET
+from wechat.api import CredentialsRejected, Reaction, UnknownAccount, WeChatAPI, WeChatAPIError
+from wechat.api.credentials import AccountCredentials, StaticCredentials
+from wechat.api.errors import TokenUnavailable
+from wechat.api.token import TokenManager, http_token_fetcher, refresh_due
+from wechat.api.transport import Transport
 
 pytestmark = pytest.mark.storage
 
@@ -144,7 +144,7 @@ async def test_wrong_secret_alerts_and_does_not_loop(
     settings: Settings, db: Database, clock: FakeClock, fake: FakeWeChat, caplog: pytest.LogCaptureFixture
 ) -> None:
     wrong = settings.with_overrides(wechat_api_base=fake.base_url, wechat_appid=APPID, wechat_appsecret="x")
-    caplog.set_level(logging.ERROR, logger="gateway.wechat_api")
+    caplog.set_level(logging.ERROR, logger="wechat.api")
     async with WeChatAPI(wrong, db, clock) as client:
         for _ in range(3):
             with pytest.raises(CredentialsRejected) as caught:

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 
-from scrm.clock import FakeClock
+from base.clock import FakeClock
 from storage import tokens as token_store
 from storage.db import Database
 

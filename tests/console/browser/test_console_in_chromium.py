@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from scrm.clock import FakeClock
+from base.clock import FakeClock
 from storage.db import Database
 from tests.console import seed
 from tests.console.browser.conftest import shot

@@ -1,8 +1,8 @@
 """The outbound WeChat API client (`WeChatAPI`), its shared access token and its errors."""
 
-from gateway.wechat_api.client import WeChatAPI, qrcode_image_url
-from gateway.wechat_api.credentials import AccountCredentials, CredentialSource, SettingsAndAccounts, StaticCredentials
-from gateway.wechat_api.errors import (
+from wechat.api.client import WeChatAPI, qrcode_image_url
+from wechat.api.credentials import AccountCredentials, CredentialSource, SettingsAndAccounts, StaticCredentials
+from wechat.api.errors import (
     REACTIONS,
     CredentialsRejected,
     Reaction,
@@ -13,7 +13,7 @@ from gateway.wechat_api.errors import (
     WeChatNetworkError,
     reaction_for,
 )
-from gateway.wechat_api.token import TokenManager
+from wechat.api.token import TokenManager
 
 __all__ = [
     "REACTIONS",

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 
-from scrm.clock import CHINA, utc
+from base.clock import CHINA, utc
 
 MESSAGE_WINDOW = timedelta(hours=48)
 MESSAGE_WINDOW_SENDS = 5

@@ -20,7 +20,7 @@ from content.journey_checks import validate_journey
 from content.loader import ContentBundle, PoolSpec
 from content.model import JourneyDefinition
 from content.templates import content_hash
-from content.versions import save_valid_template, template_catalog
+from publishing.versions import save_valid_template, template_catalog
 from storage import content as store
 from storage.db import Database
 from storage.models.content import CouponPool, Journey, ReplyRule

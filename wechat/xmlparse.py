@@ -2,7 +2,7 @@
 
 `<!DOCTYPE>` is refused outright (so no external entities, no billion laughs), the bytes must be UTF-8,
 and the root must be `<xml>`. Leaf elements become their text, nested elements a dict, and an element
-name that repeats becomes a list, which is how `gateway.events.build_event` expects it.
+name that repeats becomes a list, which is how `wechat.events.build_event` expects it.
 
 The dict is built straight from expat's callbacks: an ElementTree built first and walked afterwards
 (defusedxml's way) cost three times as much, on every callback.

@@ -13,17 +13,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from base.clock import Clock
 from content.cache import content_generation
 from content.fields import build_render_context, empty_context
 from content.replies import normalise_keyword
 from content.sandbox import RenderError
 from content.templates import TemplateBody, parse_body, render_body
-from gateway.replies import Reply, TextReply
-from scrm.clock import Clock
 from storage import content as store
 from storage.db import Database
 from storage.models.content import ReplyRule
 from storage.models.core import Follower, Profile
+from wechat.replies import Reply, TextReply
 
 log = logging.getLogger(__name__)
 

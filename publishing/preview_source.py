@@ -13,16 +13,15 @@ from datetime import datetime
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from base.phones import normalise_mobile
+from base.vault import PhoneVault
 from content.fields import RenderContext, StepContext, build_render_context, sample_context
-from content.journey_checks import TemplateInfo
+from content.journey_checks import TemplateInfo, template_info
 from content.loader import ContentBundle
 from content.model import FollowerFacts, JourneyDefinition, SendStep
 from content.preview import PreviewInput
 from content.sandbox import RenderError
 from content.templates import TemplateBody, parse_body, render_body
-from content.versions import template_info
-from identity.phones import normalise_mobile
-from identity.vault import PhoneVault
 from storage import content as store
 from storage.models.core import Follower, Profile
 

@@ -21,15 +21,15 @@ from urllib.parse import quote
 
 import aiohttp
 
-from gateway.wechat_api.credentials import CredentialSource, SettingsAndAccounts
-from gateway.wechat_api.errors import TOKEN_ERRCODES, WeChatAPIError
-from gateway.wechat_api.token import TokenManager, http_token_fetcher
-from gateway.wechat_api.transport import Transport
-from scrm.clock import Clock
-from scrm.settings import Settings
+from base.clock import Clock
+from base.settings import Settings
 from storage.db import Database
+from wechat.api.credentials import CredentialSource, SettingsAndAccounts
+from wechat.api.errors import TOKEN_ERRCODES, WeChatAPIError
+from wechat.api.token import TokenManager, http_token_fetcher
+from wechat.api.transport import Transport
 
-log = logging.getLogger("gateway.wechat_api")
+log = logging.getLogger("wechat.api")
 
 BATCH_USER_INFO_LIMIT = 100
 TEMPORARY_QR_MAX_SECONDS = 30 * 24 * 3600

@@ -14,7 +14,7 @@ from urllib.parse import urlencode
 import aiohttp
 from yarl import URL
 
-from gateway.wechat_api.errors import WeChatNetworkError
+from wechat.api.errors import WeChatNetworkError
 
 _JSON_HEADERS = {"Content-Type": "application/json; charset=utf-8"}
 # Enough keep-alive connections for a dispatcher sending ~100 requests at once.

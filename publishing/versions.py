@@ -15,8 +15,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from content.fields import RenderContext
 from content.issues import ContentError, Issue
-from content.journey_checks import TemplateInfo
-from content.sandbox import inspect_source
+from content.journey_checks import TemplateInfo, template_info
 from content.templates import (
     RenderedMessage,
     TemplateBody,
@@ -24,7 +23,6 @@ from content.templates import (
     content_hash,
     parse_body,
     render_body,
-    template_texts,
 )
 from content.validation import validate_template_body
 from storage import content as store
@@ -156,18 +154,6 @@ def render_version(version: TemplateVersion, context: RenderContext) -> Rendered
     over WeChat's limit); missing values use the template's fallbacks.
     """
     return render_body(parse_body(version.body), context)
-
-
-def fields_used(body: TemplateBody) -> frozenset[str]:
-    """Every personal field a body shows."""
-    used: set[str] = set()
-    for _path, source in template_texts(body):
-        used |= inspect_source(source).field_paths
-    return frozenset(used)
-
-
-def template_info(name: str, body: TemplateBody) -> TemplateInfo:
-    return TemplateInfo(name=name, kind=body.kind, purpose=body.purpose, fields=fields_used(body))
 
 
 async def template_catalog(session: AsyncSession) -> dict[str, TemplateInfo]:

@@ -25,14 +25,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
 
-from gateway.wechat_api.credentials import AccountCredentials, CredentialSource
-from gateway.wechat_api.errors import CredentialsRejected, TokenUnavailable, WeChatAPIError, WeChatNetworkError
-from gateway.wechat_api.transport import Transport
-from scrm.clock import Clock
+from base.clock import Clock
 from storage import tokens as token_store
 from storage.db import Database
+from wechat.api.credentials import AccountCredentials, CredentialSource
+from wechat.api.errors import CredentialsRejected, TokenUnavailable, WeChatAPIError, WeChatNetworkError
+from wechat.api.transport import Transport
 
-log = logging.getLogger("gateway.wechat_api.token")
+log = logging.getLogger("wechat.api.token")
 
 TokenEndpoint = Literal["stable", "classic"]
 # Codes a token fetch answers when the account's credentials (not the token) are wrong.

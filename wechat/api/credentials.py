@@ -11,10 +11,10 @@ from typing import Protocol
 
 from sqlmodel import col, select
 
-from gateway.wechat_api.errors import UnknownAccount
-from scrm.settings import Settings
+from base.settings import Settings
 from storage.db import Database
 from storage.models.core import Account
+from wechat.api.errors import UnknownAccount
 
 
 @dataclass(frozen=True)
