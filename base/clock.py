@@ -119,6 +119,15 @@ class _RealTime:
         return self._clock.real_now()
 
 
+def wall_seconds_ago(clock: Clock, seconds: float) -> datetime:
+    """What `clock` read `seconds` of real time ago: for a lease or a claim stamped with business time
+    (a demo clock's), how old it may get in real time before it counts as abandoned."""
+    if isinstance(clock, DemoClock):
+        real = clock.real_now().timestamp() - seconds
+        return datetime.fromtimestamp(clock.demo_seconds(real), UTC)
+    return clock.now() - timedelta(seconds=seconds)
+
+
 def real_clock(clock: Clock) -> Clock:
     """The clock of what must follow the wall clock whatever the demo does (WeChat's replay window,
     leases between processes): a demo clock's real time, any other clock itself."""

@@ -34,7 +34,7 @@ from typing import Any
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from base.clock import Clock
+from base.clock import Clock, wall_seconds_ago
 from journeys.inflight import InFlightGate
 from journeys.outcomes import BatchReport, OutcomeWriter
 from journeys.policy import Decision, DispatchPolicy, PushView, decide
@@ -206,7 +206,10 @@ class PushDispatcher:
         async with self.db.engine.begin() as conn:
             expired = await expire_overdue(conn, now=now)
             released = await release_held_after_interaction(conn, now=now)
-            recovered = await recover_stale_claims(conn, now=now, older_than=now - self.config.claim_timeout)
+            # Claims are stamped with business time, but a dispatcher dies in real time: on a demo clock
+            # running 120 times faster, five minutes of it would declare live sends dead.
+            abandoned_before = wall_seconds_ago(self.clock, self.config.claim_timeout.total_seconds())
+            recovered = await recover_stale_claims(conn, now=now, older_than=abandoned_before)
             records = [{"push_id": i, "at": now, "outcome": "expired", "reason": "expired"} for i in expired]
             records += [
                 {"push_id": i, "at": now, "outcome": "released", "reason": "follower interacted"} for i in released

@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from base.clock import Clock, SystemClock
+from base.clock import Clock, SystemClock, real_clock
 from sandbox.fake_state import FakeAPIError, FakeFollower, TokenBook, WindowBook
 
 Answer = dict[str, Any]
@@ -59,7 +59,8 @@ class FakeEndpoints:
         """`accounts` maps appid -> appsecret; None accepts any appid with any non-empty secret."""
         self.clock: Clock = clock or SystemClock()
         self.accounts: dict[str, str] | None = None if accounts is None else dict(accounts)
-        self.tokens = TokenBook(self.clock)
+        # WeChat's tokens expire in real time (the product's client reckons them so too).
+        self.tokens = TokenBook(real_clock(self.clock))
         self.windows = WindowBook()
         self.followers: dict[str, FakeFollower] = {}
         self.menus: dict[str, dict[str, Any]] = {}

@@ -3,11 +3,11 @@ and the wall clock kept for what must not speed up."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from base.clock import ADVANCE_LEAD, DemoClock, DemoOffset, FakeClock, SystemClock, real_clock
+from base.clock import ADVANCE_LEAD, DemoClock, DemoOffset, FakeClock, SystemClock, real_clock, wall_seconds_ago
 
 START = datetime(2026, 1, 5, 2, 0, tzinfo=UTC).timestamp()
 DAY = 86_400.0
@@ -88,3 +88,13 @@ def test_real_clock_is_the_wall_clock_of_a_demo_clock_and_any_other_clock_itself
     assert demo.now() > real_clock(demo).now()
     fake, system = FakeClock(), SystemClock()
     assert real_clock(fake) is fake and real_clock(system) is system
+
+
+def test_a_claim_ages_in_real_time_whatever_the_demo_does() -> None:
+    real = RealTime()
+    clock = DemoClock(speed=120, real=real)
+    real.now += 60  # two demo hours on
+    # 30 real seconds ago the demo clock read one demo hour after its start.
+    assert wall_seconds_ago(clock, 30).timestamp() == START + 30 * 120
+    fake = FakeClock()
+    assert wall_seconds_ago(fake, 30) == fake.now() - timedelta(seconds=30)
