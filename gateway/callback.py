@@ -232,7 +232,8 @@ class CallbackEndpoint:
             self.background.spawn(
                 self._after_reply(event, ctx, delivery_id, reply, via), name=f"after {event.message_id}"
             )
-        log.info("callback answered msg_id=%s kind=%s reply=%s", event.message_id, event.key, _name(reply))
+        # DEBUG: at thousands of callbacks a second a line each is a cost of its own; /metrics counts them.
+        log.debug("callback answered msg_id=%s kind=%s reply=%s", event.message_id, event.key, _name(reply))
         return response, "inline" if reply is not None else "success"
 
     def _render(self, served: ServedAccount, opened: OpenedCallback, reply: Reply | None) -> web.Response:

@@ -56,6 +56,7 @@ class Database:
 
     def __init__(self, url: str, *, echo: bool = False, pool_size: int = 20) -> None:
         self.url = url
+        self.pool_size = pool_size
         kwargs: dict[str, Any] = {"echo": echo}
         if url.startswith("postgresql"):
             # No pre-ping: on asyncpg it costs three round trips (BEGIN, a statement, ROLLBACK) at every

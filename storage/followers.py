@@ -20,7 +20,7 @@ from sqlalchemy.orm import make_transient_to_detached
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from storage.group_commit import GroupCommit, Write, parse_sqlite_time, sqlite_time
+from storage.group_commit import ChainedStatement, GroupCommit, Write, parse_sqlite_time, sqlite_time
 from storage.models.core import DomainEvent, Follower
 from storage.types import UTCDateTime
 
@@ -90,17 +90,40 @@ _SITUATION_SQL = (
 )
 
 
+@functools.lru_cache(maxsize=1)
+def _pg_types() -> dict[str, str]:
+    """Each column's PostgreSQL type, to cast parameters that arrive through a SELECT rather than VALUES."""
+    dialect = postgresql.dialect()  # type: ignore[no-untyped-call]
+    return {column.name: column.type.compile(dialect=dialect) for column in _table.c}
+
+
 @functools.lru_cache(maxsize=64)
-def _pg_upsert_sql(names: tuple[str, ...], updated: tuple[str, ...], at: int) -> str:
-    """The upsert and the follower's situation in one statement; `at` is the position of the moment."""
+def _pg_upsert_sql(
+    names: tuple[str, ...], updated: tuple[str, ...], at: int, before: str = "", guard: str = "", first: int = 1
+) -> str:
+    """The upsert and the follower's situation in one statement; `at` is the position of the moment.
+
+    With `guard` (see `ChainedStatement`) the row is written only when the CTE `guard`, defined in
+    `before`, returned one, and the result carries that row's id as `guard_id_`.
+    """
     assignments = ", ".join(f"{name} = excluded.{name}" for name in updated)
-    # Column names are this module's own keys (never input), so building the statement text is safe.
+    numbers = range(first, first + len(names))
+    # Column names, `before` and `guard` are this module's and storage's own text (never input), so
+    # building the statement text is safe.
+    if guard:
+        # Parameters in a SELECT list have no column to take their type from: cast them.
+        types = _pg_types()
+        casts = ", ".join(f"${n}::{types[name]}" for n, name in zip(numbers, names, strict=True))
+        source = f" SELECT {casts} WHERE EXISTS (SELECT 1 FROM {guard})"  # noqa: S608
+        lead, carried = f"WITH {before}, ", f"(SELECT id FROM {guard}) AS guard_id_, "  # noqa: S608
+    else:
+        source = f" VALUES ({', '.join(f'${n}' for n in numbers)})"
+        lead, carried = "WITH ", ""
     return (
-        f"WITH f AS (INSERT INTO followers ({', '.join(names)})"  # noqa: S608
-        f" VALUES ({', '.join(f'${n}' for n in range(1, len(names) + 1))})"
+        f"{lead}f AS (INSERT INTO followers ({', '.join(names)}){source}"  # noqa: S608
         f" ON CONFLICT (appid, openid) DO UPDATE SET {assignments} RETURNING *)"
-        " SELECT f.*, EXISTS (SELECT 1 FROM pushes WHERE follower_id = f.id AND (status = 'held'"
-        f" OR (status = 'pending' AND due_at <= ${at}))) AS waiting_pushes_,"
+        f" SELECT {carried}f.*, EXISTS (SELECT 1 FROM pushes WHERE follower_id = f.id AND (status = 'held'"
+        f" OR (status = 'pending' AND due_at <= ${first + at - 1}))) AS waiting_pushes_,"
         " EXISTS (SELECT 1 FROM conversation_states WHERE appid = f.appid AND openid = f.openid"
         " AND flow IS NOT NULL) AS in_conversation_ FROM f"
     )
@@ -135,17 +158,30 @@ def _upsert(values: dict[str, Any], updates: dict[str, Any]) -> Write[FollowerRe
     pg_sql = _pg_upsert_sql(names, tuple(updates) or ("appid",), names.index("updated_at") + 1)
     pg_params = tuple(json.dumps(values[name]) if name in _JSON_COLUMNS else values[name] for name in names)
 
-    async def driver_step(connection: Any) -> FollowerRecord:
-        found = dict(await connection.fetchrow(pg_sql, *pg_params))
+    def from_pg_row(row: Any) -> FollowerRecord:
+        found = dict(row)
+        found.pop("guard_id_", None)
         waiting, talking = found.pop("waiting_pushes_"), found.pop("in_conversation_")
         return FollowerRecord(found, has_waiting_pushes=bool(waiting), in_conversation=bool(talking))
 
+    async def driver_step(connection: Any) -> FollowerRecord:
+        return from_pg_row(await connection.fetchrow(pg_sql, *pg_params))
+
+    updated = tuple(updates) or ("appid",)
+    chained = ChainedStatement(
+        sql=lambda before, guard, first: _pg_upsert_sql(
+            names, updated, names.index("updated_at") + 1, before, guard, first
+        ),
+        params=pg_params,
+        result=from_pg_row,
+    )
+
     # One conversion per distinct moment: every time column of an interaction holds the same instant.
     stamps: dict[datetime, str] = {}
-    params = tuple(_to_sqlite(name, values[name], stamps) for name in names)
 
     def sqlite_step(cursor: sqlite3.Cursor) -> FollowerRecord:
-        cursor.execute(sql, params)
+        # Converted here, in the writer's thread, and only on SQLite.
+        cursor.execute(sql, tuple(_to_sqlite(name, values[name], stamps) for name in names))
         row = cursor.fetchone()
         columns = [column[0] for column in cursor.description]
         found = dict(zip(columns, row, strict=True))
@@ -158,7 +194,7 @@ def _upsert(values: dict[str, Any], updates: dict[str, Any]) -> Write[FollowerRe
         waiting, talking = cursor.execute(_SITUATION_SQL, situation).fetchone()
         return FollowerRecord(found, from_sqlite=True, has_waiting_pushes=bool(waiting), in_conversation=bool(talking))
 
-    return Write(sqlite_step, engine_step, driver_step)
+    return Write(sqlite_step, engine_step, driver_step, chained)
 
 
 def _to_sqlite(name: str, value: Any, stamps: dict[datetime, str]) -> Any:

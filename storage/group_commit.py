@@ -42,12 +42,40 @@ DriverStep = Callable[[Any], Awaitable[T]]
 
 
 @dataclass(frozen=True)
+class ChainedStatement(Generic[T]):
+    """A write spelled as one PostgreSQL statement that can run behind another one's CTE, in its round trip.
+
+    `sql(before, guard, first)` is the whole statement: `before` is the leading CTE (`name AS (...)`),
+    the write runs only when the CTE named `guard` returned a row, and its own parameters are numbered
+    from `$first`. `result` turns the statement's row into the write's result. The claim of a delivery and
+    the follower's interaction go to PostgreSQL this way as one statement (storage.inbound).
+    """
+
+    sql: Callable[[str, str, int], str]
+    params: tuple[Any, ...]
+    result: Callable[[Any], T]
+
+
+@dataclass(frozen=True)
+class SharedStatement:
+    """A PostgreSQL statement that writes the rows of many callers at once (an UPDATE over `unnest`, say).
+
+    `run(connection, rows)` writes them in one round trip. Steps that name the same `SharedStatement`
+    and wait at the same time share one execution, as steps share a transaction on SQLite.
+    """
+
+    name: str
+    run: Callable[[Any, list[tuple[Any, ...]]], Awaitable[None]]
+
+
+@dataclass(frozen=True)
 class Write(Generic[T]):
     """One hot-path write in each spelling, so it can be submitted alone or run inside another step."""
 
     sqlite_step: SQLiteStep[T]
     engine_step: EngineStep[T]
     driver_step: DriverStep[T] | None = None
+    chained: ChainedStatement[T] | None = None
 
 
 def sqlite_time(moment: datetime) -> str:
@@ -76,6 +104,13 @@ class GroupCommit:
         self._executor: ThreadPoolExecutor | None = None
         self._connection: sqlite3.Connection | None = None
         self._lock = threading.Lock()
+        # PostgreSQL: the hot path's statements hold at most this many pooled connections at once. More
+        # would make the pool open overflow connections and close them again as they come back (each
+        # opening costs a TLS attempt, a login and type introspection: more than the statements).
+        self._pg_slots = asyncio.Semaphore(max(1, db.pool_size * 3 // 4))
+        # PostgreSQL: rows waiting for their shared statement, and the task running each statement.
+        self._shared: dict[SharedStatement, list[tuple[tuple[Any, ...], DriverStep[Any], asyncio.Future[Any]]]] = {}
+        self._sharing: dict[SharedStatement, asyncio.Task[None]] = {}
 
     async def run(self, write: Write[T]) -> T:
         """`submit` for a `Write`."""
@@ -86,16 +121,56 @@ class GroupCommit:
     ) -> T:
         """Run the step, committed, and return its result."""
         if self._path is None:
-            if driver_step is not None and self._db.is_postgres:
-                async with self._db.engine.connect() as conn:
-                    return await driver_step((await conn.get_raw_connection()).driver_connection)
-            async with self._db.engine.begin() as conn:
-                return await engine_step(conn)
+            async with self._pg_slots:
+                if driver_step is not None and self._db.is_postgres:
+                    async with self._db.engine.connect() as conn:
+                        return await driver_step((await conn.get_raw_connection()).driver_connection)
+                async with self._db.engine.begin() as conn:
+                    return await engine_step(conn)
         future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
         self._pending.append((sqlite_step, future))
         if self._flushing is None or self._flushing.done():
             self._flushing = asyncio.create_task(self._flush())
         return await future
+
+    async def submit_shared(
+        self,
+        shared: SharedStatement,
+        row: tuple[Any, ...],
+        sqlite_step: SQLiteStep[None],
+        engine_step: EngineStep[None],
+        driver_step: DriverStep[None],
+    ) -> None:
+        """Write `row` through `shared` with other callers' rows on PostgreSQL; elsewhere, `submit` the steps.
+
+        Committed when it returns. Rows arriving while the statement runs go together in its next run.
+        """
+        if self._path is not None or not self._db.is_postgres:
+            await self.submit(sqlite_step, engine_step, driver_step)
+            return
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._shared.setdefault(shared, []).append((row, driver_step, future))
+        running = self._sharing.get(shared)
+        if running is None or running.done():
+            self._sharing[shared] = asyncio.create_task(self._run_shared(shared), name=f"shared {shared.name}")
+        await future
+
+    async def _run_shared(self, shared: SharedStatement) -> None:
+        while waiting := self._shared.pop(shared, []):
+            async with self._pg_slots, self._db.engine.connect() as conn:
+                connection = (await conn.get_raw_connection()).driver_connection
+                try:
+                    await shared.run(connection, [row for row, _step, _future in waiting])
+                    outcomes: list[BaseException | None] = [None] * len(waiting)
+                except Exception:  # noqa: BLE001 - each row again on its own, so one bad row fails alone
+                    outcomes = [await _outcome(step, connection) for _row, step, _future in waiting]
+            for (_row, _step, future), error in zip(waiting, outcomes, strict=True):
+                if future.done():
+                    continue
+                if error is None:
+                    future.set_result(None)
+                else:
+                    future.set_exception(error)
 
     async def _flush(self) -> None:
         loop = asyncio.get_running_loop()
@@ -179,6 +254,14 @@ class GroupCommit:
                 self._connection = None
 
 
+async def _outcome(step: DriverStep[None], connection: Any) -> BaseException | None:
+    try:
+        await step(connection)
+    except Exception as error:  # noqa: BLE001 - handed to the step's caller
+        return error
+    return None
+
+
 _writers: weakref.WeakKeyDictionary[AsyncEngine, GroupCommit] = weakref.WeakKeyDictionary()
 
 
@@ -199,8 +282,10 @@ async def close_group_commit(db: Database) -> None:
 
 
 __all__ = [
+    "ChainedStatement",
     "DriverStep",
     "GroupCommit",
+    "SharedStatement",
     "Write",
     "close_group_commit",
     "group_commit",

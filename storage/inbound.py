@@ -30,7 +30,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage.db import Database
-from storage.group_commit import GroupCommit, Write, group_commit, sqlite_time
+from storage.group_commit import GroupCommit, SharedStatement, Write, group_commit, sqlite_time
 from storage.models.core import InboundEvent
 
 STALE_AFTER = timedelta(seconds=60)
@@ -165,12 +165,25 @@ async def claim_and_write(
             return Claim(int(row[0]), error=error)
         return Claim(int(row[0]), written)
 
-    params = (dedup_key, appid, openid, kind, msg_id, sqlite_time(received_at), PROCESSING, json.dumps(payload))
+    document = json.dumps(payload)
+    pg_params = (dedup_key, appid, openid, kind, msg_id, received_at, PROCESSING, document)
 
     async def driver_step(connection: Any) -> Claim[_T]:
+        if then is not None and then.chained is not None:
+            chained = then.chained
+            sql = chained.sql(_PG_CLAIM_CTE, "claim_", len(pg_params) + 1)
+            try:
+                # One round trip: the claim, and `then` only when the claim inserted its row.
+                row = await connection.fetchrow(sql, *pg_params, *chained.params)
+            except Exception:  # noqa: BLE001 - retried below in two statements, which report the cause
+                row = _FAILED
+            if row is None:
+                return Claim(None)
+            if row is not _FAILED:
+                return Claim(int(row["guard_id_"]), chained.result(row))
         # The claim commits on its own; `then` follows as a statement of its own, so its failure leaves
         # the claim standing, as the savepoint does in the other spellings.
-        claimed = await connection.fetchval(_PG_CLAIM_SQL, *params[:5], received_at, PROCESSING, params[7])
+        claimed = await connection.fetchval(_PG_CLAIM_SQL, *pg_params)
         if claimed is None:
             return Claim(None)
         if then is None or then.driver_step is None:
@@ -181,7 +194,7 @@ async def claim_and_write(
             return Claim(int(claimed), error=error)
 
     def sqlite_step(cursor: sqlite3.Cursor) -> Claim[_T]:
-        cursor.execute(_CLAIM_SQL, params)
+        cursor.execute(_CLAIM_SQL, (*pg_params[:5], sqlite_time(received_at), PROCESSING, document))
         row = cursor.fetchone()
         if row is None:
             return Claim(None)
@@ -205,7 +218,19 @@ _PG_CLAIM_SQL = (
     "INSERT INTO inbound_events (dedup_key, appid, openid, kind, msg_id, received_at, state, delivered_via, payload)"
     " VALUES ($1, $2, $3, $4, $5, $6, $7, 'none', $8) ON CONFLICT (dedup_key) DO NOTHING RETURNING id"
 )
+# The claim as the leading CTE of a chained statement (storage.group_commit.ChainedStatement).
+_PG_CLAIM_CTE = (
+    "claim_ AS (INSERT INTO inbound_events (dedup_key, appid, openid, kind, msg_id, received_at, state,"
+    " delivered_via, payload) VALUES ($1, $2, $3, $4, $5, $6, $7, 'none', $8)"
+    " ON CONFLICT (dedup_key) DO NOTHING RETURNING id)"
+)
+# A chained statement that failed as a whole: nothing of it was written, so it runs again in two parts.
+_FAILED = object()
 _PG_FINISH_SQL = "UPDATE inbound_events SET state = $1, reply = $2, delivered_via = $3, finished_at = $4 WHERE id = $5"
+_PG_FINISH_ALL_SQL = (
+    "UPDATE inbound_events AS e SET state = $1, reply = v.reply::jsonb, delivered_via = v.via, finished_at = v.at"
+    " FROM unnest($2::int[], $3::text[], $4::text[], $5::timestamptz[]) AS v(id, reply, via, at) WHERE e.id = v.id"
+)
 _CLAIM_SQL = (
     "INSERT INTO inbound_events (dedup_key, appid, openid, kind, msg_id, received_at, state, delivered_via, payload)"
     " VALUES (?, ?, ?, ?, ?, ?, ?, 'none', ?) ON CONFLICT (dedup_key) DO NOTHING RETURNING id"
@@ -255,7 +280,17 @@ async def finish_delivery(
     async def driver_step(connection: Any) -> None:
         await connection.execute(_PG_FINISH_SQL, DONE, document, delivered_via, finished_at, delivery_id)
 
-    await (writer or group_commit(db)).submit(sqlite_step, engine_step, driver_step)
+    row = (delivery_id, document, delivered_via, finished_at)
+    await (writer or group_commit(db)).submit_shared(_FINISHES, row, sqlite_step, engine_step, driver_step)
+
+
+async def _finish_all(connection: Any, rows: list[tuple[Any, ...]]) -> None:
+    ids, replies, vias, times = zip(*rows, strict=True)
+    await connection.execute(_PG_FINISH_ALL_SQL, DONE, list(ids), list(replies), list(vias), list(times))
+
+
+# On PostgreSQL the callbacks finishing at the same moment share one UPDATE (one round trip, one commit).
+_FINISHES = SharedStatement("finish deliveries", _finish_all)
 
 
 async def purge_deliveries(db: Database, now: datetime, retention: timedelta = RETENTION) -> tuple[int, int]:

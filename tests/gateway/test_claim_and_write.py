@@ -5,17 +5,17 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel import select
 
 from base.clock import FakeClock
 from storage.db import Database
 from storage.followers import FollowerRecord, interaction_write
-from storage.group_commit import Write
+from storage.group_commit import ChainedStatement, GroupCommit, Write
 from storage.inbound import Claim, claim_and_write, find_delivery
 from storage.models.core import Follower, InboundEvent
 from storage.models.identity import ConversationRow
@@ -120,6 +120,48 @@ async def test_a_failing_write_is_rolled_back_and_the_claim_stands(db: Database,
     assert found is not None and found.id == claim.delivery_id
 
 
+async def test_a_retry_of_the_one_statement_write_changes_nothing(db: Database, clock: FakeClock) -> None:
+    # The interaction as the gateway submits it: on PostgreSQL one statement with the claim.
+    first = await _claim(db, "msg:o1:1", clock, _interaction(clock))
+    clock.advance(seconds=5)
+    retry = await _claim(db, "msg:o1:1", clock, _interaction(clock, "retry"))
+    assert first.delivery_id is not None and first.written is not None
+    assert (retry.delivery_id, retry.written, retry.error) == (None, None, None)
+    [row] = await _followers(db)
+    assert row.last_interaction_kind == "text" and row.last_message_at == first.written.model().last_message_at
+
+
+async def test_a_failing_one_statement_write_leaves_the_claim_and_reports_why(db: Database, clock: FakeClock) -> None:
+    broken = "INSERT INTO followers (appid) VALUES (NULL)"
+
+    def sqlite_step(cursor: sqlite3.Cursor) -> FollowerRecord:
+        cursor.execute(broken)
+        raise AssertionError("the insert above must fail")
+
+    async def engine_step(conn: AsyncConnection) -> FollowerRecord:
+        await conn.execute(text(broken))
+        raise AssertionError("the insert above must fail")
+
+    async def driver_step(connection: Any) -> FollowerRecord:
+        await connection.execute(broken)
+        raise AssertionError("the insert above must fail")
+
+    chained = ChainedStatement(
+        sql=lambda before, guard, first: (
+            f"WITH {before}, f AS (INSERT INTO followers (appid) SELECT NULL WHERE EXISTS (SELECT 1 FROM {guard})"  # noqa: S608
+            f" RETURNING id) SELECT (SELECT id FROM {guard}) AS guard_id_, f.id FROM f"
+        ),
+        params=(),
+        result=lambda row: FollowerRecord(dict(row)),
+    )
+    claim = await _claim(db, "msg:o1:1", clock, Write(sqlite_step, engine_step, driver_step, chained))
+    assert claim.delivery_id is not None and claim.written is None
+    assert claim.error is not None and not isinstance(claim.error, AssertionError)
+    assert await _followers(db) == []
+    found = await find_delivery(db, "msg:o1:1")
+    assert found is not None and found.id == claim.delivery_id
+
+
 async def _situation(db: Database, clock: FakeClock, key: str) -> FollowerRecord:
     claim: Claim[FollowerRecord] = await _claim(db, key, clock, _interaction(clock))
     assert claim.written is not None
@@ -147,3 +189,61 @@ def _push(follower_id: int, status: str, due_at: datetime, clock: FakeClock) -> 
         follower_id=follower_id, appid="wxa", openid="o1", template_version_id=1, status=status,
         due_at=due_at, created_at=clock.now(),
     )  # fmt: skip
+
+
+async def test_on_postgresql_the_claim_and_the_interaction_are_one_statement(db: Database, clock: FakeClock) -> None:
+    if not db.is_postgres:
+        pytest.skip("the one-statement spelling is PostgreSQL's")
+    statements: list[str] = []
+    async with db.engine.connect() as conn:
+        raw = (await conn.get_raw_connection()).driver_connection
+        assert raw is not None
+        raw.add_query_logger(lambda record: statements.append(record.query))
+        write = _interaction(clock)
+        claim: Claim[FollowerRecord] = await claim_and_write(
+            db, dedup_key="msg:o1:9", appid="wxa", openid="o1", kind="text", msg_id="9",
+            received_at=clock.now(), payload={}, writer=cast(GroupCommit, _OnConnection(raw)), then=write,
+        )  # fmt: skip
+    assert claim.delivery_id is not None and claim.written is not None and claim.error is None
+    assert len(statements) == 1 and statements[0].startswith("WITH claim_ AS (INSERT INTO inbound_events")
+
+
+class _OnConnection:
+    """A writer that runs the PostgreSQL spelling on one given connection (to watch its statements)."""
+
+    def __init__(self, connection: Any) -> None:
+        self.connection = connection
+
+    async def submit(self, sqlite_step: Any, engine_step: Any, driver_step: Any) -> Any:
+        return await driver_step(self.connection)
+
+
+async def test_a_burst_of_callbacks_does_not_churn_postgresql_connections(db: Database, db_url: str) -> None:
+    if not db.is_postgres:
+        pytest.skip("SQLite's writes go through one connection")
+    small = Database(db_url, pool_size=4)
+    opened: list[object] = []
+    event.listen(small.engine.sync_engine, "connect", lambda *_: opened.append(1))
+    try:
+        clock = FakeClock()
+        for _round in range(3):
+            await asyncio.gather(
+                *(
+                    claim_and_write(
+                        small,
+                        dedup_key=f"burst:{_round}:{n}",
+                        appid="wxa",
+                        openid=f"o{n}",
+                        kind="text",
+                        msg_id=str(n),
+                        received_at=clock.now(),
+                        payload={},
+                        then=_interaction(clock),
+                    )  # fmt: skip
+                    for n in range(40)
+                )
+            )
+    finally:
+        await small.dispose()
+    # The hot path keeps to part of the pool: connections are reused, not opened and closed per burst.
+    assert len(opened) <= 4

@@ -59,6 +59,51 @@ async def test_finish_stores_the_reply(db: Database, clock: FakeClock) -> None:
     assert (found.state, found.reply, found.delivered_via) == (DONE, {"kind": "text", "content": "你好"}, "inline")
 
 
+async def test_concurrent_finishes_store_each_reply(db: Database, clock: FakeClock) -> None:
+    # On PostgreSQL finishes waiting together share one UPDATE; each row still gets its own values.
+    ids = [await _claim(db, f"k{n}", clock) for n in range(12)]
+    await asyncio.gather(
+        *(
+            finish_delivery(
+                db,
+                delivery_id,
+                reply=None if n % 3 == 0 else {"kind": "text", "content": f"回复 {n}"},
+                delivered_via="none" if n % 3 == 0 else "inline",
+                finished_at=clock.now() + timedelta(seconds=n),
+            )
+            for n, delivery_id in enumerate(ids)
+            if delivery_id is not None
+        )
+    )
+    for n in range(12):
+        found = await find_delivery(db, f"k{n}")
+        assert found is not None and found.state == DONE
+        expected = None if n % 3 == 0 else {"kind": "text", "content": f"回复 {n}"}
+        assert (found.reply, found.delivered_via) == (expected, "none" if n % 3 == 0 else "inline")
+    async with db.session() as session:
+        finished = {row.id: row.finished_at for row in (await session.exec(select(InboundEvent))).all()}
+    assert [finished[i] for i in ids if i is not None] == [clock.now() + timedelta(seconds=n) for n in range(12)]
+
+
+async def test_a_finish_that_fails_fails_alone(db: Database, clock: FakeClock) -> None:
+    if not db.is_postgres:
+        pytest.skip("SQLite does not enforce the column's length")
+    ids = [await _claim(db, f"k{n}", clock) for n in range(4)]
+    results = await asyncio.gather(
+        *(
+            finish_delivery(
+                db, delivery_id, reply=None, delivered_via="x" * 40 if n == 2 else "none", finished_at=clock.now()
+            )
+            for n, delivery_id in enumerate(ids)
+            if delivery_id is not None
+        ),
+        return_exceptions=True,
+    )
+    assert [isinstance(result, Exception) for result in results] == [False, False, True, False]
+    states = [found.state for n in range(4) if (found := await find_delivery(db, f"k{n}")) is not None]
+    assert states == [DONE, DONE, PROCESSING, DONE]
+
+
 async def test_concurrent_claims_have_one_winner(db: Database, clock: FakeClock) -> None:
     results = await asyncio.gather(*(_claim(db, "race", clock) for _ in range(8)))
     assert sum(result is not None for result in results) == 1
