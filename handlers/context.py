@@ -14,7 +14,9 @@ from identity.sms import SmsSender
 from identity.sms.sandbox import SandboxSmsSender
 from storage.conversations import ConversationStore
 from storage.db import Database
+from storage.engagement import Signal, signals_write
 from storage.followers import FollowerRecord
+from storage.group_commit import group_commit
 from storage.models.core import Account, Follower
 from wechat.api.client import WeChatAPI
 from wechat.events import Inbound
@@ -94,7 +96,34 @@ class HandlerContext:
         self.state = state
         # Work to run after the reply has been sent (e.g. delivering held pushes): never delays the reply.
         self.after_reply: list[Callable[[], Awaitable[None]]] = []
+        # What the follower did, for their profile's timeline (see `record_signal`).
+        self.signals: list[Signal] = []
         self.data: dict[str, Any] = {}
+
+    def record_signal(self, event: Inbound, kind: str, payload: dict[str, Any]) -> None:
+        """Keep `kind` on the follower's timeline, as a domain event written once the reply is on its way.
+
+        Written through the group commit after the reply (never delaying it); a callback without a known
+        follower records nothing.
+        """
+        follower_id = self.follower_id
+        if follower_id is None:
+            return
+        if not self.signals:
+            self.after_reply.append(self._write_signals)
+        profile_id = self._follower.profile_id if self._follower is not None else None
+        if profile_id is None and self.follower_record is not None:
+            profile_id = self.follower_record.profile_id
+        self.signals.append(
+            Signal(
+                kind=kind, occurred_at=self.clock.now(), appid=self.account.appid, follower_id=follower_id,
+                profile_id=profile_id, payload=payload, dedup_key=event.dedup_key,
+            )
+        )  # fmt: skip
+
+    async def _write_signals(self) -> None:
+        signals, self.signals = self.signals, []
+        await group_commit(self.db).run(signals_write(signals))
 
     @property
     def clock(self) -> Clock:

@@ -1,16 +1,21 @@
 """Everything no feature router took: platform notices are acknowledged, other messages answered politely.
 
 `notices_router` takes the events that need no answer (LOCATION reports, send-job results, subscription
-notice consent changes); it does no database work, since LOCATION can arrive every 5 seconds and the
-interaction itself is already recorded by the follower middleware. `fallback_router` must come last.
+notice consent changes). LOCATION, which can arrive every 5 seconds, does no database work (the
+interaction itself is already recorded by the follower middleware); a send-job result is matched to what
+we sent and kept: a template message's to its push and the follower's timeline, a mass send's counts to
+its batch. `fallback_router` must come last.
 """
 
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from handlers.context import HandlerContext
 from handlers.router import Router
+from storage.engagement import record_mass_send_result as mass_send_result
+from storage.engagement import record_template_result as template_result
 from wechat.events import (
     Event,
     Inbound,
@@ -36,7 +41,8 @@ async def accept_location(event: Event, ctx: HandlerContext) -> Reply | None:
 
 
 @notices_router.on("event.templatesendjobfinish")
-async def log_template_result(event: TemplateSendJobFinishEvent, ctx: HandlerContext) -> Reply | None:
+async def record_template_result(event: TemplateSendJobFinishEvent, ctx: HandlerContext) -> Reply | None:
+    """Match the result to the push that sent the message; it goes on the follower's timeline."""
     log.info(
         "template message result msg_id=%s status=%s openid=%s appid=%s",
         event.msg_id,
@@ -44,11 +50,28 @@ async def log_template_result(event: TemplateSendJobFinishEvent, ctx: HandlerCon
         event.openid,
         ctx.account.appid,
     )
+    if not event.msg_id:
+        return None
+    found = await template_result(
+        ctx.require_session(), appid=ctx.account.appid, msg_id=event.msg_id, status=event.status, at=ctx.clock.now()
+    )
+    payload: dict[str, Any] = {"msg_id": event.msg_id, "status": event.status[:40]}
+    if found is not None:
+        payload["push_id"] = found.push_id
+    ctx.record_signal(event, "template_send_result", payload)
     return None
 
 
 @notices_router.on("event.masssendjobfinish")
-async def log_mass_send_result(event: MassSendJobFinishEvent, ctx: HandlerContext) -> Reply | None:
+async def record_mass_send_result(event: MassSendJobFinishEvent, ctx: HandlerContext) -> Reply | None:
+    """Keep WeChat's counts for the mass-send batch (the console's mass-send results read them)."""
+    if event.msg_id:
+        await mass_send_result(
+            ctx.require_session(), appid=ctx.account.appid, msg_id=event.msg_id, status=event.status,
+            counts={"total_count": event.total_count, "filter_count": event.filter_count,
+                    "sent_count": event.sent_count, "error_count": event.error_count},
+            at=ctx.clock.now(),
+        )  # fmt: skip
     log.info(
         "mass send result msg_id=%s status=%s sent=%d errors=%d total=%d appid=%s",
         event.msg_id,

@@ -24,6 +24,10 @@ class ReplyBook(Protocol):
 
     async def keyword(self, appid: str, text: str) -> Reply | None: ...
 
+    async def keyword_match(self, appid: str, text: str) -> tuple[str, Reply | None] | None:
+        """The keyword `text` matched and its reply (None: nothing matched)."""
+        ...
+
     async def menu(self, appid: str, key: str) -> Reply | None: ...
 
     async def scan(self, appid: str, scene: str) -> Reply | None: ...
@@ -68,11 +72,15 @@ class StaticReplyBook:
         return self._welcome
 
     async def keyword(self, appid: str, text: str) -> Reply | None:
+        matched = await self.keyword_match(appid, text)
+        return matched[1] if matched is not None else None
+
+    async def keyword_match(self, appid: str, text: str) -> tuple[str, Reply | None] | None:
         word = _normalise(text)
         if word in self._keywords:
-            return self._keywords[word]
+            return word, self._keywords[word]
         if word in HELP_WORDS:
-            return self._help
+            return word, self._help
         return None
 
     async def menu(self, appid: str, key: str) -> Reply | None:

@@ -34,8 +34,9 @@ class WeChatSender:
     async def send_custom(self, appid: str, payload: dict[str, Any]) -> None:
         await self.api.send_custom_message(appid, payload)
 
-    async def send_template(self, appid: str, payload: dict[str, Any]) -> None:
-        await self.api.send_template_message(appid, payload)
+    async def send_template(self, appid: str, payload: dict[str, Any]) -> str:
+        answer = await self.api.send_template_message(appid, payload)
+        return str(answer.get("msgid", "") or "")
 
     async def mass_send(self, appid: str, payload: dict[str, Any]) -> str:
         answer = await self.api.mass_send(appid, payload)

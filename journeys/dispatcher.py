@@ -417,10 +417,11 @@ class PushDispatcher:
         async with self._semaphore:
             await self.bucket.acquire()
             try:
+                msg_id = ""
                 if api == "custom":
                     await self.sender.send_custom(appid, payload)
                 else:
-                    await self.sender.send_template(appid, payload)
+                    msg_id = await self.sender.send_template(appid, payload)
             except WeChatError as error:
                 return result_for_error(error, now=self.clock.now(), api=api)
             except ValueError as error:
@@ -430,7 +431,7 @@ class PushDispatcher:
                 # A bug, not WeChat: the request may have left, so the push must not be sent again.
                 log.exception("push %s: unexpected error while sending", plan.row["id"])
                 return SendResult("unknown", f"unexpected error while sending: {error!r}"[:200])
-        return SENT
+        return SendResult("sent", msg_id=msg_id) if msg_id else SENT
 
 
 __all__ = ["PushDispatcher", "DispatcherConfig", "RenderFailed"]

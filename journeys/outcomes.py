@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from journeys.reactions import SendResult
 from storage.db import Database
+from storage.engagement import insert_template_receipts
 from storage.pushes import CONSENTS, FOLLOWERS, apply_outcomes, cancel_open_pushes, insert_attempts, pause_api
 
 if TYPE_CHECKING:
@@ -97,6 +98,7 @@ class OutcomeWriter:
         outcomes: list[dict[str, Any]] = []
         records: list[dict[str, Any]] = []
         effects: list[tuple[dict[str, Any], SendResult]] = []
+        receipts: list[dict[str, Any]] = []
         for plan in plans:
             row = plan.row
             new: dict[str, Any] = {
@@ -111,12 +113,18 @@ class OutcomeWriter:
                 {"push_id": row["id"], "at": now, "outcome": outcome, "channel": new["channel"],
                  "errcode": new["errcode"], "reason": new["reason"]}
             )  # fmt: skip
+            if outcome == "sent" and plan.result is not None and plan.result.msg_id:
+                receipts.append(
+                    {"appid": row["appid"], "msg_id": plan.result.msg_id[:64], "push_id": row["id"],
+                     "follower_id": row["follower_id"], "sent_at": now}
+                )  # fmt: skip
             if plan.result is not None and (
                 plan.result.follower_status or plan.result.pause_until or plan.result.revoke_consent
             ):
                 effects.append((dict(row), plan.result))
         await apply_outcomes(conn, outcomes, token=token)
         await insert_attempts(conn, records)
+        await insert_template_receipts(conn, receipts)
         for row, result in effects:
             await self._side_effects(conn, row, result, now=now)
 

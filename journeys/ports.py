@@ -18,8 +18,11 @@ class PushSender(Protocol):
         """POST /cgi-bin/message/custom/send with a complete payload (touser included)."""
         ...
 
-    async def send_template(self, appid: str, payload: dict[str, Any]) -> None:
-        """POST /cgi-bin/message/template/send with a complete payload (touser included)."""
+    async def send_template(self, appid: str, payload: dict[str, Any]) -> str:
+        """POST /cgi-bin/message/template/send with a complete payload (touser included); returns the msgid.
+
+        The msgid ("" if WeChat gave none) matches the TEMPLATESENDJOBFINISH that reports the delivery.
+        """
         ...
 
     async def mass_send(self, appid: str, payload: dict[str, Any]) -> str:

@@ -46,6 +46,8 @@ class SendResult:
     pause_until: datetime | None = None
     # Record a refusal of this consent purpose.
     revoke_consent: str | None = None
+    # A template message's msgid, kept to match WeChat's later report of its delivery.
+    msg_id: str = ""
 
 
 SENT = SendResult("sent")

@@ -127,6 +127,11 @@ class ContentReplyBook:
 
     async def keyword(self, appid: str, text: str) -> Reply | None:
         """The reply to a text: an exact keyword first, then the first keyword the text contains."""
+        matched = await self.keyword_match(appid, text)
+        return matched[1] if matched is not None else None
+
+    async def keyword_match(self, appid: str, text: str) -> tuple[str, Reply | None] | None:
+        """The keyword a text matched (exact first, then contained) and its reply; None when none matched."""
         snapshot = await self._current()
         said = normalise_keyword(text)
         if not said:
@@ -136,7 +141,9 @@ class ContentReplyBook:
         if rule is None:
             contains = [r for r in rules if r.match_mode == "contains" and r.match_key in said]
             rule = contains[0] if contains else None
-        return self._render(snapshot, rule, None, None) if rule else None
+        if rule is None:
+            return None
+        return rule.match_key, self._render(snapshot, rule, None, None)
 
     async def menu(self, appid: str, key: str) -> Reply | None:
         snapshot = await self._current()

@@ -180,6 +180,7 @@ class MassSendJobFinishEvent(Event):
     msg_id: str = ""
     status: str = ""
     total_count: int = 0
+    filter_count: int = 0
     sent_count: int = 0
     error_count: int = 0
 
@@ -311,6 +312,7 @@ def _build_event(raw: dict[str, Any], base: dict[str, Any]) -> Event:
             msg_id=_text(raw, "MsgID") or _text(raw, "MsgId"),
             status=_text(raw, "Status"),
             total_count=_int(raw, "TotalCount"),
+            filter_count=_int(raw, "FilterCount"),
             sent_count=_int(raw, "SentCount"),
             error_count=_int(raw, "ErrorCount"),
         )

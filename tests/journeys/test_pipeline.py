@@ -35,7 +35,7 @@ class ObservingSender:
         await asyncio.sleep(0)
         self.sent[str(payload["touser"])] += 1
 
-    async def send_template(self, appid: str, payload: dict[str, Any]) -> None:
+    async def send_template(self, appid: str, payload: dict[str, Any]) -> str:
         raise AssertionError("only customer-service messages are due in this test")
 
     async def mass_send(self, appid: str, payload: dict[str, Any]) -> str:

@@ -1,0 +1,207 @@
+"""Signals of engagement: send results WeChat reports later, and a profile's timeline of what happened.
+
+The timeline is the profile's domain events (what its followers did: follows and their channel, menu taps,
+keyword replies, template-message results, bindings, clicks...) merged with its orders, newest first.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, cast
+
+from sqlalchemy import Table, insert, or_, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlmodel import col
+from sqlmodel import select as model_select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from storage.group_commit import Write, sqlite_time
+from storage.models.core import DomainEvent, Follower
+from storage.models.engagement import MassSendResult, TemplateReceipt
+from storage.models.orders import Order
+
+RECEIPTS = cast(Table, TemplateReceipt.__table__)  # type: ignore[attr-defined]
+MASS_RESULTS = cast(Table, MassSendResult.__table__)  # type: ignore[attr-defined]
+EVENTS = cast(Table, DomainEvent.__table__)  # type: ignore[attr-defined]
+
+
+async def insert_template_receipts(conn: AsyncConnection, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Keep the msgid of each template message WeChat accepted (appid, msg_id, push_id, follower_id, sent_at)."""
+    if rows:
+        await conn.execute(insert(RECEIPTS), [{"status": "", **row} for row in rows])
+
+
+@dataclass(frozen=True)
+class Signal:
+    """Something a follower did that the profile's timeline keeps (a menu tap, a keyword reply...).
+
+    Written as a domain event, so journeys can react to it too; `dedup_key` is the delivery's key, so a
+    callback never records its signal twice.
+    """
+
+    kind: str
+    occurred_at: datetime
+    appid: str
+    follower_id: int
+    profile_id: int | None
+    payload: dict[str, Any]
+    dedup_key: str
+
+    def row(self) -> tuple[Any, ...]:
+        key = f"{self.kind}:{self.dedup_key}"[:255]
+        return (self.kind, self.occurred_at, self.appid, self.follower_id, self.profile_id, self.payload, key)
+
+
+_SIGNAL_COLUMNS = "kind, occurred_at, appid, follower_id, profile_id, payload, dedup_key"
+_SQLITE_SIGNALS = (
+    "INSERT INTO domain_events (kind, occurred_at, appid, follower_id, profile_id, payload, dedup_key)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (dedup_key) DO NOTHING"
+)
+_PG_SIGNALS = (
+    "INSERT INTO domain_events (kind, occurred_at, appid, follower_id, profile_id, payload, dedup_key)"
+    " VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7) ON CONFLICT (dedup_key) DO NOTHING"
+)
+
+
+def signals_write(signals: Sequence[Signal]) -> Write[None]:
+    """The hot-path write of a delivery's signals (after its reply, through the group commit)."""
+    rows = [signal.row() for signal in signals]
+
+    def sqlite_step(cursor: sqlite3.Cursor) -> None:
+        cursor.executemany(
+            _SQLITE_SIGNALS,
+            [(k, sqlite_time(at), a, f, p, json.dumps(payload), key) for k, at, a, f, p, payload, key in rows],
+        )
+
+    async def engine_step(conn: AsyncConnection) -> None:
+        dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+        names = _SIGNAL_COLUMNS.split(", ")
+        values = [dict(zip(names, row, strict=True)) for row in rows]
+        await conn.execute(dialect.insert(EVENTS).values(values).on_conflict_do_nothing(index_elements=["dedup_key"]))
+
+    async def driver_step(connection: Any) -> None:
+        await connection.executemany(
+            _PG_SIGNALS, [(k, at, a, f, p, json.dumps(payload), key) for k, at, a, f, p, payload, key in rows]
+        )
+
+    return Write(sqlite_step, engine_step, driver_step)
+
+
+@dataclass(frozen=True)
+class TemplateOutcome:
+    """The push a TEMPLATESENDJOBFINISH was about, and what WeChat said."""
+
+    push_id: int
+    follower_id: int
+    status: str
+
+
+async def record_template_result(
+    session: AsyncSession, *, appid: str, msg_id: str, status: str, at: datetime
+) -> TemplateOutcome | None:
+    """Mark the receipt of `msg_id` with WeChat's status; None when no push of ours had that msgid."""
+    conn = await session.connection()
+    row = (
+        await conn.execute(
+            update(RECEIPTS)
+            .where(RECEIPTS.c.appid == appid, RECEIPTS.c.msg_id == msg_id)
+            .values(status=status[:40], reported_at=at)
+            .returning(RECEIPTS.c.push_id, RECEIPTS.c.follower_id)
+        )
+    ).first()
+    if row is None:
+        return None
+    return TemplateOutcome(push_id=int(row.push_id), follower_id=int(row.follower_id), status=status)
+
+
+async def record_mass_send_result(
+    session: AsyncSession,
+    *,
+    appid: str,
+    msg_id: str,
+    status: str,
+    counts: Mapping[str, int],
+    at: datetime,
+) -> bool:
+    """Keep a MASSSENDJOBFINISH's counts once per (appid, msg_id); False when it was already kept."""
+    conn = await session.connection()
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    statement = (
+        dialect.insert(MASS_RESULTS)
+        .values(appid=appid, msg_id=msg_id, status=status[:80], reported_at=at, **counts)
+        .on_conflict_do_nothing(index_elements=["appid", "msg_id"])
+    )
+    return bool((await conn.execute(statement)).rowcount)
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    """One line of a profile's timeline: a domain event (`kind`) or an order (`kind` "order")."""
+
+    at: datetime
+    kind: str
+    follower_id: int | None = None
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
+async def profile_timeline(session: AsyncSession, profile_id: int, limit: int = 100) -> list[TimelineEntry]:
+    """The newest `limit` things that happened to this profile and its followers, newest first."""
+    followers = model_select(col(Follower.id)).where(Follower.profile_id == profile_id)
+    events = (
+        await session.exec(
+            model_select(DomainEvent)
+            .where(
+                or_(
+                    col(DomainEvent.profile_id) == profile_id,
+                    col(DomainEvent.follower_id).in_(followers.scalar_subquery()),
+                )
+            )
+            .order_by(col(DomainEvent.occurred_at).desc(), col(DomainEvent.id).desc())
+            .limit(limit)
+        )
+    ).all()
+    orders = (
+        await session.exec(
+            model_select(Order)
+            .where(Order.profile_id == profile_id, col(Order.ordered_at).is_not(None))
+            .order_by(col(Order.ordered_at).desc())
+            .limit(limit)
+        )
+    ).all()
+    entries = [
+        TimelineEntry(at=event.occurred_at, kind=event.kind, follower_id=event.follower_id, detail=dict(event.payload))
+        for event in events
+    ]
+    entries += [
+        TimelineEntry(
+            at=order.ordered_at,
+            kind="order",
+            detail={
+                "platform": order.platform,
+                "order_no": order.order_no,
+                "status": order.status,
+                "paid_fen": order.paid_fen,
+            },
+        )  # fmt: skip
+        for order in orders
+        if order.ordered_at is not None
+    ]
+    entries.sort(key=lambda entry: entry.at, reverse=True)
+    return entries[:limit]
+
+
+__all__ = [
+    "Signal",
+    "TemplateOutcome",
+    "TimelineEntry",
+    "insert_template_receipts",
+    "profile_timeline",
+    "record_mass_send_result",
+    "record_template_result",
+    "signals_write",
+]

@@ -1,0 +1,51 @@
+"""What WeChat tells us afterwards about what we sent: template-message and mass-send results.
+
+A template send answers at once with a `msgid`; whether the message reached the follower arrives later as
+a TEMPLATESENDJOBFINISH event carrying that msgid. A mass send's MASSSENDJOBFINISH carries its counts.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from storage.types import UTCDateTime
+
+
+def _ts(**kwargs: Any) -> Any:
+    return Field(sa_type=UTCDateTime, **kwargs)
+
+
+class TemplateReceipt(SQLModel, table=True):
+    """A template message WeChat accepted, by its msgid; `status` is empty until WeChat reports the result."""
+
+    __tablename__ = "template_receipts"
+    __table_args__ = (UniqueConstraint("appid", "msg_id", name="uq_template_receipts"),)
+    id: int | None = Field(default=None, primary_key=True)
+    appid: str = Field(max_length=32)
+    msg_id: str = Field(max_length=64)
+    push_id: int = Field(index=True)
+    follower_id: int = Field(index=True)
+    sent_at: datetime = _ts()
+    # success | failed:user block | failed:system failed (WeChat's words), once reported
+    status: str = Field(default="", max_length=40)
+    reported_at: datetime | None = _ts(default=None, nullable=True)
+
+
+class MassSendResult(SQLModel, table=True):
+    """WeChat's report on one mass-send call (one batch), by the msg_id its answer carried."""
+
+    __tablename__ = "mass_send_results"
+    __table_args__ = (UniqueConstraint("appid", "msg_id", name="uq_mass_send_results"),)
+    id: int | None = Field(default=None, primary_key=True)
+    appid: str = Field(max_length=32)
+    msg_id: str = Field(max_length=64)
+    status: str = Field(max_length=80)
+    total_count: int = 0
+    filter_count: int = 0
+    sent_count: int = 0
+    error_count: int = 0
+    reported_at: datetime = _ts()
