@@ -49,3 +49,22 @@ class MassSendResult(SQLModel, table=True):
     sent_count: int = 0
     error_count: int = 0
     reported_at: datetime = _ts()
+
+
+class Channel(SQLModel, table=True):
+    """A parametric QR code for a store, an event or a campaign: followers who scan it carry its scene."""
+
+    __tablename__ = "channels"
+    __table_args__ = (UniqueConstraint("appid", "scene", name="uq_channels_scene"),)
+    id: int | None = Field(default=None, primary_key=True)
+    appid: str = Field(max_length=32)
+    name: str = Field(max_length=100)
+    # The scene string in the QR code; a follow through it sets `followers.channel_scene` to this.
+    scene: str = Field(max_length=64)
+    permanent: bool = False
+    ticket: str = Field(max_length=200)
+    # What the QR code encodes (WeChat's short URL); the PNG is drawn from it.
+    url: str = Field(max_length=300)
+    expires_at: datetime | None = _ts(default=None, nullable=True)
+    created_by: str = Field(default="", max_length=100)
+    created_at: datetime = _ts()
