@@ -43,6 +43,16 @@ class Profile(SQLModel, table=True):
             sqlite_where=text("name IS NULL OR city IS NULL"),
             postgresql_where=text("name IS NULL OR city IS NULL"),
         ),
+        # The console's profile list walks one of these in its sort order and stops after a page
+        # (storage.profile_list); PostgreSQL needs the order spelled out, NULLs last.
+        Index(
+            "ix_profiles_last_order",
+            "last_order_at",
+            "id",
+            postgresql_ops={"last_order_at": "DESC NULLS LAST", "id": "DESC"},
+        ),
+        Index("ix_profiles_spend", "total_spent_fen", "id"),
+        Index("ix_profiles_orders", "order_count", "id"),
     )
     id: int | None = Field(default=None, primary_key=True)
     # Lookup key: HMAC of the E.164 number when SCRM_DATA_KEY is set, else the E.164 number itself.

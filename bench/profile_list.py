@@ -1,0 +1,225 @@
+"""The console's profile list on a million profiles: the first page of each filter, on SQLite and PostgreSQL.
+
+    .venv/bin/python bench/profile_list.py                                   # 1,000,000 profiles, both
+    .venv/bin/python bench/profile_list.py --profiles 200000 --backend sqlite
+
+Profiles are written straight into a fresh database (executemany on SQLite, COPY on PostgreSQL) with RFM
+scores, segments, spend and order counts spread as an import leaves them; 5% have a follower (a channel,
+consent rows, journey runs). Each filter's first page (`storage.profile_list.list_profiles`: the page and
+the capped count, as the console asks) is timed 5 times; the table shows the median and the worst. Goal:
+under 300 ms each.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import random
+import statistics
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+
+from storage.db import Database  # noqa: E402
+from storage.migrate import upgrade_async  # noqa: E402
+from storage.profile_list import COUNT_CAP, ProfileFilter, list_profiles  # noqa: E402
+
+NOW = datetime(2026, 12, 1, tzinfo=UTC)
+SEGMENTS = ("prospect", "new", "active", "loyal", "champion", "promising", "needs_attention", "at_risk", "lapsed")
+SCENES = ("store-1", "store-2", "kol-7", "popup_1111", "ads")
+FILTERS: dict[str, ProfileFilter] = {
+    "everyone, by last order": ProfileFilter(),
+    "everyone, by spend": ProfileFilter(sort="spend"),
+    "segment champion": ProfileFilter(segment="champion"),
+    "segment at_risk, by spend": ProfileFilter(segment="at_risk", sort="spend"),
+    "R>=4 F>=3 M>=3": ProfileFilter(r_min=4, f_min=3, m_min=3),
+    "3+ orders, spend >= ¥500": ProfileFilter(orders_min=3, spend_min_fen=50_000),
+    "bound": ProfileFilter(bound="yes"),
+    "not bound, by orders": ProfileFilter(bound="no", sort="orders"),
+    "channel kol-7": ProfileFilter(channel="kol-7"),
+    "marketing consent": ProfileFilter(consent="yes"),
+    "no marketing consent, bound": ProfileFilter(consent="no", bound="yes"),
+    "active in 30 days": ProfileFilter(active_days=30),
+    "in journey 1": ProfileFilter(journey_id=1),
+    "lapsed, no orders > 1 (empty)": ProfileFilter(segment="lapsed", orders_max=0, orders_min=1),
+}
+
+
+def _profiles(count: int) -> list[tuple[Any, ...]]:
+    rng = random.Random(7)
+    rows = []
+    for n in range(1, count + 1):
+        orders = rng.choice((0, 1, 1, 1, 2, 2, 3, 5, 8))
+        spent = orders * rng.randint(3_000, 60_000)
+        last = NOW - timedelta(days=rng.randint(0, 720)) if orders else None
+        rows.append(
+            (n, f"key{n}", f"sealed{n}", f"138****{n % 10_000:04d}", None, None, orders, spent,
+             spent // orders if orders else 0, last, last, None, "[]", rng.randint(1, 5) if orders else 0,
+             rng.randint(1, 5) if orders else 0, rng.randint(1, 5) if orders else 0,
+             rng.choice(SEGMENTS[1:]) if orders else "prospect", "customer" if orders else "prospect", "[]",
+             None, NOW, NOW)
+        )  # fmt: skip
+    return rows
+
+
+PROFILE_COLUMNS = (
+    "id, phone_key, phone_sealed, phone_masked, name, city, order_count, total_spent_fen, avg_order_fen,"
+    " first_order_at, last_order_at, last_product, top_products, r_score, f_score, m_score, segment,"
+    " lifecycle_stage, tags, erased_at, created_at, updated_at"
+)
+
+
+def _followers(count: int, profiles: int) -> list[tuple[Any, ...]]:
+    rng = random.Random(8)
+    ids = rng.sample(range(1, profiles + 1), count)
+    return [
+        (n + 1, "wxbench", f"o{n}", "subscribed", NOW - timedelta(days=400), rng.choice(SCENES),
+         NOW - timedelta(days=rng.randint(0, 120)), pid, "[]", NOW, NOW)
+        for n, pid in enumerate(ids)
+    ]  # fmt: skip
+
+
+FOLLOWER_COLUMNS = (
+    "id, appid, openid, status, subscribed_at, channel_scene, last_interaction_at, profile_id, tags, created_at,"
+    " updated_at"
+)
+
+
+async def _fill(db: Database, profiles: int) -> None:
+    followers = _followers(profiles // 20, profiles)
+    consents = [(f[0], f[7], "marketing", f[0] % 3 != 0, "", "bench", NOW) for f in followers]
+    runs = [(f[0], f[7], 1 + f[0] % 3) for f in followers if f[0] % 4 == 0]
+    if db.is_postgres:
+        async with db.engine.connect() as conn:
+            raw = (await conn.get_raw_connection()).driver_connection
+            assert raw is not None
+            cols = [c.strip() for c in PROFILE_COLUMNS.split(",")]
+            await raw.copy_records_to_table("profiles", records=_profiles(profiles), columns=cols)
+            await raw.copy_records_to_table(
+                "followers", records=followers, columns=[c.strip() for c in FOLLOWER_COLUMNS.split(",")]
+            )
+            await raw.copy_records_to_table(
+                "consents",
+                records=consents,
+                columns=["follower_id", "profile_id", "purpose", "granted", "text_shown", "source", "at"],
+            )
+            await raw.executemany(
+                "INSERT INTO journey_runs (follower_id, profile_id, journey_id, journey_name, journey_version, state,"
+                " step_id, context, entered_at, sends_planned, end_reason)"
+                " VALUES ($1, $2, $3, 'j', 1, 'active', '', '{}', $4, 0, '')",
+                [(f, p, j, NOW) for f, p, j in runs],
+            )
+            await raw.execute("ANALYZE")
+        return
+    path = db.engine.url.database
+    assert path is not None
+    import sqlite3
+
+    lite = sqlite3.connect(path)
+    stamp = "%Y-%m-%d %H:%M:%S.%f"
+
+    def fix(row: tuple[Any, ...]) -> tuple[Any, ...]:
+        return tuple(v.strftime(stamp) if isinstance(v, datetime) else v for v in row)
+
+    with lite:
+        lite.executemany(
+            # The column lists are this module's constants.
+            f"INSERT INTO profiles ({PROFILE_COLUMNS}) VALUES ({', '.join('?' * 22)})",  # noqa: S608
+            map(fix, _profiles(profiles)),
+        )
+        lite.executemany(
+            f"INSERT INTO followers ({FOLLOWER_COLUMNS}) VALUES ({', '.join('?' * 11)})",  # noqa: S608
+            map(fix, followers),
+        )
+        lite.executemany(
+            "INSERT INTO consents (follower_id, profile_id, purpose, granted, text_shown, source, at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            map(fix, consents),
+        )
+        lite.executemany(
+            "INSERT INTO journey_runs (follower_id, profile_id, journey_id, journey_name, journey_version, state,"
+            " step_id, context, entered_at, sends_planned, end_reason)"
+            " VALUES (?, ?, ?, 'j', 1, 'active', '', '{}', ?, 0, '')",
+            [(f, p, j, NOW.strftime(stamp)) for f, p, j in runs],
+        )
+    lite.execute("ANALYZE")
+    lite.close()
+
+
+async def _measure(url: str, profiles: int, label: str) -> dict[str, tuple[float, float, int]]:
+    await upgrade_async(url)
+    db = Database(url)
+    try:
+        started = time.perf_counter()
+        await _fill(db, profiles)
+        print(f"{label}: {profiles:,} profiles written in {time.perf_counter() - started:.1f} s", flush=True)
+        results = {}
+        for name, spec in FILTERS.items():
+            times = []
+            for _ in range(5):
+                began = time.perf_counter()
+                async with db.session() as session:
+                    page = await list_profiles(session, spec, now=NOW)
+                times.append((time.perf_counter() - began) * 1000)
+            results[name] = (statistics.median(times), max(times), page.count)
+        return results
+    finally:
+        await db.dispose()
+
+
+async def _fresh_pg(url: str) -> str:
+    import asyncpg
+
+    base = url.replace("postgresql+asyncpg://", "postgresql://")
+    server, _, _name = base.rpartition("/")
+    conn = await asyncpg.connect(f"{server}/postgres")
+    try:
+        await conn.execute("DROP DATABASE IF EXISTS scrm_profile_list")
+        await conn.execute("CREATE DATABASE scrm_profile_list")
+    finally:
+        await conn.close()
+    return url.rpartition("/")[0].replace("postgresql://", "postgresql+asyncpg://") + "/scrm_profile_list"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--profiles", type=int, default=1_000_000)
+    parser.add_argument("--backend", choices=("sqlite", "postgres", "both"), default="both")
+    parser.add_argument("--pg-url", default="postgresql+asyncpg://postgres@127.0.0.1:5432/postgres")
+    parser.add_argument("--workdir", type=Path, default=Path("/tmp/scrm-bench-profiles"))
+    args = parser.parse_args()
+    args.workdir.mkdir(parents=True, exist_ok=True)
+    runs: dict[str, dict[str, tuple[float, float, int]]] = {}
+    if args.backend in ("sqlite", "both"):
+        path = args.workdir / "profiles.db"
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
+        runs["SQLite"] = asyncio.run(_measure(f"sqlite+aiosqlite:///{path}", args.profiles, "SQLite"))
+    if args.backend in ("postgres", "both"):
+        url = asyncio.run(_fresh_pg(args.pg_url))
+        runs["PostgreSQL"] = asyncio.run(_measure(url, args.profiles, "PostgreSQL"))
+    print(f"\nfirst page ({args.profiles:,} profiles), median / worst of 5, ms; goal < 300 ms")
+    header = f"{'filter':<34}" + "".join(f"{name:>26}" for name in runs)
+    print(header)
+    worst = 0.0
+    for name in FILTERS:
+        cells = ""
+        for results in runs.values():
+            median, high, count = results[name]
+            worst = max(worst, median)
+            shown = f"{count:,}" if count <= COUNT_CAP else f"{COUNT_CAP:,}+"
+            cells += f"{median:>9.0f} / {high:>5.0f} ({shown:>7})"
+        print(f"{name:<34}{cells}")
+    print(f"\nslowest median: {worst:.0f} ms: {'goal met' if worst < 300 else 'goal MISSED'}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
