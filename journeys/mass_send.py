@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from sqlmodel import col, func, select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from base.clock import CHINA, Clock
 from content.fields import empty_context
@@ -25,6 +26,7 @@ from storage.models.consent import Consent
 from storage.models.content import TemplateVersion
 from storage.models.core import Follower, Profile
 from storage.models.pushes import MassSend, MassSendBatch, MassSendReceipt
+from storage.profile_list import SAVED_PREFIX, matching_ids, saved_segment
 from wechat.api.errors import WeChatError
 
 log = logging.getLogger(__name__)
@@ -82,6 +84,8 @@ class MassSender:
                 raise MassSendError(
                     f"template {template!r} is a {published.kind} template; a mass send needs mass_news"
                 )
+            if segment.startswith(SAVED_PREFIX) and await saved_segment(session, segment[len(SAVED_PREFIX) :]) is None:
+                raise MassSendError(f"there is no saved segment {segment[len(SAVED_PREFIX) :]!r}")
             plan = MassSend(
                 name=name, appid=appid, template_version_id=published.version_id, segment=segment,
                 scheduled_at=at, monthly=monthly, created_by=by, created_at=self.clock.now(),
@@ -120,7 +124,15 @@ class MassSender:
             statement = select(Follower.id, Follower.openid).where(
                 Follower.appid == plan.appid, Follower.status == "subscribed"
             )
-            if plan.segment != "all":
+            if plan.segment.startswith(SAVED_PREFIX):
+                # A saved profile-list filter, read as it is now (it may have been edited since scheduling).
+                name = plan.segment[len(SAVED_PREFIX) :]
+                spec = await saved_segment(session, name)
+                if spec is None:
+                    await self._fail(session, plan, f"saved segment {name!r} no longer exists")
+                    return
+                statement = statement.where(col(Follower.profile_id).in_(matching_ids(spec, self.clock.now())))
+            elif plan.segment != "all":
                 statement = statement.join(Profile, col(Profile.id) == col(Follower.profile_id)).where(
                     Profile.segment == plan.segment
                 )
@@ -159,6 +171,14 @@ class MassSender:
         log.info(
             "mass send %s: %d recipients, %d left out (4 a month)", plan.name, len(allowed), len(chosen) - len(allowed)
         )
+
+    @staticmethod
+    async def _fail(session: AsyncSession, plan: MassSend, error: str) -> None:
+        stored = await session.get(MassSend, plan.id)
+        if stored is not None:
+            stored.status, stored.error = "failed", error[:300]
+            session.add(stored)
+        log.error("mass send %s failed: %s", plan.name, error)
 
     async def _send_batch(self, batch: MassSendBatch, report: MassSendReport) -> None:
         async with self.db.transaction() as session:

@@ -21,6 +21,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.models.consent import Consent
 from storage.models.core import Follower, Profile
+from storage.models.engagement import SavedSegment
 from storage.models.pushes import JourneyRun
 
 PAGE_SIZE = 50
@@ -217,6 +218,11 @@ async def profile_ids(
 
 
 __all__ = [
+    "SAVED_PREFIX",
+    "matching_ids",
+    "save_segment",
+    "saved_segment",
+    "saved_segments",
     "COUNT_CAP",
     "PAGE_SIZE",
     "SORTS",
@@ -226,3 +232,38 @@ __all__ = [
     "list_profiles",
     "profile_ids",
 ]
+
+
+SAVED_PREFIX = "saved:"
+
+
+def matching_ids(spec: ProfileFilter, now: datetime) -> Select[int | None]:
+    """A SELECT of the ids of every profile `spec` matches (to use in IN, e.g. a mass send's audience)."""
+    return core_select(col(Profile.id)).where(and_(*_conditions(spec, now)))
+
+
+async def saved_segment(session: AsyncSession, name: str) -> ProfileFilter | None:
+    """The filter saved under `name` (None when there is none)."""
+    row = (await session.exec(select(SavedSegment).where(SavedSegment.name == name))).first()
+    return None if row is None else ProfileFilter.from_doc(dict(row.filter))
+
+
+async def save_segment(
+    session: AsyncSession, name: str, spec: ProfileFilter, *, by: str, now: datetime
+) -> SavedSegment:
+    """Keep `spec` under `name` (a new name, or replacing the filter of an existing one); caller commits."""
+    name = name.strip()
+    if not 1 <= len(name) <= 40:
+        raise FilterError("a saved segment needs a name of 1-40 characters")
+    if spec.is_empty():
+        raise FilterError("a saved segment needs at least one filter (everyone is the segment 'all')")
+    row = (await session.exec(select(SavedSegment).where(SavedSegment.name == name))).first()
+    if row is None:
+        row = SavedSegment(name=name, created_by=by, created_at=now, updated_at=now)
+    row.filter, row.updated_at = spec.to_doc(), now
+    session.add(row)
+    return row
+
+
+async def saved_segments(session: AsyncSession) -> list[SavedSegment]:
+    return list((await session.exec(select(SavedSegment).order_by(col(SavedSegment.name)))).all())

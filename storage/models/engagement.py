@@ -9,10 +9,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import UniqueConstraint
+from sqlalchemy import Column, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from storage.types import UTCDateTime
+from storage.types import JSONDoc, UTCDateTime
 
 
 def _ts(**kwargs: Any) -> Any:
@@ -68,3 +68,16 @@ class Channel(SQLModel, table=True):
     expires_at: datetime | None = _ts(default=None, nullable=True)
     created_by: str = Field(default="", max_length=100)
     created_at: datetime = _ts()
+
+
+class SavedSegment(SQLModel, table=True):
+    """A profile-list filter kept under a name: a mass send's target (`saved:<name>`), reusable in the console."""
+
+    __tablename__ = "saved_segments"
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=40, unique=True)
+    # storage.profile_list.ProfileFilter.to_doc()
+    filter: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSONDoc, nullable=False))
+    created_by: str = Field(default="", max_length=100)
+    created_at: datetime = _ts()
+    updated_at: datetime = _ts()
