@@ -19,6 +19,7 @@ from scrm.cli.main import UsageError
 from storage.db import Database
 from storage.models.pushes import MassSend
 from storage.pushes import count_by_status
+from storage.reports import template_figures
 
 
 def register(subparsers: Any) -> None:
@@ -28,6 +29,9 @@ def register(subparsers: Any) -> None:
     journeys = kinds.add_parser("journeys", help="pushes, holds, expiries, failures, orders and revenue per step")
     journeys.add_argument("--json", action="store_true", help="machine-readable output")
     journeys.set_defaults(run=_report_journeys)
+    templates = kinds.add_parser("templates", help="per template: sent, failed, WeChat's delivery reports, orders")
+    templates.add_argument("--json", action="store_true", help="machine-readable output")
+    templates.set_defaults(run=_report_templates)
 
     pushes = subparsers.add_parser("pushes", help="the push outbox")
     actions = pushes.add_subparsers(dest="action", metavar="ACTION")
@@ -64,6 +68,27 @@ def _report_journeys(args: argparse.Namespace) -> int:
             print_json({"journeys": rows})
         else:
             print("\n".join(format_report(rows)))
+        return 0
+
+    return with_database(show)
+
+
+def _report_templates(args: argparse.Namespace) -> int:
+    async def show(db: Database, _settings: Settings) -> int:
+        async with db.session() as session:
+            rows = await template_figures(session)
+        if args.json:
+            print_json({"templates": [{**vars(row), "conversion": round(row.conversion, 4)} for row in rows]})
+            return 0
+        if not rows:
+            print("no template has been sent yet")
+        for row in rows:
+            print(
+                f"{row.template:<30} sent {row.sent:>7,}  failed {row.failed:>5,}"
+                f"  delivered {row.reported_delivered:>7,}"
+                f"  undelivered {row.reported_failed:>5,}  orders {row.orders:>5,} ({row.conversion:.1%})"
+                f"  ¥{row.revenue_fen / 100:,.2f}"
+            )
         return 0
 
     return with_database(show)
