@@ -44,7 +44,7 @@ async def _authorize(fake: FakeWeChat, client: Any, cookies: dict[str, str]) -> 
         assert answer.status == 302
         back = urlsplit(answer.headers["Location"])
     assert back.path == "/l/x"
-    return parse_qs(back.query)["code"][0]
+    return str(parse_qs(back.query)["code"][0])
 
 
 async def test_the_fake_web_authorization_tells_who_the_browser_is_once(fake: FakeWeChat) -> None:
