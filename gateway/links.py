@@ -12,7 +12,6 @@ A token of a person who was erased answers 410. Error pages are short, in Chines
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import re
 import secrets
@@ -24,7 +23,7 @@ from base.link_tokens import LinkClaim, TokenExpired, TokenInvalid
 from base.settings import WECHAT_API_DEFAULT
 from handlers.context import Services
 from identity.erase import is_erased_follower
-from publishing.clicks import Click, ClickRecorder
+from identity.link_clicks import Click, ClickRecorder
 from publishing.links import LinkTarget, LinkTracker, UnknownLink
 from storage.links import FollowerState, follower_by_openid, follower_state, mass_send_appid
 from wechat.api.errors import WeChatError
@@ -92,30 +91,40 @@ class LinkEndpoint:
             return not_found_page()
         except TokenExpired:
             return gone_page()
-        recipient: FollowerState | None = None
-        if claim.follower_id:
-            recipient = await follower_state(self.services.db, claim.follower_id)
-            if recipient is None or is_erased_follower(recipient.openid):
-                return gone_page()
         if is_prefetch(request):
+            # Nothing is recorded, but an erased person's link stays gone for previews too.
+            if claim.follower_id and not await self._recipient_alive(claim):
+                return gone_page()
             return self._redirect(target)
         code = request.query.get("code", "")
-        if not code and self._wants_authorization(request):
+        opener: FollowerState | None = None
+        if code or self._wants_authorization(request):
+            # WeChat's browser: the slow path (a redirect, a code exchange) reads what it needs itself.
+            recipient = await follower_state(self.services.db, claim.follower_id) if claim.follower_id else None
+            if claim.follower_id and (recipient is None or is_erased_follower(recipient.openid)):
+                return gone_page()
             appid = await self._appid(claim, recipient)
-            if appid:
+            if not code and appid:
                 return self._authorize(request, appid, token)
-        opener = await self._opener(claim, recipient, code) if code else None
+            opener = await self._opener(appid, recipient, code) if code else None
         cookie = request.cookies.get(_COOKIE, "")
         fresh = not _COOKIE_VALUE.fullmatch(cookie)
         if fresh:
             cookie = secrets.token_urlsafe(16)
-        # A click that could not be recorded was logged by the recorder; the follower still gets the page.
-        with contextlib.suppress(Exception):
-            await self.recorder.record(Click(claim, target, opener, cookie, self.services.clock.now()))
+        try:
+            outcome = await self.recorder.record(Click(claim, target.url, opener, cookie, self.services.clock.now()))
+        except Exception:  # logged by the recorder; the follower still gets the page
+            outcome = "again"
+        if outcome == "gone":
+            return gone_page()
         response = self._redirect(target)
         if fresh:
             response.set_cookie(_COOKIE, cookie, max_age=400 * 86400, path="/l/", httponly=True, samesite="Lax")
         return response
+
+    async def _recipient_alive(self, claim: LinkClaim) -> bool:
+        recipient = await follower_state(self.services.db, claim.follower_id)
+        return recipient is not None and not is_erased_follower(recipient.openid)
 
     def _redirect(self, target: LinkTarget) -> web.Response:
         return web.Response(status=302, headers={"Location": target.url, "Cache-Control": "no-store"})
@@ -149,16 +158,15 @@ class LinkEndpoint:
         location = f"{self.authorize_base}{AUTHORIZE_PATH}?{query}#wechat_redirect"
         return web.Response(status=302, headers={"Location": location, "Cache-Control": "no-store"})
 
-    async def _opener(self, claim: LinkClaim, recipient: FollowerState | None, code: str) -> FollowerState | None:
+    async def _opener(self, appid: str, recipient: FollowerState | None, code: str) -> FollowerState | None:
         """The follower web authorization names, or None (not a follower, or the code was refused)."""
         api = self.services.wechat_api
-        appid = await self._appid(claim, recipient)
         if api is None or not appid:
             return None
         try:
             openid = await api.web_auth_openid(appid, code[:128])
         except WeChatError as error:
-            log.info("link %s: web authorization refused the code (%s)", claim.delivery, error)
+            log.info("tracked link: web authorization refused the code (%s)", error)
             return None
         if recipient is not None and recipient.openid == openid:
             return recipient

@@ -117,32 +117,35 @@ async def marketing_consents(conn: AsyncConnection, follower_ids: Sequence[int])
     return {row.follower_id: bool(row.granted) for row in rows}
 
 
-async def insert_click(conn: AsyncConnection, postgres: bool, values: dict[str, Any]) -> bool:
-    """Record a click; False when this visitor had already opened this delivery's link."""
+async def follower_states(conn: AsyncConnection, follower_ids: Sequence[int]) -> dict[int, FollowerState]:
+    """The followers a group of clicks names, by id."""
+    if not follower_ids:
+        return {}
+    statement = select(*_STATE_COLUMNS).where(FOLLOWERS.c.id.in_(follower_ids))
+    return {row.id: _state(row) for row in await conn.execute(statement)}
+
+
+ClickKey = tuple[str, int, int, str | None]
+
+
+async def insert_clicks(conn: AsyncConnection, postgres: bool, rows: Sequence[dict[str, Any]]) -> set[ClickKey]:
+    """Record clicks in one statement; returns the keys of those inserted (a visitor's repeat is not)."""
+    if not rows:
+        return set()
     dialect = postgresql if postgres else sqlite
     statement = (
         dialect.insert(CLICKS)
-        .values(**values)
         .on_conflict_do_nothing(index_elements=["delivery_kind", "delivery_id", "link_index", "visitor"])
-        .returning(CLICKS.c.id)
+        .returning(CLICKS.c.delivery_kind, CLICKS.c.delivery_id, CLICKS.c.link_index, CLICKS.c.visitor)
     )
-    return (await conn.execute(statement)).first() is not None
+    result = await conn.execute(statement, list(rows))
+    return {(row[0], row[1], row[2], row[3]) for row in result}
 
 
-async def insert_click_event(
-    conn: AsyncConnection, *, follower: FollowerState, at: datetime, payload: dict[str, Any]
-) -> None:
-    """The `link_clicked` domain event on the opener's timeline (journeys may react to it)."""
-    await conn.execute(
-        insert(EVENTS).values(
-            kind="link_clicked",
-            occurred_at=at,
-            appid=follower.appid,
-            follower_id=follower.id,
-            profile_id=follower.profile_id,
-            payload=payload,
-        )
-    )
+async def insert_click_events(conn: AsyncConnection, events: Sequence[dict[str, Any]]) -> None:
+    """`link_clicked` domain events on the openers' timelines (journeys may react to them)."""
+    if events:
+        await conn.execute(insert(EVENTS), list(events))
 
 
 async def clicks_of(db: Database, *, delivery_kind: str, delivery_id: int) -> list[dict[str, Any]]:
@@ -161,8 +164,9 @@ __all__ = [
     "clicks_of",
     "follower_by_openid",
     "follower_state",
-    "insert_click",
-    "insert_click_event",
+    "follower_states",
+    "insert_click_events",
+    "insert_clicks",
     "load_link_key",
     "marketing_consents",
     "mass_send_appid",
