@@ -26,14 +26,7 @@ from typing import Any, Literal
 from base.link_tokens import LinkClaim
 from identity.erase import is_erased_follower
 from storage.db import Database
-from storage.links import (
-    FollowerState,
-    follower_states,
-    insert_click_events,
-    insert_clicks,
-    marketing_consents,
-    push_steps,
-)
+from storage.links import ClickKey, FollowerState, GroupFacts, write_click_group
 
 log = logging.getLogger(__name__)
 _MAX_GROUP = 512
@@ -89,24 +82,24 @@ class ClickRecorder:
                     future.set_result(outcome)
 
     async def _write(self, clicks: Sequence[Click]) -> list[Outcome]:
-        outcomes: list[Outcome] = ["again"] * len(clicks)
-        async with self._db.engine.begin() as conn:
-            named = {c.claim.follower_id for c in clicks if c.claim.follower_id}
-            recipients = await follower_states(conn, sorted(named))
-            steps = await push_steps(conn, [c.claim.delivery_id for c in clicks if c.claim.kind == "p"])
-            consents = await marketing_consents(conn, [c.opener.id for c in clicks if c.opener is not None])
-            rows: list[tuple[int, dict[str, Any], FollowerState | None]] = []
+        outcomes: list[Outcome] = []
+        planned: list[tuple[int, dict[str, Any], FollowerState | None]] = []
+
+        def plan(facts: GroupFacts) -> list[dict[str, Any]]:
+            # Pure: it may run again when the shared transaction is retried, so it starts afresh.
+            outcomes[:] = ["again"] * len(clicks)
+            planned.clear()
             keys: set[tuple[Any, ...]] = set()
             for i, click in enumerate(clicks):
                 if click.claim.follower_id:
-                    recipient = recipients.get(click.claim.follower_id)
+                    recipient = facts.recipients.get(click.claim.follower_id)
                     if recipient is None or is_erased_follower(recipient.openid):
                         outcomes[i] = "gone"
                         continue
                 is_push = click.claim.kind == "p"
-                journey_id, step_key = steps.get(click.claim.delivery_id, (None, "")) if is_push else (None, "")
+                journey_id, step_key = facts.steps.get(click.claim.delivery_id, (None, "")) if is_push else (None, "")
                 opener = click.opener
-                tracked = opener if opener is not None and consents.get(opener.id, False) else None
+                tracked = opener if opener is not None and facts.consents.get(opener.id, False) else None
                 values = _click_values(click, journey_id, step_key, tracked)
                 if opener is not None and tracked is None:
                     values.update(via="untracked", visitor=None)
@@ -114,16 +107,27 @@ class ClickRecorder:
                 if values["visitor"] is not None and key in keys:
                     continue  # the same visitor twice in one group: the first counts
                 keys.add(key)
-                rows.append((i, values, tracked))
-            inserted = await insert_clicks(conn, self._db.is_postgres, [values for _i, values, _t in rows])
+                planned.append((i, values, tracked))
+            return [values for _i, values, _tracked in planned]
+
+        def events_for(inserted: set[ClickKey]) -> list[dict[str, Any]]:
             events: list[dict[str, Any]] = []
-            for i, values, tracked in rows:
+            for i, values, tracked in planned:
                 if values["visitor"] is not None and _key(values) not in inserted:
                     continue
                 outcomes[i] = "counted"
                 if tracked is not None:
                     events.append(_event(clicks[i], values, tracked))
-            await insert_click_events(conn, events)
+            return events
+
+        await write_click_group(
+            self._db,
+            follower_ids=[c.claim.follower_id for c in clicks if c.claim.follower_id],
+            push_ids=[c.claim.delivery_id for c in clicks if c.claim.kind == "p"],
+            opener_ids=[c.opener.id for c in clicks if c.opener is not None],
+            plan=plan,
+            events_for=events_for,
+        )
         return outcomes
 
 

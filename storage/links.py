@@ -1,13 +1,17 @@
 """Tracked links' SQL: the signing key, what a click needs to know, and recording clicks.
 
-Clicks are written in groups (publishing.clicks.ClickRecorder): one transaction per group, each click an
-INSERT that does nothing when the same visitor already opened the same delivery's link.
+Clicks are written in groups (identity.link_clicks.ClickRecorder) through the callbacks' group commit
+(storage.group_commit): on SQLite a group is one step on its dedicated connection, sharing a transaction
+with the callbacks' writes; elsewhere one engine transaction. A click is an INSERT that does nothing when
+the same visitor already opened the same delivery's link.
 """
 
 from __future__ import annotations
 
+import json
 import secrets
-from collections.abc import Sequence
+import sqlite3
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
@@ -18,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel import SQLModel
 
 from storage.db import Database
+from storage.group_commit import group_commit, sqlite_time
 from storage.models.consent import Consent
 from storage.models.content import TemplateVersion
 from storage.models.core import DomainEvent, Follower
@@ -148,6 +153,117 @@ async def insert_click_events(conn: AsyncConnection, events: Sequence[dict[str, 
         await conn.execute(insert(EVENTS), list(events))
 
 
+@dataclass(frozen=True)
+class GroupFacts:
+    """What deciding about a group of clicks needs: the recipients named, the pushes' steps, consents."""
+
+    recipients: dict[int, FollowerState]
+    steps: dict[int, tuple[int | None, str]]
+    consents: dict[int, bool]
+
+
+# Given the facts, the click rows to insert; given the keys inserted, the domain events to add.
+PlanClicks = Callable[[GroupFacts], list[dict[str, Any]]]
+EventsFor = Callable[[set[ClickKey]], list[dict[str, Any]]]
+
+
+async def write_click_group(
+    db: Database,
+    *,
+    follower_ids: Sequence[int],
+    push_ids: Sequence[int],
+    opener_ids: Sequence[int],
+    plan: PlanClicks,
+    events_for: EventsFor,
+) -> None:
+    """Read the group's facts, insert the clicks `plan` decides and the events `events_for` asks, committed.
+
+    `plan` and `events_for` are plain functions (on SQLite they run in the group commit's thread), and
+    may run twice when the shared transaction is retried.
+    """
+    followers, pushes, openers = sorted(set(follower_ids)), sorted(set(push_ids)), sorted(set(opener_ids))
+
+    async def engine_step(conn: AsyncConnection) -> None:
+        facts = GroupFacts(
+            await follower_states(conn, followers),
+            await push_steps(conn, pushes),
+            await marketing_consents(conn, openers),
+        )
+        inserted = await insert_clicks(conn, db.is_postgres, plan(facts))
+        await insert_click_events(conn, events_for(inserted))
+
+    def sqlite_step(cursor: sqlite3.Cursor) -> None:
+        facts = GroupFacts(_sqlite_followers(cursor, followers), _sqlite_steps(cursor, pushes), {})
+        if openers:
+            facts = GroupFacts(facts.recipients, facts.steps, _sqlite_consents(cursor, openers))
+        inserted: set[ClickKey] = set()
+        for row in plan(facts):
+            cursor.execute(_SQLITE_CLICK, _sqlite_click_params(row))
+            found = cursor.fetchone()
+            if found is not None:
+                inserted.add((found[0], found[1], found[2], found[3]))
+        for event in events_for(inserted):
+            cursor.execute(
+                _SQLITE_EVENT,
+                (
+                    event["kind"],
+                    sqlite_time(event["occurred_at"]),
+                    event["appid"],
+                    event["follower_id"],
+                    event["profile_id"],
+                    json.dumps(event["payload"]),
+                ),
+            )
+
+    await group_commit(db).submit(sqlite_step, engine_step)
+
+
+def _marks(count: int) -> str:
+    return ", ".join("?" * count)
+
+
+def _sqlite_followers(cursor: sqlite3.Cursor, ids: list[int]) -> dict[int, FollowerState]:
+    if not ids:
+        return {}
+    cursor.execute(f"SELECT id, appid, openid, status, profile_id FROM followers WHERE id IN ({_marks(len(ids))})", ids)  # noqa: S608 - placeholders only
+    return {row[0]: FollowerState(*row) for row in cursor.fetchall()}
+
+
+def _sqlite_steps(cursor: sqlite3.Cursor, ids: list[int]) -> dict[int, tuple[int | None, str]]:
+    if not ids:
+        return {}
+    cursor.execute(f"SELECT id, journey_id, step_key FROM pushes WHERE id IN ({_marks(len(ids))})", ids)  # noqa: S608 - placeholders only
+    return {row[0]: (row[1], row[2]) for row in cursor.fetchall()}
+
+
+def _sqlite_consents(cursor: sqlite3.Cursor, ids: list[int]) -> dict[int, bool]:
+    cursor.execute(
+        "SELECT follower_id, granted FROM consents WHERE id IN (SELECT max(id) FROM consents"  # noqa: S608 - placeholders only
+        f" WHERE purpose = 'marketing' AND follower_id IN ({_marks(len(ids))}) GROUP BY follower_id)",
+        ids,
+    )
+    return {row[0]: bool(row[1]) for row in cursor.fetchall()}
+
+
+_CLICK_COLUMNS = (
+    "delivery_kind", "delivery_id", "template_version_id", "link_index", "target", "follower_id", "profile_id",
+    "journey_id", "step_key", "visitor", "via", "forwarded", "clicked_at",
+)  # fmt: skip
+_SQLITE_CLICK = (
+    f"INSERT INTO link_clicks ({', '.join(_CLICK_COLUMNS)}) VALUES ({_marks(len(_CLICK_COLUMNS))})"  # noqa: S608 - fixed columns
+    " ON CONFLICT (delivery_kind, delivery_id, link_index, visitor) DO NOTHING"
+    " RETURNING delivery_kind, delivery_id, link_index, visitor"
+)
+_SQLITE_EVENT = (
+    "INSERT INTO domain_events (kind, occurred_at, appid, follower_id, profile_id, payload) VALUES (?, ?, ?, ?, ?, ?)"
+)
+
+
+def _sqlite_click_params(row: dict[str, Any]) -> tuple[Any, ...]:
+    values = {**row, "clicked_at": sqlite_time(row["clicked_at"]), "forwarded": int(bool(row["forwarded"]))}
+    return tuple(values[name] for name in _CLICK_COLUMNS)
+
+
 async def clicks_of(db: Database, *, delivery_kind: str, delivery_id: int) -> list[dict[str, Any]]:
     """The recorded clicks of one delivery, oldest first (reports and tests)."""
     statement = (
@@ -164,6 +280,7 @@ __all__ = [
     "clicks_of",
     "follower_by_openid",
     "follower_state",
+    "GroupFacts",
     "follower_states",
     "insert_click_events",
     "insert_clicks",
@@ -172,4 +289,5 @@ __all__ = [
     "mass_send_appid",
     "push_steps",
     "version_body",
+    "write_click_group",
 ]

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
+
 from base.clock import FakeClock
 from base.link_tokens import LIFETIME_DAYS, LinkClaim, day_number, mint
 from base.vault import PhoneVault
@@ -12,6 +14,9 @@ from identity.subjects import find_subject
 from storage.db import Database
 from tests.links.conftest import PUBLIC, Linked, clicks
 from tests.links.test_push_clicks import TARGET, _sent_push
+
+# Clicks are written through the group commit on SQLite and engine transactions elsewhere: both run.
+pytestmark = pytest.mark.storage
 
 
 def _flip(token: str, at: int) -> str:

@@ -6,11 +6,16 @@ import re
 from datetime import timedelta
 from typing import Any
 
+import pytest
+
 from base.clock import FakeClock
 from identity.consent import record_consent
 from storage.db import Database
 from tests.journeys.helpers import add_follower, add_push, add_template
 from tests.links.conftest import DESKTOP, PUBLIC, Linked, click_events, clicks
+
+# Clicks are written through the group commit on SQLite and engine transactions elsewhere: both run.
+pytestmark = pytest.mark.storage
 
 TARGET = "https://shop.example.cn/serum"
 OTHER = "https://other.example.cn/"

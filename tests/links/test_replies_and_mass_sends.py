@@ -6,6 +6,8 @@ import re
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 import content
 from base.clock import FakeClock
 from base.vault import PhoneVault
@@ -21,6 +23,9 @@ from storage.db import Database
 from tests.journeys.helpers import APPID, add_follower, add_template
 from tests.links.conftest import PUBLIC, Linked, click_events, clicks
 from tests.support.wechat import TestAccount, plaintext_callback, read_reply, text_xml
+
+# Clicks are written through the group commit on SQLite and engine transactions elsewhere: both run.
+pytestmark = pytest.mark.storage
 
 SEED = Path(content.__file__).parent / "seed"
 _LINK = re.compile(re.escape(PUBLIC) + r"/l/[A-Za-z0-9_-]+")
