@@ -46,6 +46,9 @@ class Settings:
     sms_options: Mapping[str, str] = field(default_factory=dict)
     log_level: str = "INFO"
     demo: bool = False
+    # Where followers reach this gateway (https://your-host): links in what we send become tracked links
+    # under it (/l/<token>). Empty: links go out as they are.
+    public_url: str = ""
 
     def with_overrides(self, **changes: Any) -> Settings:
         return replace(self, **changes)
@@ -196,6 +199,9 @@ def load_settings(
     level = merged.get("SCRM_LOG_LEVEL", "INFO").strip().upper() or "INFO"
     if level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
         raise SettingsError(f"SCRM_LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, got {level!r}")
+    public_url = merged.get("SCRM_PUBLIC_URL", "").strip().rstrip("/")
+    if public_url and not re.fullmatch(r"https?://[^\s/?#]+(/[^\s?#]*)?", public_url):
+        raise SettingsError(f"SCRM_PUBLIC_URL must be the gateway's http(s) address, got {public_url!r}")
     return Settings(
         database_url=_database_url(merged.get("SCRM_DATABASE_URL", "")),
         wechat_appid=appid,
@@ -216,4 +222,5 @@ def load_settings(
         sms_provider=merged.get("SCRM_SMS_PROVIDER", "sandbox").strip() or "sandbox",
         sms_options=sms_options,
         log_level=level,
+        public_url=public_url,
     )

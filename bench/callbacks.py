@@ -3,6 +3,7 @@
     .venv/bin/python bench/callbacks.py                                  # scrm (SQLite), bare, echo, werobot
     .venv/bin/python bench/callbacks.py --pg-url postgresql+asyncpg://postgres@127.0.0.1:5432/test
     .venv/bin/python bench/callbacks.py --with-dispatch                  # while the dispatcher drains an outbox
+    .venv/bin/python bench/callbacks.py --targets scrm --clicks          # tracked-link clicks beside callbacks
     .venv/bin/python bench/callbacks.py --duration 5 --rounds 1 --targets scrm,werobot
     .venv/bin/python bench/callbacks.py --targets gateway,werobot-session   # more rows (see bench/targets.py)
 
@@ -32,6 +33,8 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from bench.clicks import MODE as CLICK_MODE  # noqa: E402
+from bench.clicks import click_material  # noqa: E402
 from bench.processes import ServerGroup, free_port, load_average  # noqa: E402
 from bench.report import Measured, cell_line, ratios, summary  # noqa: E402
 from bench.signed_requests import MODES, RequestFactory, SafeModeSealer  # noqa: E402
@@ -61,6 +64,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--rounds", type=int, default=2, help="every target, every cell, this many times (default 2)")
     parser.add_argument("--with-dispatch", action="store_true", help="scrm targets start with an outbox to drain")
     parser.add_argument("--dispatch-backlog", type=int, default=100_000, help="due pushes with --with-dispatch")
+    parser.add_argument(
+        "--clicks", action="store_true", help="product targets also answer tracked-link clicks (bench/clicks.py)"
+    )
     parser.add_argument("--max-requests", type=int, default=500_000, help="cap on one cell's request file")
     parser.add_argument("--wrk-threads", type=int, default=2)
     parser.add_argument("--keep", action="store_true", help="keep the run's directory (logs, SQLite files)")
@@ -107,7 +113,13 @@ class Bench:
                 count = self.request_count(target, self.args.warmup, 8)
                 run_cell(self.factory, port=port, mode="plaintext", connections=8, duration=self.args.warmup,
                          count=count, workdir=workdir, threads=self.args.wrk_threads)  # fmt: skip
-            for mode in self.args.modes:
+            modes = list(self.args.modes)
+            if self.args.clicks and target.product:
+                # After the callbacks, whose followers the clicks' tokens name.
+                modes.append(CLICK_MODE)
+            for mode in modes:
+                if mode == CLICK_MODE:
+                    self.factory.clicks = click_material(group.database_url)
                 for connections in self.args.connections:
                     count = self.request_count(target, self.args.duration, connections)
                     cpu = group.cpu_seconds()
@@ -131,6 +143,7 @@ def header(args: argparse.Namespace) -> str:
         f"scrm serve --workers {args.workers}; peers 2 processes each; {args.duration:g} s per cell after "
         f"{args.warmup:g} s warm-up; {args.rounds} round(s); wrk -t{args.wrk_threads} --timeout 10s"
         + (f"; outbox of {args.dispatch_backlog:,} due pushes draining" if args.with_dispatch else "")
+        + ("; then GET /l/<token> clicks, each a new visitor with its own token" if args.clicks else "")
     )
 
 

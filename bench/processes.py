@@ -31,6 +31,8 @@ class ServerGroup:
     name: str
     log: Path
     processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    # The product's database while it runs (the click cells read the links' key from it).
+    database_url: str = ""
 
     def spawn(self, command: Sequence[str], *, env: Mapping[str, str] | None = None, cwd: Path | None = None) -> None:
         # The log is a file: a pipe nobody reads fills up and stalls a server that logs.

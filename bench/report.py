@@ -80,6 +80,9 @@ def ratios(measured: list[Measured]) -> str:
             peer_rate = mean.get((peer, mode, connections))
             if peer_rate:
                 parts.append(f"/ {label} {rate / peer_rate:5.2f}x")
+        plaintext = mean.get((target, "plaintext", connections))
+        if mode == "click" and plaintext:
+            parts.append(f"/ its plaintext callbacks {rate / plaintext:5.2f}x")
         if parts:
             lines.append(f"{target:8} {mode:9} c={connections:<3} " + "   ".join(parts))
     return "\n".join(lines)

@@ -25,6 +25,9 @@ from urllib.parse import urlencode
 
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
+from bench.clicks import MODE as CLICK_MODE
+from bench.clicks import ClickMaterial
+
 TOKEN = "benchtoken"  # noqa: S105 - a fixed benchmark secret, not a credential
 AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
 APPID = "wx1234567890abcdef"
@@ -74,6 +77,8 @@ class RequestFactory:
     sealer: SafeModeSealer
     _next: int = 0
     _run: int = field(default_factory=lambda: int(time.time()))
+    # Set for a product's click cells (bench/clicks.py): mode "click" sends GET /l/<token>.
+    clicks: ClickMaterial | None = None
 
     def take(self, count: int) -> range:
         numbers = range(self._next, self._next + count)
@@ -81,7 +86,11 @@ class RequestFactory:
         return numbers
 
     def build(self, mode: str, number: int, timestamp: int) -> bytes:
-        """One POST callback (text message `number`) as the bytes sent on the wire."""
+        """One POST callback (text message `number`), or a click in mode "click", as the bytes sent on the wire."""
+        if mode == CLICK_MODE:
+            if self.clicks is None:
+                raise RuntimeError("click requests need the product's click material")
+            return f"GET {self.clicks.path(number)} HTTP/1.1\r\nHost: {self.host}\r\n\r\n".encode()
         openid, nonce, ts = follower_openid(number), f"n{self._run}x{number}", str(timestamp)
         xml = text_xml(openid, f"你好 {number}", self._run * 1_000_000_000 + number, timestamp)
         params = {"signature": sha1_signature(TOKEN, ts, nonce), "timestamp": ts, "nonce": nonce, "openid": openid}

@@ -130,6 +130,7 @@ def _scrm_serve(postgres: bool) -> Runner:
                 asyncio.run(add_dispatch_backlog(database.url, config.dispatch_backlog))
             started = time.monotonic()
             start_serve(group, env, config.workdir, config.workers, port)
+            group.database_url = database.url
             yield notes
             group.stop()
             served = time.monotonic() - started

@@ -5,6 +5,7 @@ A body is the JSON document stored in `template_versions.body` (and written in t
     kind: text | news | image | wechat_template | mass_news
     purpose: marketing | service
     fallbacks: {"profile.name": "朋友"}       # text used when a field is missing at send time
+    links: [https://...]                      # targets sent as tracked links (content.links)
     ...the fields of the kind (content / articles / media_id / template_id, data...)
 
 Text fields are Jinja2 templates rendered in the sandbox (content.sandbox); ids are plain text.
@@ -49,6 +50,8 @@ class _Part(BaseModel):
 class _Body(_Part):
     purpose: Purpose = "marketing"
     fallbacks: dict[str, str] = Field(default_factory=dict)
+    # The only targets a tracked link (/l/<token>) can lead to; other links go out untracked.
+    links: list[str] = Field(default_factory=list)
 
 
 class TextBody(_Body):

@@ -11,6 +11,7 @@ from pydantic import ValidationError
 
 from content.fields import FIELDS, empty_context, sample_context, with_fallbacks
 from content.issues import Issue, field_path, issues_from_pydantic
+from content.links import check_declared_links
 from content.sandbox import RenderError, inspect_source, is_plain, render_source
 from content.templates import (
     MASS_MAX_ARTICLES,
@@ -69,6 +70,8 @@ def validate_template_body(
             out.add(path, f"wording WeChat penalises: {hit.phrase} (rewards for following or sharing)", hit.line)
     _check_fallbacks(body, used, out)
     _check_structure(body, out)
+    for index, link_problem in check_declared_links(body.links):
+        out.add(("links", index), link_problem)
     _check_rendered(body, broken, out)
     return (None if out.issues else body), out.issues
 

@@ -16,6 +16,7 @@ from gateway.accounts import AccountDirectory
 from gateway.background import BackgroundWork
 from gateway.callback import CallbackEndpoint
 from gateway.health import health_routes
+from gateway.links import add_link_routes
 from gateway.unfinished import refuse_unfinished_bodies
 from handlers.context import Services
 from handlers.router import Dispatcher
@@ -29,7 +30,7 @@ SHUTDOWN_GRACE = 30.0
 
 
 def add_gateway_routes(app: web.Application, services: Services, dispatcher: Dispatcher) -> CallbackEndpoint:
-    """Add `/wechat`, `/wechat/{appid}`, `/healthz`, `/readyz` and the shutdown drain to `app`.
+    """Add `/wechat`, `/wechat/{appid}`, `/healthz`, `/readyz`, `/l/{token}` and the shutdown drain to `app`.
 
     On shutdown, every request of `app` whose body is still arriving is refused (503) at once.
     """
@@ -40,6 +41,7 @@ def add_gateway_routes(app: web.Application, services: Services, dispatcher: Dis
         app.router.add_route("GET", path, endpoint.handle)
         app.router.add_route("POST", path, endpoint.handle)
     app.router.add_routes(health_routes(services.db, services.probes))
+    add_link_routes(app, services)
     app[ENDPOINT_KEY] = endpoint
 
     async def drain(_app: web.Application) -> None:

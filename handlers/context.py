@@ -12,6 +12,7 @@ from base.settings import Settings
 from base.vault import PhoneVault
 from identity.sms import SmsSender
 from identity.sms.sandbox import SandboxSmsSender
+from publishing.links import LinkTracker
 from storage.conversations import ConversationStore
 from storage.db import Database
 from storage.engagement import Signal, signals_write
@@ -57,6 +58,8 @@ class Services:
     sms_outbox: SandboxSmsSender | None = None
     # Run after the reply of every interaction (journeys add the wake-on-interaction delivery).
     interaction_hooks: list[InteractionHook] = field(default_factory=list)
+    # Rewrites links of what we send into tracked links and reads them back; None: links go out as written.
+    link_tracker: LinkTracker | None = None
 
     @property
     def vault(self) -> PhoneVault:

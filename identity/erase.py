@@ -44,10 +44,18 @@ class ErasureReport:
     rows: dict[str, int] = field(default_factory=dict)
 
 
+_PSEUDONYM_PREFIX = "erased"
+
+
 def _pseudonym(original: str) -> str:
     # Same length as the openid it replaces, so unique keys built from it keep their shape and size.
-    token = "erased" + secrets.token_hex(32)
+    token = _PSEUDONYM_PREFIX + secrets.token_hex(32)
     return token[: max(len(original), 16)]
+
+
+def is_erased_follower(openid: str) -> bool:
+    """Whether a follower row is what erasure left of a person (its openid replaced by a pseudonym)."""
+    return openid.startswith(_PSEUDONYM_PREFIX)
 
 
 def _mask(value: str) -> str:

@@ -29,6 +29,7 @@ SECTIONS = {
     "pushes": "pushes",
     "inbound_events": "inbound_events",
     "domain_events": "domain_events",
+    "link_clicks": "link_clicks",
     "audit_log": "audit",
 }
 # Internal machinery: lookup hashes, lock leases and code hashes mean nothing to the person.

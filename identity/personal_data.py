@@ -61,6 +61,8 @@ declare_personal_columns("journey_runs", context={})
 declare_personal_columns("conversation_states", delete_rows=True)
 declare_personal_columns("sms_codes", delete_rows=True)
 declare_personal_columns("identity_candidates", delete_rows=True)
+# A person's clicks on tracked links go whole (what they opened, when); anonymous clicks name nobody.
+declare_personal_columns("link_clicks", delete_rows=True)
 
 
 def _underlying(type_: TypeEngine[Any]) -> TypeEngine[Any]:

@@ -15,6 +15,7 @@ from content.sandbox import RenderError
 from content.templates import TemplateBody, parse_body, render_body
 from journeys.coupons import CouponDrawer
 from journeys.ports import RenderFailed, RenderRequest
+from publishing.links import LinkTracker
 from storage.db import Database
 from storage.models.content import TemplateVersion
 from storage.models.core import Follower, Profile
@@ -54,10 +55,14 @@ class ContentRenderer:
     Published versions never change, so parsed bodies are cached for the life of the process.
     """
 
-    def __init__(self, db: Database, clock: Clock, coupons: CouponDrawer | None = None) -> None:
+    def __init__(
+        self, db: Database, clock: Clock, coupons: CouponDrawer | None = None, links: LinkTracker | None = None
+    ) -> None:
         self.db = db
         self.clock = clock
         self.coupons = coupons or CouponDrawer(db, clock)
+        # Rewrites the declared links of each push into tracked links of that push.
+        self.links = links
         self._bodies: dict[int, TemplateBody | RenderFailed] = {}
 
     async def body(self, version_id: int) -> TemplateBody | RenderFailed:
@@ -119,6 +124,15 @@ class ContentRenderer:
             step = StepContext(coupon_code=code, store_link=request.context.get("store_link"))
             try:
                 message = render_body(body, build_render_context(follower, profile, step, now))
+                if self.links is not None:
+                    message = self.links.track(
+                        message,
+                        body,
+                        kind="p",
+                        delivery_id=request.push_id,
+                        follower_id=request.follower_id,
+                        version_id=request.template_version_id,
+                    )
                 if request.template_kind == "wechat_template":
                     results.append(message.template_message(request.openid))
                 else:

@@ -21,6 +21,7 @@ from content.fields import empty_context
 from content.templates import parse_body, render_body
 from journeys.catalogue import published_template
 from journeys.reactions import result_for_error
+from publishing.links import LinkTracker
 from storage.db import Database
 from storage.models.consent import Consent
 from storage.models.content import TemplateVersion
@@ -67,10 +68,13 @@ class MassSendReport:
 
 
 class MassSender:
-    def __init__(self, db: Database, api: MassSendAPI, clock: Clock) -> None:
+    def __init__(self, db: Database, api: MassSendAPI, clock: Clock, *, links: LinkTracker | None = None) -> None:
         self.db = db
         self.api = api
         self.clock = clock
+        # Rewrites the declared links of the news into tracked links of this mass send (the same for
+        # every receiver: who opened one is known only through web authorization).
+        self.links = links
 
     async def schedule(
         self, *, name: str, appid: str, template: str, segment: str, at: datetime, monthly: bool = False, by: str = ""
@@ -195,7 +199,12 @@ class MassSender:
             if len(batch.openids) < 2:
                 # The openid-list API wants at least two receivers; a lone one is not worth a broadcast.
                 raise MassSendError("fewer than two receivers")
-            message = render_body(parse_body(version.body), empty_context())
+            body = parse_body(version.body)
+            message = render_body(body, empty_context())
+            if self.links is not None and plan.id is not None and version.id is not None:
+                message = self.links.track(
+                    message, body, kind="m", delivery_id=plan.id, follower_id=None, version_id=version.id
+                )
             media_id = await self.api.upload_news(plan.appid, list((message.payload or {}).get("articles", [])))
             payload = message.mass_send(media_id, openids=list(batch.openids), clientmsgid=batch.clientmsgid)
             msg_id = await self.api.mass_send(plan.appid, payload)

@@ -42,16 +42,15 @@ def build_runtime(services: Services, config: DispatcherConfig | None = None) ->
     api = existing if existing is not None else WeChatAPI(services.settings, services.db, real_clock(services.clock))
     sender = WeChatSender(api)
     policy = DispatchPolicy.from_settings(services.settings)
-    dispatcher = PushDispatcher(
-        services.db, sender, ContentRenderer(services.db, services.clock), services.clock, policy, config
-    )
+    renderer = ContentRenderer(services.db, services.clock, links=services.link_tracker)
+    dispatcher = PushDispatcher(services.db, sender, renderer, services.clock, policy, config)
     enrolment = Enrolment(services.db, services.clock, policy, attribution_days=services.settings.attribution_days)
     runtime = JourneyRuntime(
         services=services,
         api=api,
         dispatcher=dispatcher,
         enrolment=enrolment,
-        mass_sender=MassSender(services.db, sender, services.clock),
+        mass_sender=MassSender(services.db, sender, services.clock, links=services.link_tracker),
         owns_api=existing is None,
     )
     services.interaction_hooks.append(make_interaction_hook(dispatcher))

@@ -19,6 +19,7 @@ from content.fields import build_render_context, empty_context
 from content.replies import normalise_keyword
 from content.sandbox import RenderError
 from content.templates import TemplateBody, parse_body, render_body
+from publishing.links import LinkTracker
 from storage import content as store
 from storage.db import Database
 from storage.models.content import ReplyRule
@@ -32,6 +33,7 @@ log = logging.getLogger(__name__)
 class _Snapshot:
     rules: list[ReplyRule] = field(default_factory=list)
     bodies: dict[str, TemplateBody] = field(default_factory=dict)
+    version_ids: dict[str, int] = field(default_factory=dict)
     loaded_at: datetime | None = None
     generation: int = -1
     # Per snapshot, filled as callbacks ask: the rules of (appid, kind), and each template rendered for
@@ -43,8 +45,12 @@ class _Snapshot:
 class ContentReplyBook:
     """Welcome, keyword, menu, scan and help replies from the content (see handlers.replybook)."""
 
-    def __init__(self, db: Database, clock: Clock, *, ttl: timedelta = timedelta(seconds=30)) -> None:
+    def __init__(
+        self, db: Database, clock: Clock, *, ttl: timedelta = timedelta(seconds=30), links: LinkTracker | None = None
+    ) -> None:
         self._db = db
+        # Declared links of a reply become tracked links of its rule (and of the follower, when known).
+        self._links = links
         self._clock = clock
         self._ttl = ttl
         self._snapshot = _Snapshot()
@@ -68,12 +74,15 @@ class ContentReplyBook:
                 rules = list(await store.list_reply_rules(session))
                 published = await store.published_versions(session)
             bodies = {}
+            version_ids = {}
             for template, version in published:
                 try:
                     bodies[template.name] = parse_body(version.body)
                 except ValueError:
                     log.exception("template %s version %s cannot be read", template.name, version.version)
-            self._snapshot = _Snapshot(rules, bodies, now, generation)
+                if version.id is not None:
+                    version_ids[template.name] = version.id
+            self._snapshot = _Snapshot(rules, bodies, version_ids, now, generation)
             return self._snapshot
 
     def _rules(self, snapshot: _Snapshot, appid: str, kind: str) -> list[ReplyRule]:
@@ -101,7 +110,14 @@ class ContentReplyBook:
             return None
         context = build_render_context(follower, profile, None, self._clock.now()) if follower else empty_context()
         try:
-            reply: Reply | None = render_body(body, context).reply
+            message = render_body(body, context)
+            version_id = snapshot.version_ids.get(rule.template_name)
+            if self._links is not None and rule.id is not None and version_id is not None:
+                follower_id = follower.id if follower is not None else None
+                message = self._links.track(
+                    message, body, kind="r", delivery_id=rule.id, follower_id=follower_id, version_id=version_id
+                )
+            reply: Reply | None = message.reply
         except RenderError:
             log.exception("reply template %s cannot be rendered", rule.template_name)
             reply = None

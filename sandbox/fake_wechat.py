@@ -32,6 +32,7 @@ from aiohttp import web
 
 from base.clock import Clock
 from sandbox.fake_endpoints import Answer, FakeCall, FakeEndpoints
+from sandbox.fake_oauth import FakeWebAuth
 from sandbox.fake_state import FailureBook, FakeAPIError, FakeFollower, InjectedFailure, RecordedCall
 
 SEND_APIS = frozenset(
@@ -71,6 +72,9 @@ class FakeWeChat(FakeEndpoints):
         self._endpoints = self.routes()
         self.app = web.Application()
         self.app.router.add_route("*", "/cgi-bin/{api:.+}", self._handle)
+        # Web authorization (snsapi_base), which tracked links ask in WeChat's browser.
+        self.web_auth = FakeWebAuth(self.clock, self._check_secret)
+        self.web_auth.install(self.app)
 
     # --- Lifecycle -------------------------------------------------------------------------------------
 

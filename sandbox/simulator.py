@@ -41,6 +41,7 @@ from sandbox.chat import (
 )
 from sandbox.fake_wechat import FakeWeChat
 from sandbox.follower_actions import ACTIONS, ActionError, FollowerAction
+from sandbox.links import add_link_opener
 from sandbox.page import page_routes
 
 log = logging.getLogger("sandbox.simulator")
@@ -334,6 +335,7 @@ def build_sandbox_app(
     app.router.add_get("/api/followers/{openid}/chat", _guarded(_chat))
     app.router.add_get("/api/clock", _guarded(_clock))
     app.router.add_post("/api/clock/advance", _guarded(_advance_clock))
+    add_link_opener(app)
 
     async def close(_app: web.Application) -> None:
         await simulator.close()

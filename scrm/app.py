@@ -19,6 +19,7 @@ from handlers.default_router import build_default_dispatcher
 from handlers.optout import optout_router
 from identity.services import build_identity_services, warn_if_unencrypted
 from journeys.scheduler import SchedulerHandle, start_scheduler
+from publishing.links import LinkTracker
 from publishing.replybook import ContentReplyBook
 from sandbox.callbacks import SandboxAccount
 from sandbox.fake_wechat import FakeWeChat
@@ -54,17 +55,19 @@ class Sandbox:
 def build_services(settings: Settings, db: Database, clock: Clock) -> Services:
     """Every long-lived collaborator the handlers, journeys and console use."""
     identity = build_identity_services(db, settings, clock)
+    links = LinkTracker.for_settings(settings, clock, db)
     services = Services(
         db=db,
         settings=settings,
         clock=clock,
         # WeChat's tokens expire, and its quotas reset, in real time.
         wechat_api=WeChatAPI(settings, db, real_clock(clock)),
-        reply_book=ContentReplyBook(db, clock),
+        reply_book=ContentReplyBook(db, clock, links=links),
         conversations=identity.conversations,
         phone_vault=identity.phone_vault,
         sms_sender=identity.sms_sender,
         sms_outbox=identity.sms_outbox,
+        link_tracker=links,
     )
     services.probes.refreshers.append(lambda: publish_backlogs(db, clock))
     return services
@@ -94,6 +97,8 @@ def build_web_app(services: Services, *, sandbox: Sandbox | None = None, schedul
 
     async def start_jobs(app: web.Application) -> None:
         warn_if_unencrypted(services.settings, log)
+        if services.link_tracker is not None:
+            await services.link_tracker.start()
         if scheduler:
             app[SCHEDULER_KEY] = await start_scheduler(services)
 

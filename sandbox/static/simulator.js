@@ -138,6 +138,7 @@
 
   function select(follower) {
     current = follower;
+    document.body.dataset.openid = follower.openid; // read by links.js
     lastChat = "";
     updateHead();
     refreshState().then(refreshChat).catch((error) => showProblem(error.message));

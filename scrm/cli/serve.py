@@ -130,7 +130,10 @@ def _demo(args: argparse.Namespace) -> int:
     base = load_settings()
     settings = _bind(base.with_overrides(demo=True, **DEMO_ACCOUNT), args)
     origin = f"http://{'127.0.0.1' if settings.host in ('0.0.0.0', '::') else settings.host}:{settings.port}"  # noqa: S104
-    settings = settings.with_overrides(wechat_api_base=f"{origin}/fake-wechat")
+    # The sandbox's links are this server's; its fake WeChat authorizes every browser (sandbox/links.py).
+    settings = settings.with_overrides(
+        wechat_api_base=f"{origin}/fake-wechat", public_url=settings.public_url or origin
+    )
     configure_logging(settings.log_level)
     upgrade(settings.database_url)
     # Every process builds its demo clock from these same values; the jumps ahead come from the database.
@@ -146,6 +149,8 @@ def _demo(args: argparse.Namespace) -> int:
         own_clock = DemoClock(speed=args.speed, anchor=anchor, offset=offset)
         shared = SharedDemoClock(db, own_clock)
         services = build_services(settings, db, own_clock)
+        if services.link_tracker is not None:
+            services.link_tracker.authorize_every_browser = True
         fake = FakeWeChat(clock=own_clock, journal=args.fake_wechat_journal)
         app = build_web_app(services, sandbox=Sandbox(fake, origin, clock_control=shared))
 

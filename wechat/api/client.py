@@ -93,10 +93,11 @@ class WeChatAPI:
         and left open; without it the client creates its own on first use and closes it in `close()`.
         """
         self.transport = Transport(settings.wechat_api_base, session=session, timeout=timeout)
+        self._credentials = credentials or SettingsAndAccounts(settings, db)
         self.tokens = TokenManager(
             db,
             clock,
-            credentials or SettingsAndAccounts(settings, db),
+            self._credentials,
             http_token_fetcher(self.transport, "classic" if classic_token_api else "stable"),
             owner=owner,
             margin=token_margin,
@@ -149,6 +150,26 @@ class WeChatAPI:
     ) -> dict[str, Any]:
         query = {**(params or {}), "access_token": token}
         return await self.transport.request(method, path, api=api, params=query, body=body)
+
+    async def web_auth_openid(self, appid: str, code: str) -> str:
+        """Web authorization (snsapi_base): the openid of whoever's browser brought `code` back.
+
+        GET /sns/oauth2/access_token with the account's secret; the code works once, for 5 minutes
+        (40029 / 40163 otherwise, raised as WeChatAPIError).
+        """
+        credentials = await self._credentials.credentials(appid)
+        params = {
+            "appid": appid,
+            "secret": credentials.appsecret,
+            "code": code,
+            "grant_type": "authorization_code",
+        }
+        api = "sns/oauth2/access_token"
+        answer = await self.transport.request("GET", "/sns/oauth2/access_token", api=api, params=params)
+        errcode = _errcode(answer)
+        if errcode != 0 or not answer.get("openid"):
+            raise WeChatAPIError(errcode or -1, str(answer.get("errmsg", "no openid")), api)
+        return str(answer["openid"])
 
     # --- Messages -------------------------------------------------------------------------------------
 

@@ -1,7 +1,7 @@
 """template-message receipts and mass-send results
 
 Revision ID: 0008
-Revises: 0005
+Revises: 0007
 Create Date: 2026-12-05 06:00:00
 
 The msgid of each template message WeChat accepted, so that its TEMPLATESENDJOBFINISH can be matched to
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0008"
-down_revision: str | None = "0005"
+down_revision: str | None = "0007"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
