@@ -11,6 +11,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.models.content import Journey
 from storage.models.pushes import JourneyRun, Push, PushAttribution
+from storage.reports import clicks_per_step
 
 STATUS_COLUMNS = ("sent", "held", "pending", "expired", "skipped", "failed", "cancelled", "unknown")
 
@@ -24,7 +25,7 @@ async def journey_report(session: AsyncSession) -> list[dict[str, Any]]:
         return steps.setdefault(
             (journey_id, index, key),
             {"step": key, "index": index, **dict.fromkeys(STATUS_COLUMNS, 0), "delivered_after_hold": 0,
-             "orders": 0, "revenue_fen": 0},
+             "orders": 0, "revenue_fen": 0, "clicked": 0},
         )  # fmt: skip
 
     conn = await session.connection()
@@ -54,6 +55,14 @@ async def journey_report(session: AsyncSession) -> list[dict[str, Any]]:
         row = step_row(int(journey_id or 0), index, key)
         row["orders"] += 1
         row["revenue_fen"] += 0 if refunded else int(amount)
+    for (journey_id, key), clicked in (await clicks_per_step(session)).items():
+        for (j, _index, k), row in steps.items():
+            if (j, k) == (journey_id, key):
+                row["clicked"] = clicked
+    for row in steps.values():
+        # delivered -> clicked -> purchased, as rates of what was sent
+        row["click_rate"] = round(row["clicked"] / row["sent"], 4) if row["sent"] else 0.0
+        row["purchase_rate"] = round(row["orders"] / row["sent"], 4) if row["sent"] else 0.0
     runs: dict[int, dict[str, int]] = defaultdict(dict)
     run_counts = await session.exec(
         select(JourneyRun.journey_id, JourneyRun.state, func.count()).group_by(
@@ -82,14 +91,19 @@ def format_report(report: list[dict[str, Any]]) -> list[str]:
     """The report as aligned text lines (money in yuan)."""
     if not report:
         return ["no journey has run yet"]
-    header = f"{'step':<20}" + "".join(f"{c:>10}" for c in (*STATUS_COLUMNS, "orders")) + f"{'revenue':>14}"
+    header = (
+        f"{'step':<20}"
+        + "".join(f"{c:>10}" for c in (*STATUS_COLUMNS, "clicked", "orders"))
+        + f"{'revenue':>14}{'CTR':>8}{'conv.':>8}"
+    )
     lines: list[str] = []
     for journey in report:
         runs = ", ".join(f"{state} {count}" for state, count in journey["runs"].items()) or "no runs"
         lines.append(f"journey {journey['journey']} (runs: {runs})")
         lines.append("  " + header)
         for step in journey["steps"]:
-            cells = "".join(f"{step[c]:>10}" for c in (*STATUS_COLUMNS, "orders"))
-            lines.append(f"  {step['step']:<20}{cells}{step['revenue_fen'] / 100:>14.2f}")
+            cells = "".join(f"{step[c]:>10}" for c in (*STATUS_COLUMNS, "clicked", "orders"))
+            rates = f"{step['click_rate']:>8.1%}{step['purchase_rate']:>8.1%}"
+            lines.append(f"  {step['step']:<20}{cells}{step['revenue_fen'] / 100:>14.2f}{rates}")
         lines.append(f"  total: {journey['orders']} orders, {journey['revenue_fen'] / 100:.2f} yuan attributed")
     return lines

@@ -78,7 +78,14 @@ def _report_templates(args: argparse.Namespace) -> int:
         async with db.session() as session:
             rows = await template_figures(session)
         if args.json:
-            print_json({"templates": [{**vars(row), "conversion": round(row.conversion, 4)} for row in rows]})
+            print_json(
+                {
+                    "templates": [
+                        {**vars(row), "click_rate": round(row.click_rate, 4), "conversion": round(row.conversion, 4)}
+                        for row in rows
+                    ]
+                }
+            )
             return 0
         if not rows:
             print("no template has been sent yet")
@@ -86,7 +93,8 @@ def _report_templates(args: argparse.Namespace) -> int:
             print(
                 f"{row.template:<30} sent {row.sent:>7,}  failed {row.failed:>5,}"
                 f"  delivered {row.reported_delivered:>7,}"
-                f"  undelivered {row.reported_failed:>5,}  orders {row.orders:>5,} ({row.conversion:.1%})"
+                f"  undelivered {row.reported_failed:>5,}  clicked {row.clicked:>5,} ({row.click_rate:.1%})"
+                f"  orders {row.orders:>5,} ({row.conversion:.1%})"
                 f"  ¥{row.revenue_fen / 100:,.2f}"
             )
         return 0

@@ -9,10 +9,12 @@ from pathlib import Path
 import pytest
 
 from base.clock import FakeClock
+from journeys.report import journey_report
 from scrm.cli.main import main
 from storage.db import Database
 from storage.models.core import Follower
 from storage.models.engagement import Channel, TemplateReceipt
+from storage.models.links import LinkClick
 from storage.models.pushes import Push, PushAttribution
 from storage.reports import template_figures
 from tests.journeys.helpers import APPID, add_follower, add_template
@@ -32,7 +34,7 @@ async def _sent(db: Database, clock: FakeClock) -> None:
     async with db.transaction() as session:
         pushes = [
             Push(follower_id=fid, appid=APPID, openid="o-r", template_version_id=version[0], template_kind=version[1],
-                 purpose=version[2], status=status, due_at=now, created_at=now)
+                 purpose=version[2], status=status, due_at=now, created_at=now, journey_id=3, step_key="hello")
             for version, status in ((promo, "sent"), (promo, "sent"), (promo, "failed"), (notice, "sent"),
                                     (notice, "sent"), (notice, "pending"))
         ]  # fmt: skip
@@ -40,14 +42,19 @@ async def _sent(db: Database, clock: FakeClock) -> None:
         await session.flush()
         session.add_all(
             [
-                PushAttribution(push_id=pushes[0].id or 0, profile_id=1, platform="tmall", order_no="A",
+                PushAttribution(push_id=pushes[0].id or 0, profile_id=1, journey_id=3, platform="tmall", order_no="A",
                                 amount_fen=19_900, ordered_at=now, attributed_at=now),
-                PushAttribution(push_id=pushes[1].id or 0, profile_id=1, platform="tmall", order_no="B",
+                PushAttribution(push_id=pushes[1].id or 0, profile_id=1, journey_id=3, platform="tmall", order_no="B",
                                 amount_fen=5_000, refunded=True, ordered_at=now, attributed_at=now),
                 TemplateReceipt(appid=APPID, msg_id="1", push_id=pushes[3].id or 0, follower_id=fid, sent_at=now,
                                 status="success"),
                 TemplateReceipt(appid=APPID, msg_id="2", push_id=pushes[4].id or 0, follower_id=fid, sent_at=now,
                                 status="failed:user block"),
+                # The first promo's link opened by its recipient and by someone it was forwarded to: one delivery.
+                *(LinkClick(delivery_kind="push", delivery_id=pushes[0].id or 0, template_version_id=promo[0],
+                            link_index=0, target="https://shop.example/", visitor=visitor, via="browser",
+                            journey_id=3, step_key="hello", clicked_at=now)
+                  for visitor in ("c:a", "c:b")),
             ]
         )  # fmt: skip
 
@@ -58,8 +65,13 @@ async def test_figures_per_template(db: Database, clock: FakeClock) -> None:
         rows = {row.template: row for row in await template_figures(session)}
     promo, shipped = rows["promo"], rows["shipped"]
     assert (promo.sent, promo.failed, promo.orders, promo.revenue_fen) == (2, 1, 2, 19_900)
-    assert promo.conversion == 1.0
+    assert promo.conversion == 1.0 and (promo.clicked, promo.click_rate) == (1, 0.5)
     assert (shipped.sent, shipped.reported_delivered, shipped.reported_failed, shipped.orders) == (2, 1, 1, 0)
+    async with db.session() as session:
+        [journey] = await journey_report(session)
+    [step] = journey["steps"]
+    assert (step["sent"], step["clicked"], step["orders"]) == (4, 1, 2)
+    assert (step["click_rate"], step["purchase_rate"]) == (0.25, 0.5)
 
 
 def test_the_reports_from_the_command_line(
