@@ -48,6 +48,7 @@ FILTERS: dict[str, ProfileFilter] = {
     "no marketing consent, bound": ProfileFilter(consent="no", bound="yes"),
     "active in 30 days": ProfileFilter(active_days=30),
     "in journey 1": ProfileFilter(journey_id=1),
+    "opened 2+ links in 30 days": ProfileFilter(clicks_min=2),
     "lapsed, no orders > 1 (empty)": ProfileFilter(segment="lapsed", orders_max=0, orders_min=1),
 }
 
@@ -92,10 +93,21 @@ FOLLOWER_COLUMNS = (
 )
 
 
+CLICK_COLUMNS = (
+    "delivery_kind, delivery_id, template_version_id, link_index, target, follower_id, profile_id, journey_id,"
+    " step_key, visitor, via, forwarded, clicked_at"
+)
+
+
 async def _fill(db: Database, profiles: int) -> None:
     followers = _followers(profiles // 20, profiles)
     consents = [(f[0], f[7], "marketing", f[0] % 3 != 0, "", "bench", NOW) for f in followers]
     runs = [(f[0], f[7], 1 + f[0] % 3) for f in followers if f[0] % 4 == 0]
+    clicks = [
+        ("push", f[0] * 10 + n, 1, 0, "https://shop.example/", f[0], f[7], None, "", f"f:{f[0]}", "authorized", False,
+         NOW - timedelta(days=(f[0] * 7 + n * 13) % 60))
+        for f in followers if f[0] % 3 == 0 for n in range(1 + f[0] % 4)
+    ]  # fmt: skip
     if db.is_postgres:
         async with db.engine.connect() as conn:
             raw = (await conn.get_raw_connection()).driver_connection
@@ -116,6 +128,7 @@ async def _fill(db: Database, profiles: int) -> None:
                 " VALUES ($1, $2, $3, 'j', 1, 'active', '', '{}', $4, 0, '')",
                 [(f, p, j, NOW) for f, p, j in runs],
             )
+            await raw.copy_records_to_table("link_clicks", records=clicks, columns=CLICK_COLUMNS.split(", "))
             await raw.execute("ANALYZE")
         return
     path = db.engine.url.database
@@ -148,6 +161,10 @@ async def _fill(db: Database, profiles: int) -> None:
             " step_id, context, entered_at, sends_planned, end_reason)"
             " VALUES (?, ?, ?, 'j', 1, 'active', '', '{}', ?, 0, '')",
             [(f, p, j, NOW.strftime(stamp)) for f, p, j in runs],
+        )
+        lite.executemany(
+            f"INSERT INTO link_clicks ({CLICK_COLUMNS}) VALUES ({', '.join('?' * 13)})",  # noqa: S608
+            map(fix, clicks),
         )
     lite.execute("ANALYZE")
     lite.close()

@@ -22,6 +22,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from storage.models.consent import Consent
 from storage.models.core import Follower, Profile
 from storage.models.engagement import SavedSegment
+from storage.models.links import LinkClick
 from storage.models.pushes import JourneyRun
 
 PAGE_SIZE = 50
@@ -52,6 +53,10 @@ class ProfileFilter:
     spend_min_fen: int | None = None
     spend_max_fen: int | None = None
     journey_id: int = 0  # a follower of the profile has (or had) a run of this journey
+    # Engagement: opened at least `clicks_min` of our messages' links in the last `clicks_days` days
+    # (clicks_min 1 with clicks_days 30: "clicked something this month").
+    clicks_min: int = 0
+    clicks_days: int = 30
     sort: str = "last_order"
 
     def __post_init__(self) -> None:
@@ -65,7 +70,10 @@ class ProfileFilter:
             raise FilterError(f"sort: one of {', '.join(SORTS)}")
         if len(self.segment) > 24:
             raise FilterError("segment: at most 24 characters")
-        numbers = (self.active_days, self.orders_min, self.orders_max, self.spend_min_fen, self.spend_max_fen)
+        numbers = (
+            self.active_days, self.orders_min, self.orders_max, self.spend_min_fen, self.spend_max_fen,
+            self.clicks_min, self.clicks_days,
+        )  # fmt: skip
         if any(value is not None and value < 0 for value in numbers) or self.journey_id < 0:
             raise FilterError("counts, amounts and days cannot be negative")
         if len(self.channel) > 64:
@@ -130,6 +138,19 @@ def _conditions(spec: ProfileFilter, now: datetime) -> list[ColumnElement[bool]]
     if spec.journey_id:
         runs = core_select(col(JourneyRun.profile_id)).where(col(JourneyRun.journey_id) == spec.journey_id)
         where.append(col(p.id).in_(runs))
+    if spec.clicks_min:
+        since = now - timedelta(days=spec.clicks_days)
+        # Deliveries opened (a delivery whose link was opened twice counts once), per profile.
+        opened = (
+            core_select(col(LinkClick.profile_id), col(LinkClick.delivery_kind), col(LinkClick.delivery_id))
+            .where(col(LinkClick.profile_id).is_not(None), col(LinkClick.clicked_at) >= since)
+            .distinct()
+            .subquery()
+        )
+        clickers = (
+            core_select(opened.c.profile_id).group_by(opened.c.profile_id).having(func.count() >= spec.clicks_min)
+        )
+        where.append(col(p.id).in_(clickers))
     if spec.consent:
         consenting = col(p.id).in_(_consenting_profiles())
         where.append(consenting if spec.consent == "yes" else ~consenting)

@@ -10,6 +10,7 @@ from base.clock import FakeClock
 from storage.db import Database
 from storage.models.consent import Consent
 from storage.models.core import Follower, Profile
+from storage.models.links import LinkClick
 from storage.models.pushes import JourneyRun
 from storage.profile_list import PAGE_SIZE, FilterError, ProfileFilter, list_profiles, profile_ids
 
@@ -56,6 +57,27 @@ async def _people(db: Database, clock: FakeClock) -> dict[str, int]:
                 Consent(follower_id=fb.id, profile_id=ids["b"], granted=True, at=now - timedelta(days=5)),
                 Consent(follower_id=fb.id, profile_id=ids["b"], granted=False, at=now),
                 JourneyRun(journey_id=7, journey_name="j", follower_id=fb.id, profile_id=ids["b"], entered_at=now),
+                # a opened two messages' links this month (one of them twice); b one, 40 days ago.
+                *(
+                    LinkClick(
+                        delivery_kind="push",
+                        delivery_id=delivery,
+                        template_version_id=1,
+                        link_index=0,
+                        target="https://shop.example/",
+                        profile_id=profile,
+                        follower_id=follower,
+                        visitor=visitor,
+                        via="authorized",
+                        clicked_at=now - timedelta(days=days),
+                    )
+                    for delivery, profile, follower, visitor, days in (
+                        (1, ids["a"], fa.id, "f:a", 1),
+                        (1, ids["a"], fa.id, "c:a", 1),
+                        (2, ids["a"], fa.id, "f:a", 3),
+                        (3, ids["b"], fb.id, "f:b", 40),
+                    )
+                ),
             ]
         )
     return ids
@@ -88,6 +110,10 @@ async def _names(db: Database, clock: FakeClock, ids: dict[str, int], spec: Prof
         (ProfileFilter(active_days=30), ["a"]),
         (ProfileFilter(journey_id=7), ["b"]),
         (ProfileFilter(orders_min=3, orders_max=1), []),
+        (ProfileFilter(clicks_min=1), ["a"]),
+        (ProfileFilter(clicks_min=2), ["a"]),
+        (ProfileFilter(clicks_min=3), []),
+        (ProfileFilter(clicks_min=1, clicks_days=60, sort="spend"), ["a", "b"]),
     ],
 )
 async def test_each_filter_selects_its_profiles(
