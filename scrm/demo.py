@@ -6,23 +6,29 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
+import logging
 import random
 import secrets
 import tempfile
 from datetime import timedelta
 from pathlib import Path
 
+import yaml
 from sqlmodel import func, select
 
 from base.clock import CHINA, Clock
 from base.settings import Settings
 from console.passwords import hash_password
 from orders.importer import ImportOptions, import_file
+from publishing.menu import publish_menu, save_menu
 from publishing.publish import load_directory
 from storage.console import create_user, list_users
 from storage.db import Database
+from storage.menus import custom_menu
 from storage.models.content import Template
 from storage.models.orders import ImportRun
+from wechat.api.client import WeChatAPI
+from wechat.api.errors import WeChatError
 
 SEED_CONTENT = Path(__file__).resolve().parents[1] / "content" / "seed"
 # The sandbox account: fixed, so the simulator and any saved callback URL keep working across runs.
@@ -33,6 +39,7 @@ DEMO_ACCOUNT = {
     "wechat_aes_key": "c2NybWRlbW9zYW5kYm94a2V5Zm9yYWVzMjU2Y2JjMDA",
 }
 CREDENTIALS_FILE = Path("scrm-demo-login.txt")
+log = logging.getLogger(__name__)
 
 TMALL_HEADERS = [
     "订单编号", "买家会员名", "买家应付货款", "总金额", "买家实际支付金额", "订单状态", "收货人姓名", "收货地址 ",
@@ -47,6 +54,7 @@ CITIES = ["浙江省 杭州市 西湖区", "上海 上海市 徐汇区", "广东
 async def seed_demo(db: Database, settings: Settings, clock: Clock) -> str:
     """Seed what is missing; returns how to log in to the console."""
     await _seed_content(db, clock)
+    await _seed_menu(db, settings, clock)
     await _seed_orders(db, settings, clock)
     return await _seed_admin(db, clock)
 
@@ -56,6 +64,30 @@ async def _seed_content(db: Database, clock: Clock) -> None:
         if (await session.exec(select(func.count()).select_from(Template))).one():
             return
     await load_directory(db, SEED_CONTENT, now=clock.now(), by="demo")
+
+
+async def _seed_menu(db: Database, settings: Settings, clock: Clock) -> None:
+    """The seed menu as the demo account's saved menu (published to the sandbox once the demo listens)."""
+    async with db.session() as session:
+        if await custom_menu(session, settings.wechat_appid) is not None:
+            return
+    doc = yaml.safe_load((SEED_CONTENT / "menu.yaml").read_text(encoding="utf-8"))
+    await save_menu(db, settings.wechat_appid, doc, by="demo", now=clock.now())
+
+
+async def publish_seed_menu(db: Database, api: WeChatAPI, appid: str, clock: Clock, *, attempts: int = 20) -> None:
+    """Publish the saved menu through the API once this demo's server (and its fake WeChat) listens."""
+    for _ in range(attempts):
+        await asyncio.sleep(0.5)
+        try:
+            await publish_menu(db, api, appid, by="demo", now=clock.now())
+        except LookupError:
+            return  # nothing saved: nothing to publish
+        except (OSError, WeChatError) as error:
+            log.debug("seed menu not published yet: %s", error)
+            continue
+        return
+    log.warning("the demo's menu could not be published to the sandbox's fake WeChat")
 
 
 async def _seed_admin(db: Database, clock: Clock) -> str:

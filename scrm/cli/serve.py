@@ -23,6 +23,9 @@ from scrm.workers import bind_sockets, child_loop, freeze_startup_heap, serve_wo
 from storage.db import Database
 from storage.migrate import upgrade
 
+# The demo's task publishing its seed menu to the sandbox once the server listens.
+SEED_MENU: web.AppKey[asyncio.Task[None]] = web.AppKey("seed_menu", asyncio.Task)
+
 log = logging.getLogger("scrm.serve")
 
 # Seconds aiohttp waits on SIGTERM/SIGINT for handlers in progress before cancelling them. A callback
@@ -121,7 +124,7 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from scrm.demo import DEMO_ACCOUNT, seed_demo
+    from scrm.demo import DEMO_ACCOUNT, publish_seed_menu, seed_demo
 
     if args.workers < 1:
         raise ValueError("--workers must be at least 1")
@@ -156,6 +159,9 @@ def _demo(args: argparse.Namespace) -> int:
 
         async def start_clock(_app: web.Application) -> None:
             shared.start()
+            if services.wechat_api is not None:
+                menu = publish_seed_menu(db, services.wechat_api, settings.wechat_appid, own_clock)
+                _app[SEED_MENU] = asyncio.create_task(menu, name="publish the seed menu")
 
         async def close(_app: web.Application) -> None:
             await shared.stop()

@@ -81,3 +81,16 @@ class SavedSegment(SQLModel, table=True):
     created_by: str = Field(default="", max_length=100)
     created_at: datetime = _ts()
     updated_at: datetime = _ts()
+
+
+class CustomMenu(SQLModel, table=True):
+    """The account's custom menu as edited (`menu`, WeChat's shape) and as last published to WeChat."""
+
+    __tablename__ = "custom_menus"
+    appid: str = Field(primary_key=True, max_length=32)
+    menu: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSONDoc, nullable=False))
+    updated_by: str = Field(default="", max_length=100)
+    updated_at: datetime = _ts()
+    published: dict[str, Any] | None = Field(default=None, sa_column=Column(JSONDoc, nullable=True))
+    published_by: str = Field(default="", max_length=100)
+    published_at: datetime | None = _ts(default=None, nullable=True)
