@@ -122,5 +122,6 @@ async def sandbox(
         simulator = add_sandbox_routes(
             app, gateway_url="/wechat", account=account, fake=fake, clock=clock, sms_outbox=outbox
         )
-        client = await aiohttp_client(app)
+        # The API's messages follow the page's language; these tests read them in English.
+        client = await aiohttp_client(app, headers={"Accept-Language": "en"})
         yield Sandbox(client, gateway, fake, simulator)
