@@ -119,7 +119,7 @@ def describe_reply(reply: dict[str, Any], at: datetime) -> ChatEntry:
     if kind == "news":
         items = (reply.get("Articles") or {}).get("item", [])
         articles = items if isinstance(items, list) else [items]
-        return _news(at, "reply", [{k.lower(): v for k, v in a.items()} for a in articles if isinstance(a, dict)])
+        return news_entry(at, "reply", [{k.lower(): v for k, v in a.items()} for a in articles if isinstance(a, dict)])
     if kind == "transfer_customer_service":
         return ChatEntry(at, "system", "reply", kind, phrase(N_("handed over to a human customer-service agent")))
     media = reply.get(kind.capitalize())
@@ -127,7 +127,8 @@ def describe_reply(reply: dict[str, Any], at: datetime) -> ChatEntry:
     return ChatEntry(at, "account", "reply", kind, f"[{kind}]", (f"media_id {media_id}",) if media_id else ())
 
 
-def _news(at: datetime, source: str, articles: list[dict[str, Any]]) -> ChatEntry:
+def news_entry(at: datetime, source: str, articles: list[dict[str, Any]]) -> ChatEntry:
+    """Articles as one bubble: the first one's title, its description and link, then the others' titles."""
     if not articles:
         return ChatEntry(at, "account", source, "news", phrase(N_("[news without articles]")))
     first = articles[0]
@@ -153,11 +154,11 @@ def describe_push(call: RecordedCall, news: dict[str, list[dict[str, Any]]]) -> 
     if msgtype == "text":
         return ChatEntry(call.at, "account", "push", "text", str(content.get("content", "")), (label,))
     if msgtype == "news":
-        entry = _news(call.at, "push", [a for a in content.get("articles", []) if isinstance(a, dict)])
+        entry = news_entry(call.at, "push", [a for a in content.get("articles", []) if isinstance(a, dict)])
         return ChatEntry(entry.at, entry.side, entry.source, entry.kind, entry.text, (*entry.detail, label))
     if msgtype == "mpnews":
         articles = news.get(str(content.get("media_id", "")), [])
-        entry = _news(call.at, "push", articles)
+        entry = news_entry(call.at, "push", articles)
         return ChatEntry(entry.at, entry.side, entry.source, entry.kind, entry.text, (*entry.detail, label))
     return ChatEntry(call.at, "account", "push", msgtype or "unknown", f"[{msgtype}]", (label,))
 

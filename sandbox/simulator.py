@@ -321,13 +321,15 @@ def build_sandbox_app(
     clock: Clock | None = None,
     sms_outbox: SmsOutbox | None = None,
     clock_control: ClockControl | None = None,
+    history: Callable[[Simulator], Awaitable[object]] | None = None,
 ) -> web.Application:
     """The simulator as an application to mount with `app.add_subapp("/sandbox", ...)`.
 
     `gateway_url` is where callbacks go: an absolute URL, or a path ("/wechat") on the server that
     serves the page. `account` signs them (see SandboxAccount.from_settings); `fake` is the FakeWeChat
     the gateway's API client talks to, whose recorded sends become the chat's pushes; `sms_outbox` is
-    `services.sms_outbox` (optional).
+    `services.sms_outbox` (optional). `history`, when given, runs once at start-up to bring back the
+    followers and chats a previous run left (sandbox.restore.restore_chats on the demo's database).
     """
     simulator = Simulator(
         gateway_url=gateway_url,
@@ -351,6 +353,11 @@ def build_sandbox_app(
     async def close(_app: web.Application) -> None:
         await simulator.close()
 
+    async def restore(_app: web.Application) -> None:
+        if history is not None:
+            await history(simulator)
+
+    app.on_startup.append(restore)
     app.on_cleanup.append(close)
     return app
 
@@ -364,6 +371,7 @@ def add_sandbox_routes(
     clock: Clock | None = None,
     sms_outbox: SmsOutbox | None = None,
     clock_control: ClockControl | None = None,
+    history: Callable[[Simulator], Awaitable[object]] | None = None,
     prefix: str = "/sandbox",
 ) -> Simulator:
     """Mount the simulator under `prefix` of `app` (see build_sandbox_app); returns it for inspection."""
@@ -374,6 +382,7 @@ def add_sandbox_routes(
         clock=clock,
         sms_outbox=sms_outbox,
         clock_control=clock_control,
+        history=history,
     )
 
     async def to_page(_request: web.Request) -> web.StreamResponse:
