@@ -15,7 +15,8 @@ from base.i18n import N_, _
 from console.audit import audit
 from console.content_preview import preview_context
 from console.journey_inputs import SimulatorInputs, parse_simulator_inputs
-from console.keys import SERVICES, VIEWER
+from console.journey_notes import preview_note
+from console.keys import LOCALE, SERVICES, VIEWER
 from console.lookup import get_or_404
 from console.queries.deliveries import step_results
 from console.rendering import redirect, render_page
@@ -120,7 +121,7 @@ async def journey_page(request: web.Request) -> web.StreamResponse:
             problem = _("The stored definition is invalid: %(count)d problem(s).") % {"count": error.error_count()}
             return render_page(
                 request, "journey.html", journey=journey, definition=None, steps=[], results=results,
-                timeline=[], problems=[problem], inputs=SimulatorInputs(), query=request.query,
+                timeline=[], problems=[problem], inputs=SimulatorInputs(), query=request.query, notes=[],
             )  # fmt: skip
         timeline, inputs = await _timeline(session, request, definition, services.clock.now())
     steps = [describe_step(definition, step) for step in definition.steps]
@@ -128,6 +129,7 @@ async def journey_page(request: web.Request) -> web.StreamResponse:
     return render_page(
         request, "journey.html", journey=journey, definition=definition,
         steps=steps, results=results, timeline=timeline, problems=[], inputs=inputs, query=request.query,
+        notes=[preview_note(entry, request[LOCALE]) for entry in timeline],
     )  # fmt: skip
 
 
