@@ -25,7 +25,7 @@ from sandbox.simulator import Simulator, add_sandbox_routes
 
 # Unique per run: the shared PostgreSQL test database may hold other runs' token rows for the default appid.
 APPID = "wx" + secrets.token_hex(8)
-AiohttpClient = Callable[[web.Application], Awaitable[TestClient[Any, Any]]]
+AiohttpClient = Callable[..., Awaitable[TestClient[Any, Any]]]
 
 
 @dataclass

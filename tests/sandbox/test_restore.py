@@ -48,6 +48,7 @@ async def test_followers_and_chats_come_back_after_a_restart(
     async with db.transaction() as session:
         follower = (await session.exec(select(Follower).where(Follower.openid == "o-restored"))).one()
         saved = await save_template(session, "restore_welcome", TEXT_BODY, now=clock.now(), by="test")
+        assert follower.id is not None and saved.version.id is not None
         session.add(
             Push(
                 follower_id=follower.id,

@@ -97,7 +97,7 @@ async def test_a_person_moves_the_demo_clock_a_day_ahead(
     ],
 )
 async def test_the_simulator_page_speaks_the_browsers_language(
-    sandbox: Sandbox, browser_locale: str, lang: str, words: tuple[str, str, str, str]
+    sandbox: Sandbox, browser_locale: str, lang: str, words: tuple[str, str, str]
 ) -> None:
     playwright_api = pytest.importorskip("playwright.async_api")
     if CHROMIUM is None:

@@ -45,7 +45,8 @@ def english_patterns(package: str) -> tuple[tuple[str, re.Pattern[str]], ...]:
     for message in catalog(package, "zh_CN"):
         if not message.id:
             continue
-        for text in message.id if isinstance(message.id, tuple) else (message.id,):
+        ids = message.id if isinstance(message.id, tuple | list) else (message.id,)
+        for text in (str(one) for one in ids):
             # Messages without a letter of their own ("%(seconds)s s" has one) say nothing in English.
             if re.search(r"[A-Za-z]{2,}", _PLACEHOLDER.sub("", text)):
                 found.append((text, _pattern(text)))
