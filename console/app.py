@@ -3,9 +3,9 @@
     console = build_console_app(services)             # base_path="/console"
     root.add_subapp("/console", console)
 
-or simply `add_console(root, services)`, which also redirects `/console` to `/console/`.
-`services` is the gateway's handlers.context.Services; a page whose feature service is absent (None)
-says so instead of failing.
+or simply `add_console(root, services)`, which also redirects `/console` to `/console/` and serves the
+site's `/favicon.ico`. `services` is the gateway's handlers.context.Services; a page whose feature
+service is absent (None) says so instead of failing.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from aiohttp import web
 
 from console.imports_runner import IMPORTS, ImportTracker, shutdown_imports
 from console.keys import BASE_PATH, JINJA, SERVICES
-from console.rendering import build_environment
+from console.rendering import build_environments
 from console.security import audit_writes, authenticate, require_csrf, security_headers
 from console.views import (
     accounts,
@@ -24,6 +24,7 @@ from console.views import (
     deliveries,
     imports,
     journeys,
+    language,
     login,
     profiles,
     templates,
@@ -32,7 +33,8 @@ from console.views import (
 from handlers.context import Services
 
 STATIC = Path(__file__).parent / "static"
-PAGES = (login, dashboard, templates, journeys, imports, profiles, deliveries, accounts, users)
+PAGES = (login, language, dashboard, templates, journeys, imports, profiles, deliveries, accounts, users)
+FAVICON = STATIC / "favicon.ico"
 # Upload limit: the largest order export we accept, plus room for the multipart envelope.
 MAX_UPLOAD_BYTES = 200 * 1024 * 1024
 
@@ -47,7 +49,7 @@ def build_console_app(services: Services, *, base_path: str = "/console") -> web
     )
     app[SERVICES] = services
     app[BASE_PATH] = base_path
-    app[JINJA] = build_environment()
+    app[JINJA] = build_environments()
     app[IMPORTS] = tracker = ImportTracker()
     services.probes.refreshers.append(tracker.publish)
     for page in PAGES:
@@ -64,6 +66,11 @@ def add_console(root: web.Application, services: Services, *, base_path: str = "
     async def to_dashboard(_request: web.Request) -> web.StreamResponse:
         raise web.HTTPFound(base_path + "/")
 
+    async def favicon(_request: web.Request) -> web.StreamResponse:
+        # Browsers ask the site root for it on every page; a day's caching keeps that one request a day.
+        return web.FileResponse(FAVICON, headers={"Cache-Control": "public, max-age=86400"})
+
     root.router.add_get(base_path, to_dashboard)
+    root.router.add_get("/favicon.ico", favicon)
     root.add_subapp(base_path, console)
     return console

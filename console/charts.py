@@ -10,6 +10,8 @@ from dataclasses import dataclass
 
 from markupsafe import Markup, escape
 
+from base.i18n import _
+
 PALETTE = ("#2f6fde", "#35a36b", "#e0a526", "#d9534f", "#7a5ccf", "#5bc0de", "#8c8c8c", "#c06c84")
 OUTCOME_COLOURS = {
     "sent": "#35a36b",
@@ -34,7 +36,7 @@ def _percent(part: int, whole: int) -> str:
     return f"{100 * part / whole:.0f}%" if whole else "–"
 
 
-def funnel_chart(stages: Sequence[tuple[str, int]], *, width: int = 640, title: str = "Funnel") -> Markup:
+def funnel_chart(stages: Sequence[tuple[str, int]], *, width: int = 640, title: str = "") -> Markup:
     """Horizontal bars narrowing stage by stage, with each stage's share of the previous one."""
     bar_height, gap, label_width = 34, 10, 150
     height = len(stages) * (bar_height + gap) + gap
@@ -46,7 +48,9 @@ def funnel_chart(stages: Sequence[tuple[str, int]], *, width: int = 640, title: 
         y = gap + index * (bar_height + gap)
         bar = max(2, round(usable * count / top)) if count else 0
         x = label_width + (usable - bar) / 2
-        share = f" ({_percent(count, previous)} of previous)" if previous is not None else ""
+        share = (
+            " " + _("(%(share)s of previous)") % {"share": _percent(count, previous)} if previous is not None else ""
+        )
         parts.append(
             f'<text x="{label_width - 8}" y="{y + bar_height / 2 + 5}" text-anchor="end" class="chart-label">'
             f"{escape(label)}</text>"
@@ -65,7 +69,7 @@ def grouped_bar_chart(
 ) -> Markup:
     """Bars side by side per category (e.g. a funnel's stages per channel), with a legend."""
     if not categories:
-        return empty_chart(f"{title}: no data yet" if title else "No data yet", width=width)
+        return empty_chart(_no_data(title), width=width)
     left, bottom, top_pad = 40, 40, 30
     plot_w, plot_h = width - left - 10, height - bottom - top_pad
     top = nice_ceiling(max((max(s.values, default=0) for s in series), default=0))
@@ -101,7 +105,7 @@ def stacked_bar_chart(
 ) -> Markup:
     """One bar per category (e.g. a day), stacked by series (e.g. push outcomes)."""
     if not categories or not any(any(one.values) for one in series):
-        return empty_chart(f"{title}: no data yet" if title else "No data yet", width=width)
+        return empty_chart(_no_data(title), width=width)
     left, bottom, top_pad = 40, 36, 30
     plot_w, plot_h = width - left - 10, height - bottom - top_pad
     totals = [sum(one.values[i] for one in series if i < len(one.values)) for i in range(len(categories))]
@@ -146,6 +150,10 @@ def empty_chart(message: str, *, width: int = 720, height: int = 80) -> Markup:
     )
 
 
+def _no_data(title: str) -> str:
+    return _("%(chart)s: no data yet") % {"chart": title} if title else _("No data yet")
+
+
 def _trusted(parts: list[str]) -> Markup:
     # Every text that reaches `parts` went through escape(); numbers and colours are ours.
     return Markup("".join(parts))  # noqa: S704
@@ -167,7 +175,8 @@ def _legend(series: Sequence[Series], x: int, y: int, colours: dict[str, str] | 
             f'<rect x="{offset}" y="{y - 10}" width="12" height="12" fill="{colour}"/>'
             f'<text x="{offset + 16}" y="{y}" class="chart-legend">{escape(one.name)}</text>'
         )
-        offset += 28 + 8 * len(one.name)
+        # Chinese characters are about twice as wide as Latin ones at the legend's size.
+        offset += 28 + sum(14 if ord(char) >= 0x2E80 else 8 for char in one.name)
     return "".join(parts)
 
 

@@ -11,6 +11,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from base.clock import Clock
+from base.i18n import _
 from content.fields import RenderContext, build_render_context, sample_context
 from content.issues import Issue
 from content.sandbox import RenderError
@@ -44,15 +45,16 @@ def parse_yaml_body(source: str) -> tuple[dict[str, Any] | None, list[str]]:
         doc = yaml.safe_load(source)
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
-        where = f"line {mark.line + 1}: " if mark is not None else ""
-        return None, [f"{where}the body is not valid YAML ({getattr(error, 'problem', None) or error})"]
+        where = _("line %(line)d: ") % {"line": mark.line + 1} if mark is not None else ""
+        problem = getattr(error, "problem", None) or error
+        return None, [where + _("the body is not valid YAML (%(problem)s)") % {"problem": problem}]
     if not isinstance(doc, dict):
-        return None, ["the body must be a YAML mapping such as `kind: text` and `content: ...`"]
+        return None, [_("the body must be a YAML mapping such as `kind: text` and `content: ...`")]
     return doc, []
 
 
 def _describe(issue: Issue) -> str:
-    line = f"line {issue.line}: " if issue.line is not None else ""
+    line = _("line %(line)d: ") % {"line": issue.line} if issue.line is not None else ""
     return f"{line}{issue.field}: {issue.message}" if issue.field else f"{line}{issue.message}"
 
 

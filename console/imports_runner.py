@@ -19,6 +19,7 @@ from typing import Any
 
 from aiohttp import web
 
+from base.i18n import _
 from base.metrics import metrics
 from console.uploads import discard
 
@@ -107,14 +108,14 @@ class ImportTracker:
             job.run_id = await work(path, job)
             job.state = "done"
         except asyncio.CancelledError:
-            job.state, job.error = "failed", "the server stopped during the import; upload the file again"
+            job.state, job.error = "failed", _("the server stopped during the import; upload the file again")
             raise
         except ValueError as error:
             # The importer's own errors (ImportInputError is a ValueError) are messages for the admin.
             job.state, job.error = "failed", str(error)
         except Exception as error:  # noqa: BLE001 - a failed import is reported on its page, and logged
             log.exception("import %s of %s failed", job.job_id, job.file_name)
-            job.state, job.error = "failed", f"unexpected error: {type(error).__name__}: {error}"
+            job.state, job.error = "failed", unexpected_error(error)
         finally:
             job.finished_at = now()
             self.tasks.pop(job.job_id, None)
@@ -138,6 +139,11 @@ class ImportTracker:
             task.cancel()
         if tasks:
             await asyncio.wait(tasks)
+
+
+def unexpected_error(error: Exception) -> str:
+    """How a failure the importer did not foresee is reported on the import's page."""
+    return _("unexpected error: %(error)s") % {"error": f"{type(error).__name__}: {error}"}
 
 
 # The background order imports started from this console.

@@ -11,6 +11,8 @@ import hashlib
 import hmac
 import secrets
 
+from base.i18n import _
+
 # n=2**15, r=8 costs about 32 MiB and a few tens of milliseconds: slow for a guesser, fine for a login.
 SCRYPT_N = 2**15
 SCRYPT_R = 8
@@ -29,11 +31,15 @@ class PasswordPolicyError(ValueError):
 def check_password_policy(password: str) -> None:
     """Refuse passwords too short to resist guessing, or absurdly long ones (hashing cost)."""
     if len(password) < MIN_PASSWORD_LENGTH:
-        raise PasswordPolicyError(f"the password must have at least {MIN_PASSWORD_LENGTH} characters")
+        raise PasswordPolicyError(
+            _("the password must have at least %(count)d characters") % {"count": MIN_PASSWORD_LENGTH}
+        )
     if len(password) > MAX_PASSWORD_LENGTH:
-        raise PasswordPolicyError(f"the password must have at most {MAX_PASSWORD_LENGTH} characters")
+        raise PasswordPolicyError(
+            _("the password must have at most %(count)d characters") % {"count": MAX_PASSWORD_LENGTH}
+        )
     if password.strip() != password:
-        raise PasswordPolicyError("the password must not start or end with spaces")
+        raise PasswordPolicyError(_("the password must not start or end with spaces"))
 
 
 def _derive(password: str, salt: bytes, n: int, r: int, p: int) -> bytes:

@@ -1,69 +1,70 @@
-"""Jinja2 pages with autoescaping always on; times shown in China time, money in yuan."""
+"""Jinja2 pages with autoescaping always on, in the language of the request.
+
+Each language has its own environment with Jinja2's i18n extension and that language's catalog
+installed (`install_gettext_translations`), and the formatting filters of console.formatting bound to
+it: a template says `{{ _("Orders") }}`, `{{ moment|china_time }}`, `{{ fen|yuan }}`, `{{ count|number }}`.
+"""
 
 from __future__ import annotations
 
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import jinja2
 from aiohttp import web
 
-from base.clock import CHINA
-from console.keys import BASE_PATH, JINJA, SERVICES, VIEWER
+from base.i18n import HTML_LANG, LOCALES, N_, NATIVE_NAMES, _, load_translations
+from console.formatting import filters
+from console.keys import BASE_PATH, JINJA, LOCALE, SERVICES, VIEWER
+from console.labels import label_filter
+from console.language import LOCALE_DIR
 from console.security import CSRF_FIELD
 
 TEMPLATES = Path(__file__).parent / "templates"
 
 # Fixed messages shown after a redirect (`?notice=saved`): no user text is ever reflected this way.
 NOTICES = {
-    "saved": "Saved.",
-    "published": "Published: new pushes use this version.",
-    "enabled": "Journey enabled.",
-    "disabled": "Journey disabled.",
-    "erased": "The profile was erased.",
-    "user_added": "User added.",
-    "user_updated": "User updated.",
-    "signed_out": "You are signed out.",
+    "saved": N_("Saved."),
+    "published": N_("Published: new pushes use this version."),
+    "enabled": N_("Journey enabled."),
+    "disabled": N_("Journey disabled."),
+    "erased": N_("The profile was erased."),
+    "user_added": N_("User added."),
+    "user_updated": N_("User updated."),
+    "signed_out": N_("You are signed out."),
 }
 
 
-def china_time(moment: datetime | None, pattern: str = "%Y-%m-%d %H:%M") -> str:
-    """An aware UTC time as China local time; blank for None."""
-    if moment is None:
-        return ""
-    return moment.astimezone(CHINA).strftime(pattern)
-
-
-def yuan(fen: int | None) -> str:
-    """Integer fen as yuan with two decimals: 12345 -> 123.45."""
-    if fen is None:
-        return ""
-    sign = "-" if fen < 0 else ""
-    whole, cents = divmod(abs(fen), 100)
-    return f"{sign}¥{whole:,}.{cents:02d}"
-
-
-def build_environment() -> jinja2.Environment:
+def build_environment(locale: str) -> jinja2.Environment:
+    """The templates as one language shows them."""
     environment = jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATES),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
+        extensions=["jinja2.ext.i18n"],
     )
-    environment.filters["china_time"] = china_time
-    environment.filters["yuan"] = yuan
+    # newstyle: `_("… %(name)s", name=value)` escapes the value and fails loudly on a missing one.
+    environment.install_gettext_translations(load_translations(LOCALE_DIR, locale), newstyle=True)  # type: ignore[attr-defined]
+    environment.filters.update(filters(locale))
+    environment.filters["label"] = label_filter
     return environment
+
+
+def build_environments() -> dict[str, jinja2.Environment]:
+    return {locale: build_environment(locale) for locale in LOCALES}
 
 
 def render_page(request: web.Request, page: str, /, *, status: int = 200, **context: Any) -> web.Response:
     """Render the page template `page` with the viewer, the base path, the CSRF field name and any notice."""
     viewer = request.get(VIEWER)
     base = request.app[BASE_PATH]
-    notice = NOTICES.get(request.query.get("notice", ""), "")
+    locale = request[LOCALE]
+    notice_key = request.query.get("notice", "")
+    notice = _(NOTICES[notice_key]) if notice_key in NOTICES else ""
     html = (
-        request.app[JINJA]
+        request.app[JINJA][locale]
         .get_template(page)
         .render(
             viewer=viewer,
@@ -72,7 +73,11 @@ def render_page(request: web.Request, page: str, /, *, status: int = 200, **cont
             csrf_token=viewer.csrf_token if viewer else "",
             notice=notice,
             current_path=request.path,
+            current_path_qs=request.path_qs,
             demo=request.app[SERVICES].settings.demo,
+            locale=locale,
+            html_lang=HTML_LANG[locale],
+            languages=[(code, NATIVE_NAMES[code]) for code in LOCALES],
             **context,
         )
     )

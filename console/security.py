@@ -2,8 +2,9 @@
 
 1. `security_headers`: every answer forbids framing, sniffing and outside scripts (CSP), and pages
    behind the login are never cached.
-2. `authenticate`: resolves the session cookie to a Viewer, sends strangers to the login page (or a
-   401 for scripts), and refuses a role that is too low with 403.
+2. `authenticate`: resolves the session cookie to a Viewer, chooses the answer's language (the
+   viewer's, or the browser's before sign-in: console.language), sends strangers to the login page
+   (or a 401 for scripts), and refuses a role that is too low with 403.
 3. `require_csrf`: every state-changing request must carry the session's anti-forgery token, as the
    form field `csrf_token` or the `X-CSRF-Token` header.
 4. `audit_writes`: a state-changing request that succeeded without writing its own audit entry gets a
@@ -13,14 +14,17 @@
 from __future__ import annotations
 
 import hmac
+import json
 from urllib.parse import quote
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from base.clock import real_clock
+from base.i18n import N_, _
 from console.access import PUBLIC, checks_own_csrf, required_role, role_allows
 from console.keys import AUDITED, BASE_PATH, SERVICES, VIEWER, Viewer
+from console.language import choose_language
 from storage.console import resume_session
 from storage.models.core import AuditEntry
 
@@ -28,6 +32,7 @@ SESSION_COOKIE = "scrm_console"
 LOGIN_CSRF_COOKIE = "scrm_console_login"
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "X-CSRF-Token"
+EXPIRED_FORM = N_("The form has expired or did not come from this console. Reload it and try again.")
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
@@ -107,7 +112,8 @@ async def authenticate(request: web.Request, handler: Handler) -> web.StreamResp
         if found is not None:
             web_session, user = found
             assert web_session.id is not None and user.id is not None
-            request[VIEWER] = Viewer(user.id, user.name, user.role, web_session.id, web_session.csrf_token)
+            request[VIEWER] = Viewer(user.id, user.name, user.role, web_session.id, web_session.csrf_token, user.locale)
+    choose_language(request, request.get(VIEWER))
     if required == PUBLIC:
         return await handler(request)
     viewer = request.get(VIEWER)
@@ -115,9 +121,11 @@ async def authenticate(request: web.Request, handler: Handler) -> web.StreamResp
         if request.method == "GET" and not wants_json(request):
             target = quote(request.path_qs, safe="")
             raise web.HTTPFound(f"{request.app[BASE_PATH]}/login?next={target}")
-        raise web.HTTPUnauthorized(text='{"error": "sign in first"}', content_type="application/json")
+        raise web.HTTPUnauthorized(
+            text=json.dumps({"error": _("sign in first")}, ensure_ascii=False), content_type="application/json"
+        )
     if not role_allows(viewer.role, required):
-        raise web.HTTPForbidden(text="This page is for admins only.")
+        raise web.HTTPForbidden(text=_("This page is for admins only."))
     return await handler(request)
 
 
@@ -143,7 +151,7 @@ async def require_csrf(request: web.Request, handler: Handler) -> web.StreamResp
             field = form.get(CSRF_FIELD, "")
             given = field if isinstance(field, str) else ""
     if not tokens_match(given, viewer.csrf_token):
-        raise web.HTTPForbidden(text="The form has expired or did not come from this console. Reload it and try again.")
+        raise web.HTTPForbidden(text=_(EXPIRED_FORM))
     return await handler(request)
 
 

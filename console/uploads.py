@@ -15,11 +15,13 @@ from typing import BinaryIO
 
 from aiohttp import BodyPartReader, web
 
+from base.i18n import N_, _
 from console.keys import VIEWER
 from console.security import CSRF_FIELD, CSRF_HEADER, tokens_match
 
 _SLICE = 1024 * 1024
 _FIELD_LIMIT = 10_000
+_EXPIRED = N_("the form has expired or did not come from this console; reload it")
 
 
 class UploadError(ValueError):
@@ -65,7 +67,9 @@ async def _save(part: BodyPartReader, file_name: str, max_bytes: int) -> tuple[P
         while chunk := await part.read_chunk(256 * 1024):
             size += len(chunk)
             if size > max_bytes:
-                raise UploadError(f"the file is larger than the limit of {max_bytes // (1024 * 1024)} MB", 413)
+                raise UploadError(
+                    _("the file is larger than the limit of %(size)d MB") % {"size": max_bytes // (1024 * 1024)}, 413
+                )
             pending += chunk
             if len(pending) >= _SLICE:
                 await asyncio.to_thread(stream.write, bytes(pending))
@@ -86,7 +90,7 @@ async def _read_field(part: BodyPartReader) -> str:
     while chunk := await part.read_chunk(4096):
         raw += chunk
         if len(raw) > _FIELD_LIMIT:
-            raise UploadError(f"the form field {part.name!r} is too long")
+            raise UploadError(_("the form field “%(field)s” is too long") % {"field": part.name})
     return raw.decode("utf-8", "replace")
 
 
@@ -94,22 +98,22 @@ async def receive_upload(request: web.Request, *, file_field: str, max_bytes: in
     """Read the form: plain fields, then the file. The CSRF token must come as the header or a field
     placed before the file (the browser sends fields in form order), so no file is stored unchecked."""
     if request.content_type != "multipart/form-data":
-        raise UploadError("send the file as multipart/form-data")
+        raise UploadError(_("send the file as multipart/form-data"))
     viewer = request[VIEWER]
     checked = tokens_match(request.headers.get(CSRF_HEADER, ""), viewer.csrf_token)
     fields: dict[str, str] = {}
     reader = await request.multipart()
     while (part := await reader.next()) is not None:
         if not isinstance(part, BodyPartReader):
-            raise UploadError("nested multipart bodies are not accepted")
+            raise UploadError(_("nested multipart bodies are not accepted"))
         if part.name == file_field and part.filename is not None:
             if not checked:
-                raise UploadError("the form has expired or did not come from this console; reload it", 403)
+                raise UploadError(_(_EXPIRED), 403)
             name = safe_file_name(part.filename)
             path, size = await _save(part, name, max_bytes)
             if size == 0:
                 await asyncio.to_thread(discard, path)
-                raise UploadError("the file is empty")
+                raise UploadError(_("the file is empty"))
             return UploadedFile(path, name, size, fields)
         value = await _read_field(part)
         if part.name == CSRF_FIELD:
@@ -117,5 +121,5 @@ async def receive_upload(request: web.Request, *, file_field: str, max_bytes: in
         elif part.name:
             fields[part.name] = value
     if not checked:
-        raise UploadError("the form has expired or did not come from this console; reload it", 403)
-    raise UploadError("choose a file to upload")
+        raise UploadError(_(_EXPIRED), 403)
+    raise UploadError(_("choose a file to upload"))

@@ -13,17 +13,39 @@ from datetime import datetime
 from typing import Any
 
 from base.clock import CHINA
+from base.i18n import N_, _
 from sandbox.fake_state import RecordedCall
 
 # Shown by WeChat when an account answers late, empty or malformed.
 SERVICE_UNAVAILABLE = "该公众号暂时无法提供服务，请稍后再试"
 _PUSH_LABELS = {
-    "message/custom/send": "customer-service message",
-    "message/template/send": "template message",
-    "message/subscribe/bizsend": "subscription notice",
-    "message/mass/send": "mass send",
-    "message/mass/sendall": "mass send",
+    "message/custom/send": N_("customer-service message"),
+    "message/template/send": N_("template message"),
+    "message/subscribe/bizsend": N_("subscription notice"),
+    "message/mass/send": N_("mass send"),
+    "message/mass/sendall": N_("mass send"),
 }
+
+
+@dataclass(frozen=True)
+class Phrase:
+    """Words of the simulator itself in a chat, translated each time the chat is read, into the reader's
+    language (what followers typed and the account answered are kept as they were)."""
+
+    message: str
+    params: tuple[tuple[str, str], ...] = ()
+
+    def __str__(self) -> str:
+        translated = _(self.message)
+        return translated % dict(self.params) if self.params else translated
+
+
+def phrase(message: str, **params: object) -> Phrase:
+    """A Phrase from an N_-marked message and its `%(name)s` values."""
+    return Phrase(message, tuple((name, str(value)) for name, value in params.items()))
+
+
+Text = str | Phrase
 
 
 @dataclass(frozen=True)
@@ -34,8 +56,8 @@ class ChatEntry:
     side: str  # "follower" (right), "account" (left) or "system" (centred notes)
     source: str  # "you", "reply", "push", "system"
     kind: str  # "text", "news", "event", "template", ...
-    text: str
-    detail: tuple[str, ...] = ()
+    text: Text
+    detail: tuple[Text, ...] = ()
     seq: int = 0
 
     def to_json(self) -> dict[str, Any]:
@@ -46,8 +68,8 @@ class ChatEntry:
             "side": self.side,
             "source": self.source,
             "kind": self.kind,
-            "text": self.text,
-            "detail": list(self.detail),
+            "text": str(self.text),
+            "detail": [str(line) for line in self.detail],
         }
 
 
@@ -78,7 +100,8 @@ class ChatBook:
     def create(self, openid: str, label: str, at: datetime) -> SimulatedFollower:
         follower = self.followers.get(openid)
         if follower is None:
-            follower = SimulatedFollower(openid, label or f"Follower {len(self.followers) + 1}", created_at=at)
+            number = len(self.followers) + 1
+            follower = SimulatedFollower(openid, label or _("Follower %(number)d") % {"number": number}, created_at=at)
             self.followers[openid] = follower
         return follower
 
@@ -96,17 +119,18 @@ def describe_reply(reply: dict[str, Any], at: datetime) -> ChatEntry:
     if kind == "news":
         items = (reply.get("Articles") or {}).get("item", [])
         articles = items if isinstance(items, list) else [items]
-        return _news(at, "reply", [{k.lower(): v for k, v in a.items()} for a in articles if isinstance(a, dict)])
+        return news_entry(at, "reply", [{k.lower(): v for k, v in a.items()} for a in articles if isinstance(a, dict)])
     if kind == "transfer_customer_service":
-        return ChatEntry(at, "system", "reply", kind, "handed over to a human customer-service agent")
+        return ChatEntry(at, "system", "reply", kind, phrase(N_("handed over to a human customer-service agent")))
     media = reply.get(kind.capitalize())
     media_id = media.get("MediaId", "") if isinstance(media, dict) else ""
     return ChatEntry(at, "account", "reply", kind, f"[{kind}]", (f"media_id {media_id}",) if media_id else ())
 
 
-def _news(at: datetime, source: str, articles: list[dict[str, Any]]) -> ChatEntry:
+def news_entry(at: datetime, source: str, articles: list[dict[str, Any]]) -> ChatEntry:
+    """Articles as one bubble: the first one's title, its description and link, then the others' titles."""
     if not articles:
-        return ChatEntry(at, "account", source, "news", "[news without articles]")
+        return ChatEntry(at, "account", source, "news", phrase(N_("[news without articles]")))
     first = articles[0]
     detail = [str(first.get("description") or first.get("digest") or "")]
     detail += [str(first.get("url") or first.get("content_source_url") or "")]
@@ -117,7 +141,8 @@ def _news(at: datetime, source: str, articles: list[dict[str, Any]]) -> ChatEntr
 def describe_push(call: RecordedCall, news: dict[str, list[dict[str, Any]]]) -> ChatEntry:
     """A send recorded by the fake WeChat API as a chat bubble; `news` resolves mass-send media ids."""
     body = call.json or {}
-    label = _PUSH_LABELS.get(call.api, call.api)
+    # Pushes are described afresh each time the chat is read, so plain translation is enough here.
+    label = _(_PUSH_LABELS[call.api]) if call.api in _PUSH_LABELS else call.api
     if call.api in ("message/template/send", "message/subscribe/bizsend"):
         data = _dict(body.get("data"))
         lines = tuple(
@@ -129,11 +154,11 @@ def describe_push(call: RecordedCall, news: dict[str, list[dict[str, Any]]]) -> 
     if msgtype == "text":
         return ChatEntry(call.at, "account", "push", "text", str(content.get("content", "")), (label,))
     if msgtype == "news":
-        entry = _news(call.at, "push", [a for a in content.get("articles", []) if isinstance(a, dict)])
+        entry = news_entry(call.at, "push", [a for a in content.get("articles", []) if isinstance(a, dict)])
         return ChatEntry(entry.at, entry.side, entry.source, entry.kind, entry.text, (*entry.detail, label))
     if msgtype == "mpnews":
         articles = news.get(str(content.get("media_id", "")), [])
-        entry = _news(call.at, "push", articles)
+        entry = news_entry(call.at, "push", articles)
         return ChatEntry(entry.at, entry.side, entry.source, entry.kind, entry.text, (*entry.detail, label))
     return ChatEntry(call.at, "account", "push", msgtype or "unknown", f"[{msgtype}]", (label,))
 

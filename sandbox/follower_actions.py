@@ -10,8 +10,9 @@ import secrets
 from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol
 
+from base.i18n import N_, _
 from sandbox.callbacks import SandboxAccount, callback_xml
-from sandbox.chat import SimulatedFollower
+from sandbox.chat import SimulatedFollower, Text, phrase
 from sandbox.fake_wechat import FakeWeChat
 
 MAX_TEXT = 2000
@@ -34,7 +35,7 @@ class Step:
 
     openid: str
     kind: str
-    caption: str  # what the chat shows on the follower's side
+    caption: Text  # what the chat shows on the follower's side
     xml: str
     subscribed_after: bool
     interaction: str | None  # "message" (48 h window), "event" (1 min window) or None
@@ -59,12 +60,12 @@ def _string(body: dict[str, Any], name: str, limit: int, *, required: bool) -> s
     value = body.get(name)
     if value is None or value == "":
         if required:
-            raise ActionError(400, f"{name} is required")
+            raise ActionError(400, _("%(field)s is required") % {"field": name})
         return ""
     if not isinstance(value, str) or not value.strip():
-        raise ActionError(400, f"{name} must be non-blank text")
+        raise ActionError(400, _("%(field)s must be non-blank text") % {"field": name})
     if len(value) > limit:
-        raise ActionError(400, f"{name} must be at most {limit} characters")
+        raise ActionError(400, _("%(field)s must be at most %(limit)d characters") % {"field": name, "limit": limit})
     return value
 
 
@@ -73,8 +74,9 @@ def _ticket() -> str:
 
 
 def _must_follow(follower: SimulatedFollower, doing: str) -> None:
+    """`doing` is an N_ message: what only a follower may do."""
     if not follower.subscribed:
-        raise ActionError(409, f"only followers can {doing}: follow the account first")
+        raise ActionError(409, _("only followers can %(doing)s: follow the account first") % {"doing": _(doing)})
 
 
 @dataclass(frozen=True)
@@ -90,11 +92,15 @@ class Follow:
 
     def plan(self, follower: SimulatedFollower, account: SandboxAccount, create_time: int, msg_id: int) -> Step:
         if follower.subscribed:
-            raise ActionError(409, "already following: unfollow first, or scan a QR code")
+            raise ActionError(409, _("already following: unfollow first, or scan a QR code"))
         fields: dict[str, str | int] = {"Event": "subscribe", "EventKey": ""}
         if self.scene:
             fields.update(EventKey=f"qrscene_{self.scene}", Ticket=_ticket())
-        caption = f"followed the account through QR code {self.scene!r}" if self.scene else "followed the account"
+        caption = (
+            phrase(N_("followed the account through QR code “%(scene)s”"), scene=self.scene)
+            if self.scene
+            else phrase(N_("followed the account"))
+        )
         xml = callback_xml(account, follower.openid, create_time, "event", **fields)
         return Step(follower.openid, "event", caption, xml, True, "event", True, self.scene or None)
 
@@ -108,9 +114,9 @@ class Unfollow:
         return cls()
 
     def plan(self, follower: SimulatedFollower, account: SandboxAccount, create_time: int, msg_id: int) -> Step:
-        _must_follow(follower, "unfollow")
+        _must_follow(follower, N_("unfollow"))
         xml = callback_xml(account, follower.openid, create_time, "event", Event="unsubscribe", EventKey="")
-        return Step(follower.openid, "event", "unfollowed the account", xml, False, None, False)
+        return Step(follower.openid, "event", phrase(N_("unfollowed the account")), xml, False, None, False)
 
 
 @dataclass(frozen=True)
@@ -130,7 +136,8 @@ class Scan:
         xml = callback_xml(
             account, follower.openid, create_time, "event", Event="SCAN", EventKey=self.scene, Ticket=_ticket()
         )
-        return Step(follower.openid, "event", f"scanned QR code {self.scene!r}", xml, True, "event")
+        caption = phrase(N_("scanned QR code “%(scene)s”"), scene=self.scene)
+        return Step(follower.openid, "event", caption, xml, True, "event")
 
 
 @dataclass(frozen=True)
@@ -143,7 +150,7 @@ class SendText:
         return cls(_string(body, "content", MAX_TEXT, required=True))
 
     def plan(self, follower: SimulatedFollower, account: SandboxAccount, create_time: int, msg_id: int) -> Step:
-        _must_follow(follower, "send messages")
+        _must_follow(follower, N_("send messages"))
         xml = callback_xml(account, follower.openid, create_time, "text", Content=self.content, MsgId=msg_id)
         return Step(follower.openid, "text", self.content, xml, True, "message")
 
@@ -158,9 +165,11 @@ class ClickMenu:
         return cls(_string(body, "key", MAX_MENU_KEY, required=True).strip())
 
     def plan(self, follower: SimulatedFollower, account: SandboxAccount, create_time: int, msg_id: int) -> Step:
-        _must_follow(follower, "use the menu")
+        _must_follow(follower, N_("use the menu"))
         xml = callback_xml(account, follower.openid, create_time, "event", Event="CLICK", EventKey=self.key)
-        return Step(follower.openid, "event", f"tapped menu item {self.key!r}", xml, True, "event")
+        return Step(
+            follower.openid, "event", phrase(N_("tapped menu item “%(key)s”"), key=self.key), xml, True, "event"
+        )
 
 
 class _ActionType(Protocol):

@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
+from base.i18n import _
 from sandbox.fake_oauth import OPENID_COOKIE
 
 _OPENID = re.compile(r"[A-Za-z0-9_-]{1,64}")
@@ -23,7 +24,7 @@ async def open_tracked_link(request: web.Request) -> web.StreamResponse:
     target = urlsplit(request.query.get("url", ""))
     same_server = not target.netloc or target.netloc == request.host
     if not _OPENID.fullmatch(openid) or not same_server or not _TRACKED_PATH.fullmatch(target.path):
-        return web.Response(status=400, text="not a tracked link of this server")
+        return web.Response(status=400, text=_("not a tracked link of this server"))
     response = web.Response(status=302, headers={"Location": target.path, "Cache-Control": "no-store"})
     response.set_cookie(OPENID_COOKIE, openid, path="/", httponly=True, samesite="Lax")
     return response

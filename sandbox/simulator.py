@@ -29,20 +29,23 @@ import aiohttp
 from aiohttp import web
 
 from base.clock import CHINA, Clock, SystemClock, real_clock
+from base.i18n import N_, _
 from sandbox.callbacks import MODES, OPENID_PATTERN, MalformedReply, Mode, SandboxAccount, decode_reply, sign_callback
 from sandbox.chat import (
     SERVICE_UNAVAILABLE,
     ChatBook,
     ChatEntry,
+    Text,
     describe_push,
     describe_reply,
     merged_chat,
     new_openid,
+    phrase,
 )
 from sandbox.fake_wechat import FakeWeChat
 from sandbox.follower_actions import ACTIONS, ActionError, FollowerAction
 from sandbox.links import add_link_opener
-from sandbox.page import page_routes
+from sandbox.page import choose_language, page_routes
 
 log = logging.getLogger("sandbox.simulator")
 
@@ -118,7 +121,7 @@ class Simulator:
         """Run one follower action end to end; returns the chat entries it added."""
         follower = self.chats.followers.get(openid)
         if follower is None:
-            raise ActionError(404, f"no simulated follower {openid!r}: create it first")
+            raise ActionError(404, _("no simulated follower “%(openid)s”: create it first") % {"openid": openid})
         now = self.clock.now()
         step = action.plan(follower, self.account, int(now.timestamp()), self.next_msg_id())
         # Tell the fake API first: a handler answering late through the customer-service API must
@@ -143,25 +146,27 @@ class Simulator:
                 status, body = response.status, await response.text()
         except (aiohttp.ClientError, TimeoutError) as error:
             log.warning("sandbox could not reach the gateway at %s: %s", url, error)
-            return [self._note(f"could not reach the gateway at {url}: {error}", SERVICE_UNAVAILABLE)]
+            return [self._note(phrase(N_("could not reach the gateway at %(url)s: %(error)s"), url=url, error=error))]
         elapsed = loop.time() - started
         notes: list[ChatEntry] = []
         if elapsed > WECHAT_DEADLINE:
-            notes.append(self._note(f"the gateway took {elapsed:.1f} s: WeChat would have retried", ""))
+            late = phrase(N_("the gateway took %(seconds)s s: WeChat would have retried"), seconds=f"{elapsed:.1f}")
+            notes.append(self._note(late, shown=False))
         if status != 200:
-            return [*notes, self._note(f"the gateway answered HTTP {status}", SERVICE_UNAVAILABLE)]
+            return [*notes, self._note(phrase(N_("the gateway answered HTTP %(status)s"), status=status))]
         try:
             reply = decode_reply(self.account, body)
         except MalformedReply as error:
-            return [*notes, self._note(str(error), SERVICE_UNAVAILABLE)]
+            return [*notes, self._note(str(error))]
         if reply is None:
             return notes
         if reply.get("ToUserName") != openid:
-            notes.append(self._note("the reply is addressed to someone else", ""))
+            notes.append(self._note(phrase(N_("the reply is addressed to someone else")), shown=False))
         return [*notes, describe_reply(reply, self.clock.now())]
 
-    def _note(self, problem: str, follower_sees: str) -> ChatEntry:
-        detail = (f"the follower sees: {follower_sees}",) if follower_sees else ()
+    def _note(self, problem: Text, *, shown: bool = True) -> ChatEntry:
+        """A problem for the person; `shown`: WeChat then shows the follower its "service unavailable"."""
+        detail = (phrase(N_("the follower sees: %(text)s"), text=SERVICE_UNAVAILABLE),) if shown else ()
         return ChatEntry(self.clock.now(), "system", "system", "problem", problem, detail)
 
     def _client(self) -> aiohttp.ClientSession:
@@ -173,7 +178,7 @@ class Simulator:
         """The follower's conversation: own entries, replies and pushes, oldest first."""
         follower = self.chats.followers.get(openid)
         if follower is None:
-            raise ActionError(404, f"no simulated follower {openid!r}")
+            raise ActionError(404, _("no simulated follower “%(openid)s”") % {"openid": openid})
         pushes = [describe_push(call, self.fake.news) for call in self.fake.sent_to(openid)]
         return merged_chat(follower, pushes)
 
@@ -207,9 +212,9 @@ async def _json_body(request: web.Request) -> dict[str, Any]:
     try:
         body = await request.json()
     except ValueError:
-        raise ActionError(400, "the request body must be JSON") from None
+        raise ActionError(400, _("the request body must be JSON")) from None
     if not isinstance(body, dict):
-        raise ActionError(400, "the request body must be a JSON object")
+        raise ActionError(400, _("the request body must be a JSON object"))
     return body
 
 
@@ -255,11 +260,11 @@ async def _clock(request: web.Request) -> web.Response:
 async def _advance_clock(request: web.Request) -> web.Response:
     simulator = request.app[SIMULATOR]
     if simulator.clock_control is None:
-        raise ActionError(409, "this sandbox runs on the real clock: start it with `scrm demo` to move time")
+        raise ActionError(409, _("this sandbox runs on the real clock: start it with `scrm demo` to move time"))
     body = await _json_body(request)
     days = body.get("days", 1)
     if isinstance(days, bool) or not isinstance(days, int | float) or not 0 < days <= MAX_ADVANCE_DAYS:
-        raise ActionError(400, f"days must be a number above 0 and at most {MAX_ADVANCE_DAYS}")
+        raise ActionError(400, _("days must be a number above 0 and at most %(max)d") % {"max": MAX_ADVANCE_DAYS})
     await simulator.clock_control.advance(float(days) * 86_400)
     return web.json_response(_clock_state(simulator))
 
@@ -269,7 +274,7 @@ async def _create_follower(request: web.Request) -> web.Response:
     body = await _json_body(request)
     openid = str(body.get("openid") or "").strip() or new_openid()
     if not OPENID_PATTERN.match(openid):
-        raise ActionError(400, "an openid is 1-64 letters, digits, '-' or '_'")
+        raise ActionError(400, _("an openid is 1-64 letters, digits, '-' or '_'"))
     label = str(body.get("label") or "").strip()[:40]
     follower = simulator.chats.create(openid, label, simulator.clock.now())
     return web.json_response(follower.to_json(), status=201)
@@ -280,10 +285,16 @@ async def _act(request: web.Request) -> web.Response:
     body = await _json_body(request)
     name = str(body.get("action", ""))
     if name not in ACTIONS:
-        raise ActionError(400, f"unknown action {name!r}: use one of {', '.join(sorted(ACTIONS))}")
+        choices = ", ".join(sorted(ACTIONS))
+        raise ActionError(
+            400, _("unknown action “%(action)s”: use one of %(choices)s") % {"action": name, "choices": choices}
+        )
     mode = str(body.get("mode") or simulator.account.default_mode)
     if mode not in simulator.account.modes:
-        raise ActionError(400, f"mode {mode!r} is not possible here: use one of {', '.join(simulator.account.modes)}")
+        choices = ", ".join(simulator.account.modes)
+        raise ActionError(
+            400, _("mode “%(mode)s” is not possible here: use one of %(choices)s") % {"mode": mode, "choices": choices}
+        )
     action = ACTIONS[name].from_json(body)
     entries = await simulator.perform(request.match_info["openid"], action, _mode(mode), str(request.url.origin()))
     return web.json_response({"entries": [entry.to_json() for entry in entries]})
@@ -293,7 +304,7 @@ def _mode(value: str) -> Mode:
     for mode in MODES:
         if mode == value:
             return mode
-    raise ActionError(400, f"unknown mode {value!r}")
+    raise ActionError(400, _("unknown mode “%(mode)s”") % {"mode": value})
 
 
 async def _chat(request: web.Request) -> web.Response:
@@ -310,13 +321,15 @@ def build_sandbox_app(
     clock: Clock | None = None,
     sms_outbox: SmsOutbox | None = None,
     clock_control: ClockControl | None = None,
+    history: Callable[[Simulator], Awaitable[object]] | None = None,
 ) -> web.Application:
     """The simulator as an application to mount with `app.add_subapp("/sandbox", ...)`.
 
     `gateway_url` is where callbacks go: an absolute URL, or a path ("/wechat") on the server that
     serves the page. `account` signs them (see SandboxAccount.from_settings); `fake` is the FakeWeChat
     the gateway's API client talks to, whose recorded sends become the chat's pushes; `sms_outbox` is
-    `services.sms_outbox` (optional).
+    `services.sms_outbox` (optional). `history`, when given, runs once at start-up to bring back the
+    followers and chats a previous run left (sandbox.restore.restore_chats on the demo's database).
     """
     simulator = Simulator(
         gateway_url=gateway_url,
@@ -326,7 +339,7 @@ def build_sandbox_app(
         sms_outbox=sms_outbox,
         clock_control=clock_control,
     )
-    app = web.Application()
+    app = web.Application(middlewares=[choose_language])
     app[SIMULATOR] = simulator
     app.router.add_routes(page_routes(account))
     app.router.add_get("/api/state", _guarded(_state))
@@ -340,6 +353,11 @@ def build_sandbox_app(
     async def close(_app: web.Application) -> None:
         await simulator.close()
 
+    async def restore(_app: web.Application) -> None:
+        if history is not None:
+            await history(simulator)
+
+    app.on_startup.append(restore)
     app.on_cleanup.append(close)
     return app
 
@@ -353,6 +371,7 @@ def add_sandbox_routes(
     clock: Clock | None = None,
     sms_outbox: SmsOutbox | None = None,
     clock_control: ClockControl | None = None,
+    history: Callable[[Simulator], Awaitable[object]] | None = None,
     prefix: str = "/sandbox",
 ) -> Simulator:
     """Mount the simulator under `prefix` of `app` (see build_sandbox_app); returns it for inspection."""
@@ -363,6 +382,7 @@ def add_sandbox_routes(
         clock=clock,
         sms_outbox=sms_outbox,
         clock_control=clock_control,
+        history=history,
     )
 
     async def to_page(_request: web.Request) -> web.StreamResponse:

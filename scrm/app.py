@@ -23,6 +23,7 @@ from publishing.links import LinkTracker
 from publishing.replybook import ContentReplyBook
 from sandbox.callbacks import SandboxAccount
 from sandbox.fake_wechat import FakeWeChat
+from sandbox.restore import restore_chats
 from sandbox.simulator import ClockControl, add_sandbox_routes
 from storage.backlogs import outbox_backlog, unprocessed_events
 from storage.db import Database
@@ -88,6 +89,8 @@ def build_web_app(services: Services, *, sandbox: Sandbox | None = None, schedul
             clock=services.clock,
             sms_outbox=services.sms_outbox,
             clock_control=sandbox.clock_control,
+            # The followers and chats of the last run come back from the database.
+            history=lambda simulator: restore_chats(services.db, simulator),
         )
 
     async def home(_request: web.Request) -> web.StreamResponse:

@@ -38,13 +38,16 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode("ascii", "replace")).hexdigest()
 
 
-async def create_user(session: AsyncSession, *, name: str, role: str, password_hash: str, now: datetime) -> ConsoleUser:
-    """Add a user (caller commits). Raises UserExistsError or ValueError for an unknown role."""
+async def create_user(
+    session: AsyncSession, *, name: str, role: str, password_hash: str, now: datetime, locale: str = "zh_CN"
+) -> ConsoleUser:
+    """Add a user (caller commits), reading the console in `locale`. Raises UserExistsError or ValueError
+    for an unknown role."""
     if role not in ROLES:
         raise ValueError(f"role must be one of {', '.join(ROLES)}, got {role!r}")
     if await find_user(session, name) is not None:
         raise UserExistsError(f"a console user named {name!r} already exists")
-    user = ConsoleUser(name=name, role=role, password_hash=password_hash, created_at=now)
+    user = ConsoleUser(name=name, role=role, password_hash=password_hash, created_at=now, locale=locale)
     session.add(user)
     await session.flush()
     return user

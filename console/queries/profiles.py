@@ -8,6 +8,7 @@ from sqlalchemy import or_
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from base.i18n import _
 from base.phones import classify_phone
 from base.vault import PhoneVault
 from storage.models.consent import Consent
@@ -33,7 +34,8 @@ async def find_by_phone(session: AsyncSession, vault: PhoneVault, query: str) ->
     """The profile keyed by this mobile number (through the vault's lookup key), if any."""
     verdict = classify_phone(query)
     if not verdict.is_key or verdict.e164 is None:
-        raise SearchError(f"{query} is not a mobile number that can key a profile ({verdict.kind}).")
+        message = _("%(query)s is not a mobile number that can key a profile (%(kind)s).")
+        raise SearchError(message % {"query": query, "kind": verdict.kind})
     statement = select(Profile).where(Profile.phone_key == vault.lookup_key(verdict.e164))
     return list((await session.exec(statement)).all())
 

@@ -1,6 +1,17 @@
 // Upload with a progress bar, then follow the background import until its report is ready.
+// Every word shown comes from the page's data-text-* attributes, translated on the server.
 (function () {
   "use strict";
+
+  function say(element, name, values) {
+    var text = element.getAttribute("data-text-" + name) || "";
+    Object.keys(values || {}).forEach(function (key) { text = text.split("{" + key + "}").join(values[key]); });
+    return text;
+  }
+
+  function grouped(number) {
+    return Number(number).toLocaleString(document.documentElement.lang || undefined);
+  }
 
   function follow(panel) {
     var url = panel.getAttribute("data-progress-url");
@@ -14,14 +25,14 @@
         .then(function (job) {
           bar.value = job.percent;
           if (job.state === "done") {
-            status.textContent = job.rows_done + " rows read (100%). Opening the report…";
+            status.textContent = say(panel, "done", { rows: grouped(job.rows_done) });
             window.location.assign(reportBase + job.run_id);
           } else if (job.state === "failed") {
-            status.textContent = "Failed";
+            status.textContent = say(panel, "failed");
             error.textContent = job.error;
             error.hidden = false;
           } else {
-            status.textContent = job.rows_done + " rows read (" + job.percent + "%)";
+            status.textContent = say(panel, "rows", { rows: grouped(job.rows_done), percent: job.percent });
             window.setTimeout(poll, 500);
           }
         })
@@ -49,14 +60,14 @@
       };
       request.onload = function () {
         var answer = {};
-        try { answer = JSON.parse(request.responseText); } catch (ignored) { answer = { error: "unexpected answer" }; }
+        try { answer = JSON.parse(request.responseText); } catch (ignored) { answer = { error: say(form, "unexpected") }; }
         if (request.status === 202) {
           window.location.assign(answer.progress_url);
         } else {
-          status.textContent = "Upload refused: " + (answer.error || request.status);
+          status.textContent = say(form, "refused", { reason: answer.error || request.status });
         }
       };
-      request.onerror = function () { status.textContent = "The upload failed: check the connection and try again."; };
+      request.onerror = function () { status.textContent = say(form, "offline"); };
       request.send(new FormData(form));
     });
   }

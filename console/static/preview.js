@@ -7,7 +7,7 @@
     if (!preview) {
       var hint = document.createElement("p");
       hint.className = "muted";
-      hint.textContent = "Fix the problems to see the message.";
+      hint.textContent = box.getAttribute("data-fix-hint");
       box.appendChild(hint);
       return;
     }

@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
 from sqlmodel import col, select
 
+from base.i18n import N_, _
 from console.access import admin_only
 from console.audit import audit
-from console.keys import SERVICES
+from console.formatting import china_time_of_iso
+from console.keys import LOCALE, SERVICES
 from console.lookup import get_or_404
-from console.rendering import china_time, redirect, render_page
+from console.rendering import redirect, render_page
 from storage.models.core import Account
 
 _APPID = re.compile(r"^wx[0-9a-zA-Z]{16}$")
@@ -27,19 +28,19 @@ def validate_account_form(form: dict[str, str], *, existing: Account | None) -> 
     errors: list[str] = []
     appid = form.get("appid", "").strip()
     if not _APPID.match(appid):
-        errors.append("AppID must look like wx followed by 16 letters or digits.")
+        errors.append(_("AppID must look like wx followed by 16 letters or digits."))
     token = form.get("token", "").strip()
     if not _TOKEN.match(token):
-        errors.append("Token must be 3-32 letters or digits, exactly as in the WeChat console.")
+        errors.append(_("Token must be 3-32 letters or digits, exactly as in the WeChat console."))
     aes_key = form.get("aes_key", "").strip()
     if aes_key and not _AES_KEY.match(aes_key):
-        errors.append("EncodingAESKey must be the 43-character key from the WeChat console (or empty).")
+        errors.append(_("EncodingAESKey must be the 43-character key from the WeChat console (or empty)."))
     kind = form.get("kind", "service")
     if kind not in KINDS:
-        errors.append("Kind must be service or subscription.")
+        errors.append(_("Kind must be a service account or a subscription account."))
     name = form.get("name", "").strip()
     if len(name) > 100:
-        errors.append("Name must be at most 100 characters.")
+        errors.append(_("Name must be at most 100 characters."))
     values: dict[str, Any] = {
         "appid": appid,
         "name": name,
@@ -52,7 +53,7 @@ def validate_account_form(form: dict[str, str], *, existing: Account | None) -> 
     secret = form.get("appsecret", "").strip()
     if secret:
         if len(secret) > 64:
-            errors.append("AppSecret must be at most 64 characters.")
+            errors.append(_("AppSecret must be at most 64 characters."))
         values["appsecret"] = secret
     elif existing is None:
         values["appsecret"] = ""
@@ -94,7 +95,7 @@ async def account_save(request: web.Request) -> web.StreamResponse:
     async with services.db.transaction() as session:
         clash = (await session.exec(select(Account).where(Account.appid == values["appid"]))).first()
         if clash is not None and (existing is None or clash.id != existing.id):
-            errors.append(f"Another account already uses AppID {values['appid']}.")
+            errors.append(_("Another account already uses AppID %(appid)s.") % {"appid": values["appid"]})
         if errors:
             return render_page(
                 request, "account_form.html", status=400, account=existing, form=form, errors=errors, kinds=KINDS
@@ -122,15 +123,15 @@ async def account_test(request: web.Request) -> web.StreamResponse:
     client = request.app[SERVICES].wechat_api
     result: dict[str, Any]
     if client is None:
-        result = {"ok": False, "message": "No WeChat API client is configured in this process."}
+        result = {"ok": False, "message": _("No WeChat API client is configured in this process.")}
     else:
         try:
             answer = await client.check_connection(account.appid)
             result = {
                 "ok": bool(answer.get("token_ok", True)),
-                "message": "Connected.",
+                "message": _("Connected."),
                 "answer": answer,
-                "valid_until": _china_time_of(answer.get("token_valid_until")),
+                "valid_until": china_time_of_iso(answer.get("token_valid_until"), request[LOCALE]),
             }
         except Exception as error:  # noqa: BLE001 - every failure is the answer the admin asked for
             result = {"ok": False, "message": f"{type(error).__name__}: {error}"}
@@ -149,22 +150,9 @@ async def account_test(request: web.Request) -> web.StreamResponse:
     )
 
 
-def _china_time_of(stamp: object) -> str:
-    """The client reports times as ISO 8601 in UTC; the console shows China time like everywhere else."""
-    if not isinstance(stamp, str) or not stamp:
-        return ""
-    try:
-        moment = datetime.fromisoformat(stamp)
-    except ValueError:
-        return stamp
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return china_time(moment) + " (China time)"
-
-
 async def _load(request: web.Request) -> Account:
     async with request.app[SERVICES].db.session() as session:
-        return await get_or_404(session, Account, request, "account_id", "account")
+        return await get_or_404(session, Account, request, "account_id", N_("No such account."))
 
 
 def add_routes(router: web.UrlDispatcher) -> None:

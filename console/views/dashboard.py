@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from aiohttp import web
 
 from base.clock import real_clock
+from base.i18n import N_, _
 from console.charts import OUTCOME_COLOURS, Series, funnel_chart, grouped_bar_chart, stacked_bar_chart
 from console.keys import SERVICES
+from console.labels import label
 from console.queries.dashboard import (
+    DIRECT,
     FunnelRow,
     funnel_by_channel,
     funnel_by_journey,
@@ -19,16 +24,26 @@ from console.rendering import render_page
 from storage.backlogs import outbox_backlog, scheduler_lease, unprocessed_events
 
 DAYS_SHOWN = 14
-_STAGES = ("Followers", "Bound a phone", "Buyers", "Repeat buyers")
+_STAGES = (N_("Followers"), N_("Bound a phone"), N_("Buyers"), N_("Repeat buyers"))
+
+
+def _stages(row: FunnelRow) -> list[tuple[str, int]]:
+    counts = (row.followers, row.bound, row.buyers, row.repeat_buyers)
+    return [(_(name), count) for name, count in zip(_STAGES, counts, strict=True)]
 
 
 def _stage_series(rows: list[FunnelRow]) -> list[Series]:
     return [
-        Series(_STAGES[0], [row.followers for row in rows]),
-        Series(_STAGES[1], [row.bound for row in rows]),
-        Series(_STAGES[2], [row.buyers for row in rows]),
-        Series(_STAGES[3], [row.repeat_buyers for row in rows]),
+        Series(_(_STAGES[0]), [row.followers for row in rows]),
+        Series(_(_STAGES[1]), [row.bound for row in rows]),
+        Series(_(_STAGES[2]), [row.buyers for row in rows]),
+        Series(_(_STAGES[3]), [row.repeat_buyers for row in rows]),
     ]
+
+
+def _channel_label(label: str) -> str:
+    # Followers who came with no QR scene are grouped under a code the query returns.
+    return _("(no channel)") if label == DIRECT else label
 
 
 async def dashboard(request: web.Request) -> web.StreamResponse:
@@ -55,20 +70,20 @@ async def dashboard(request: web.Request) -> web.StreamResponse:
         "dashboard.html",
         totals=overall,
         engine=engine,
-        by_channel=by_channel,
+        by_channel=[replace(row, label=_channel_label(row.label)) for row in by_channel],
         days=DAYS_SHOWN,
-        funnel_svg=funnel_chart(funnel.stages(), title="Funnel from follower to repeat buyer"),
+        funnel_svg=funnel_chart(_stages(funnel), title=_("Funnel from follower to repeat buyer")),
         channel_svg=grouped_bar_chart(
-            [row.label for row in by_channel], _stage_series(by_channel), title="Funnel by channel"
+            [_channel_label(row.label) for row in by_channel], _stage_series(by_channel), title=_("Funnel by channel")
         ),
         journey_svg=grouped_bar_chart(
-            [row.label for row in by_journey], _stage_series(by_journey), title="Funnel by journey"
+            [row.label for row in by_journey], _stage_series(by_journey), title=_("Funnel by journey")
         ),
         outcomes_svg=stacked_bar_chart(
             days,
-            [Series(name, values) for name, values in outcomes.items()],
-            colours=OUTCOME_COLOURS,
-            title="Push outcomes per day",
+            [Series(label(name, "push"), values) for name, values in outcomes.items()],
+            colours={label(name, "push"): colour for name, colour in OUTCOME_COLOURS.items()},
+            title=_("Push outcomes per day"),
         ),
     )
 

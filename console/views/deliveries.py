@@ -6,6 +6,7 @@ from datetime import date
 
 from aiohttp import web
 
+from base.i18n import _
 from console.keys import SERVICES
 from console.queries.deliveries import PAGE_SIZE, STATUSES, DeliveryFilter, journey_choices, list_deliveries
 from console.rendering import render_page
@@ -16,29 +17,35 @@ def parse_filter(query: dict[str, str]) -> tuple[DeliveryFilter, list[str]]:
     problems: list[str] = []
     status = query.get("status", "")
     if status and status not in STATUSES:
-        problems.append(f"Unknown outcome {status!r}: showing every outcome.")
+        problems.append(_("Unknown outcome “%(outcome)s”: showing every outcome.") % {"outcome": status})
         status = ""
 
-    def whole(name: str) -> int | None:
+    def whole(name: str, title: str) -> int | None:
         raw = query.get(name, "").strip()
         if not raw:
             return None
         if raw.isdigit():
             return int(raw)
-        problems.append(f"{name.replace('_', ' ')} must be a number: ignored.")
+        problems.append(_("%(field)s must be a number: ignored.") % {"field": title})
         return None
 
-    def day(name: str) -> date | None:
+    def day(name: str, title: str) -> date | None:
         raw = query.get(name, "").strip()
         if not raw:
             return None
         try:
             return date.fromisoformat(raw)
         except ValueError:
-            problems.append(f"{name.replace('_', ' ')} must be a date like 2026-01-31: ignored.")
+            problems.append(_("%(field)s must be a date like 2026-01-31: ignored.") % {"field": title})
             return None
 
-    wanted = DeliveryFilter(status, whole("journey_id"), day("day_from"), day("day_to"), whole("before_id"))
+    wanted = DeliveryFilter(
+        status,
+        whole("journey_id", _("Journey")),
+        day("day_from", _("From (China date)")),
+        day("day_to", _("To")),
+        whole("before_id", _("Older than")),
+    )
     return wanted, problems
 
 

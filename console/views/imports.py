@@ -8,10 +8,11 @@ from pathlib import Path
 
 from aiohttp import web
 
+from base.i18n import N_, _
 from console.access import admin_only, streams_multipart
 from console.audit import audit
 from console.csv_export import csv_chunk
-from console.imports_runner import IMPORTS, ImportJob
+from console.imports_runner import IMPORTS, ImportJob, unexpected_error
 from console.keys import BASE_PATH, SERVICES, VIEWER
 from console.lookup import get_or_404
 from console.queries.imports import all_rejects, failed_import_entry, first_rejects, recent_imports
@@ -54,7 +55,7 @@ async def upload(request: web.Request) -> web.StreamResponse:
     platform = uploaded.fields.get("platform", "auto")
     if platform not in PLATFORMS:
         await asyncio.to_thread(discard, uploaded.path)
-        message = f"unknown platform {platform!r}"
+        message = _("unknown platform “%(platform)s”") % {"platform": platform}
         if wants_json(request):
             return web.json_response({"error": message}, status=400)
         return await imports_page(request, error=message, status=400)
@@ -94,7 +95,7 @@ async def upload(request: web.Request) -> web.StreamResponse:
 
 async def _record_failure(services: Services, job: ImportJob, error: Exception) -> None:
     # The same words the tracker gives the job page: the importer's own message, else the exception.
-    message = str(error) if isinstance(error, ValueError) else f"unexpected error: {type(error).__name__}: {error}"
+    message = str(error) if isinstance(error, ValueError) else unexpected_error(error)
     entry = failed_import_entry(
         at=services.clock.now(),
         actor=job.actor,
@@ -110,7 +111,7 @@ async def _record_failure(services: Services, job: ImportJob, error: Exception) 
 def _job(request: web.Request) -> ImportJob:
     job = request.app[IMPORTS].jobs.get(request.match_info["job_id"])
     if job is None:
-        raise web.HTTPNotFound(text="No such import in this server process (it may have restarted).")
+        raise web.HTTPNotFound(text=_("No such import in this server process (it may have restarted)."))
     return job
 
 
@@ -129,7 +130,7 @@ async def job_page(request: web.Request) -> web.StreamResponse:
 
 async def _run(request: web.Request) -> ImportRun:
     async with request.app[SERVICES].db.session() as session:
-        return await get_or_404(session, ImportRun, request, "run_id", "import")
+        return await get_or_404(session, ImportRun, request, "run_id", N_("No such import."))
 
 
 @admin_only

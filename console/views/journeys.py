@@ -11,9 +11,12 @@ from sqlalchemy import func
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from base.i18n import N_, _
 from console.audit import audit
 from console.content_preview import preview_context
-from console.keys import SERVICES, VIEWER
+from console.journey_inputs import SimulatorInputs, parse_simulator_inputs
+from console.journey_notes import preview_note
+from console.keys import LOCALE, SERVICES, VIEWER
 from console.lookup import get_or_404
 from console.queries.deliveries import step_results
 from console.rendering import redirect, render_page
@@ -26,9 +29,8 @@ from publishing.publish import save_journey
 from publishing.versions import current_version, render_version, template_catalog
 from storage import content as store
 from storage.models.content import Journey
+from storage.models.core import Profile
 from storage.models.pushes import JourneyRun
-
-MAX_PREVIEW_HOURS = 24 * 60
 
 
 async def journey_list(request: web.Request) -> web.StreamResponse:
@@ -44,78 +46,67 @@ async def journey_list(request: web.Request) -> web.StreamResponse:
 
 
 async def _journey(session: AsyncSession, request: web.Request) -> Journey:
-    return await get_or_404(session, Journey, request, "journey_id", "journey")
+    return await get_or_404(session, Journey, request, "journey_id", N_("No such journey."))
 
 
 def describe_step(definition: JourneyDefinition, step: Any) -> dict[str, str]:
     """One step as the diagram shows it: its kind, what it does, and where it goes next."""
     following = definition.next_step_id(step.id) if not isinstance(step, BranchStep | ExitStep) else None
     if isinstance(step, SendStep):
-        extra = f" · coupon from {step.coupon_pool}" if step.coupon_pool else ""
-        what = f"send {step.template} (dropped after {format_duration(step.expires_after)}){extra}"
+        what = _("send %(template)s (dropped after %(duration)s)") % {
+            "template": step.template,
+            "duration": format_duration(step.expires_after),
+        }
+        if step.coupon_pool:
+            what += " · " + _("coupon from %(pool)s") % {"pool": step.coupon_pool}
     elif isinstance(step, WaitStep):
         if step.duration is not None:
-            what = f"wait {format_duration(step.duration)}"
+            what = _("wait %(duration)s") % {"duration": format_duration(step.duration)}
         else:
-            what = f"wait until {step.until} (China time)"
+            what = _("wait until %(time)s (China time)") % {"time": step.until}
     elif isinstance(step, BranchStep):
         values = ", ".join(step.condition.values)
-        what = f"if {step.condition.kind} {values}: → {step.then}, else → {step.otherwise}"
+        what = _("if %(condition)s %(values)s: → %(then)s, else → %(otherwise)s") % {
+            "condition": step.condition.kind,
+            "values": values,
+            "then": step.then,
+            "otherwise": step.otherwise,
+        }
     else:
-        what = "exit the journey"
+        what = _("exit the journey")
     return {"id": step.id, "type": step.type, "what": what, "next": following or ""}
-
-
-def _hours_list(raw: str) -> tuple[list[float], str]:
-    hours: list[float] = []
-    for part in raw.replace("，", ",").split(","):
-        part = part.strip()
-        if not part:
-            continue
-        try:
-            value = float(part)
-        except ValueError:
-            return [], f"“{part}” is not a number of hours"
-        if not 0 <= value <= MAX_PREVIEW_HOURS:
-            return [], f"hours must be between 0 and {MAX_PREVIEW_HOURS}"
-        hours.append(value)
-    return hours, ""
 
 
 async def _timeline(
     session: AsyncSession, request: web.Request, definition: JourneyDefinition, start: datetime
-) -> tuple[list[TimelineEntry], list[str]]:
+) -> tuple[list[TimelineEntry], SimulatorInputs]:
     """The content preview for one simulated follower; the inputs come from the query string."""
-    problems: list[str] = []
-    messages, problem = _hours_list(request.query.get("messages", "0"))
-    if problem:
-        problems.append(f"Follower messages: {problem}.")
-    purchases, problem = _hours_list(request.query.get("purchase", ""))
-    if problem:
-        problems.append(f"Purchase: {problem}.")
     services = request.app[SERVICES]
-    profile_raw = request.query.get("profile", "")
-    context = await preview_context(session, int(profile_raw) if profile_raw.isdigit() else None, services.clock)
+    inputs = parse_simulator_inputs(request.query)
+    if inputs.profile_id is not None and await session.get(Profile, inputs.profile_id) is None:
+        inputs.flag("profile", _("Profile: no profile #%(id)d") % {"id": inputs.profile_id})
+        inputs.profile_id = None
+    context = await preview_context(session, inputs.profile_id, services.clock)
     versions = {step.template: await current_version(session, step.template) for step in definition.send_steps()}
 
     def render(step: SendStep) -> str:
         version = versions.get(step.template)
         if version is None:
-            return "(this template has no published version yet)"
+            return _("(this template has no published version yet)")
         try:
             return render_version(version, context).preview_text()
         except RenderError as error:
-            return f"(cannot render: {error})"
+            return _("(cannot render: %(error)s)") % {"error": error}
 
-    inputs = PreviewInput(
+    preview = PreviewInput(
         journey=definition,
         templates=await template_catalog(session),
         start=start,
-        messages_at=[start + timedelta(hours=h) for h in messages],
-        purchase_at=start + timedelta(hours=purchases[0]) if purchases else None,
+        messages_at=[start + timedelta(hours=h) for h in inputs.messages],
+        purchase_at=start + timedelta(hours=inputs.purchase) if inputs.purchase is not None else None,
         render=render,
     )
-    return preview_timeline(inputs), problems
+    return preview_timeline(preview), inputs
 
 
 async def journey_page(request: web.Request) -> web.StreamResponse:
@@ -127,16 +118,18 @@ async def journey_page(request: web.Request) -> web.StreamResponse:
         try:
             definition = JourneyDefinition.from_doc(journey.definition)
         except ValidationError as error:
+            problem = _("The stored definition is invalid: %(count)d problem(s).") % {"count": error.error_count()}
             return render_page(
                 request, "journey.html", journey=journey, definition=None, steps=[], results=results,
-                timeline=[], problems=[f"The stored definition is invalid: {error.error_count()} problem(s)."],
-                query=request.query,
+                timeline=[], problems=[problem], inputs=SimulatorInputs(), query=request.query, notes=[],
             )  # fmt: skip
-        timeline, problems = await _timeline(session, request, definition, services.clock.now())
+        timeline, inputs = await _timeline(session, request, definition, services.clock.now())
     steps = [describe_step(definition, step) for step in definition.steps]
+    # Junk in the simulator's fields is listed above the timeline, which is drawn from the rest.
     return render_page(
-        request, "journey.html", journey=journey, definition=definition, steps=steps, results=results,
-        timeline=timeline, problems=problems, query=request.query,
+        request, "journey.html", journey=journey, definition=definition,
+        steps=steps, results=results, timeline=timeline, problems=[], inputs=inputs, query=request.query,
+        notes=[preview_note(entry, request[LOCALE]) for entry in timeline],
     )  # fmt: skip
 
 
@@ -150,7 +143,7 @@ async def journey_toggle(request: web.Request) -> web.StreamResponse:
         try:
             definition = JourneyDefinition.from_doc(journey.definition)
         except ValidationError:
-            raise web.HTTPConflict(text="The stored definition is invalid: reload the content directory.") from None
+            raise web.HTTPConflict(text=_("The stored definition is invalid: reload the content directory.")) from None
         changed = definition.model_copy(update={"enabled": wanted})
         row, _status = await save_journey(session, changed, now=services.clock.now(), by=actor_name(request[VIEWER]))
         audit(request, session, "console.journey_enabled" if wanted else "console.journey_disabled", row.name)

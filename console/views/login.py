@@ -9,11 +9,14 @@ from urllib.parse import urlsplit
 from aiohttp import web
 
 from base.clock import real_clock
+from base.i18n import _, normalise_locale
 from console.access import public
 from console.audit import audit
-from console.keys import BASE_PATH, SERVICES, VIEWER
+from console.formatting import TIME, china_time
+from console.keys import BASE_PATH, LOCALE, SERVICES, VIEWER
+from console.language import choose_language, remember_language
 from console.passwords import dummy_hash, verify_password
-from console.rendering import china_time, redirect, render_page
+from console.rendering import redirect, render_page
 from console.security import (
     CSRF_FIELD,
     LOGIN_CSRF_COOKIE,
@@ -65,7 +68,14 @@ def _login_form(request: web.Request, *, error: str = "", status: int = 200, nam
 async def login_page(request: web.Request) -> web.StreamResponse:
     if VIEWER in request:
         raise web.HTTPFound(request.app[BASE_PATH] + "/")
-    return _login_form(request)
+    chosen = normalise_locale(request.query.get("lang"))
+    if chosen is None:
+        return _login_form(request)
+    # The login page's own selector (links, no session yet): this answer and the next ones in that language.
+    choose_language(request, None, chosen)
+    response = _login_form(request)
+    remember_language(request, response, chosen)
+    return response
 
 
 @public
@@ -75,9 +85,9 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
     name = str(form.get("name", "")).strip()[:60]
     password = str(form.get("password", ""))
     if not tokens_match(str(form.get(CSRF_FIELD, "")), request.cookies.get(LOGIN_CSRF_COOKIE, "")):
-        return _login_form(request, error="The sign-in form expired. Please try again.", status=403, name=name)
+        return _login_form(request, error=_("The sign-in form expired. Please try again."), status=403, name=name)
     if not name or not password:
-        return _login_form(request, error="Enter your user name and password.", status=400, name=name)
+        return _login_form(request, error=_("Enter your user name and password."), status=400, name=name)
     ip = client_ip(request)
     # Sign-ins, lock-outs and sessions follow the wall clock: moving a demo clock ahead signs nobody out.
     now = real_clock(services.clock).now()
@@ -87,10 +97,9 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
         reservation = await reserve_attempt(session, username=name, ip=ip, now=now)
         user = None if reservation.attempt_id is None else await find_user(session, name)
     if reservation.attempt_id is None:
-        until = china_time(reservation.lockout.until, "%H:%M")
-        return _login_form(
-            request, error=f"Too many failed sign-ins. Try again after {until} (China time).", status=429, name=name
-        )
+        until = china_time(reservation.lockout.until, request[LOCALE], TIME)
+        error = _("Too many failed sign-ins. Try again after %(time)s (China time).") % {"time": until}
+        return _login_form(request, error=error, status=429, name=name)
     stored = user.password_hash if user is not None else dummy_hash()
     # scrypt takes tens of milliseconds of CPU: run it off the event loop.
     matches = await asyncio.to_thread(verify_password, password, stored)
@@ -103,11 +112,14 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
             user = await session.merge(user)
             token, _web_session = await start_session(session, user, ip=ip, now=now)
             audit(request, session, "console.login", name, ip=ip, role=user.role)
+            locale = user.locale
     if not succeeded:
-        return _login_form(request, error="Wrong user name or password.", status=401, name=name)
+        return _login_form(request, error=_("Wrong user name or password."), status=401, name=name)
     response = web.HTTPFound(_safe_next(request, str(form.get("next", ""))))
     set_cookie(request, response, SESSION_COOKIE, token, max_age=int(SESSION_ABSOLUTE.total_seconds()))
     clear_cookie(request, response, LOGIN_CSRF_COOKIE)
+    # The page after sign-in is in the user's language; the cookie keeps it for the login page and sandbox.
+    remember_language(request, response, locale)
     raise response
 
 

@@ -6,6 +6,7 @@ import json
 
 from aiohttp import web
 
+from base.i18n import N_, _
 from console.access import admin_only
 from console.audit import audit
 from console.keys import AUDITED, SERVICES, VIEWER
@@ -31,7 +32,7 @@ def phone_for(request: web.Request, profile: Profile) -> str:
     try:
         return request.app[SERVICES].vault.unseal(profile.phone_sealed)
     except ValueError:
-        return f"{profile.phone_masked} (set SCRM_DATA_KEY to read)"
+        return _("%(phone)s (set SCRM_DATA_KEY to read)") % {"phone": profile.phone_masked}
 
 
 async def profile_search(request: web.Request) -> web.StreamResponse:
@@ -45,7 +46,7 @@ async def profile_search(request: web.Request) -> web.StreamResponse:
         async with services.db.session() as session:
             if looks_like_phone(query):
                 if not viewer.is_admin:
-                    problem = "Searching by phone number is for admins; search by openid or name instead."
+                    problem = _("Searching by phone number is for admins; search by openid or name instead.")
                 else:
                     try:
                         profiles = await find_by_phone(session, services.vault, query)
@@ -75,7 +76,7 @@ async def _render_profile(
     async with services.db.session() as session:
         detail = await profile_detail(session, profile_id)
     if detail is None:
-        raise web.HTTPNotFound(text="No such profile.")
+        raise web.HTTPNotFound(text=_("No such profile."))
     phone = phone_for(request, detail.profile)
     if request[VIEWER].is_admin and phone != detail.profile.phone_masked:
         # Reading a full number is a disclosure of personal data: it is on the record.
@@ -93,7 +94,7 @@ async def _render_profile(
 
 
 def _profile_id(request: web.Request) -> int:
-    return path_id(request, "profile_id", "profile")
+    return path_id(request, "profile_id", N_("No such profile."))
 
 
 @admin_only
@@ -102,7 +103,7 @@ async def profile_export(request: web.Request) -> web.StreamResponse:
     services = request.app[SERVICES]
     document = await export_profile(services, profile_id)
     if document is None:
-        raise web.HTTPNotFound(text="No such profile.")
+        raise web.HTTPNotFound(text=_("No such profile."))
     async with services.db.transaction() as session:
         audit(request, session, "console.profile_exported", f"profile:{profile_id}")
     return web.Response(
@@ -122,13 +123,13 @@ async def profile_erase(request: web.Request) -> web.StreamResponse:
         return await _render_profile(
             request,
             profile_id,
-            errors=("Type ERASE in capitals in the box to confirm the erasure; nothing was changed.",),
+            errors=(_("Type ERASE in capitals in the box to confirm the erasure; nothing was changed."),),
             status=400,
         )
     # identity.erase writes its own audit entry ("data.erased") in the same transaction.
     report = await erase_profile(request.app[SERVICES], profile_id, actor=actor_name(request[VIEWER]))
     if report is None:
-        raise web.HTTPNotFound(text="No such profile.")
+        raise web.HTTPNotFound(text=_("No such profile."))
     request[AUDITED] = True
     raise redirect(request, f"/profiles/{profile_id}", "erased")
 

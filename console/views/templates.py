@@ -7,6 +7,7 @@ from typing import Any
 from aiohttp import web
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from base.i18n import N_, _
 from console.audit import audit
 from console.content_preview import (
     body_diff,
@@ -78,7 +79,7 @@ async def _editor(
 
 
 async def _template(session: AsyncSession, request: web.Request) -> Template:
-    return await get_or_404(session, Template, request, "template_id", "template")
+    return await get_or_404(session, Template, request, "template_id", N_("No such template."))
 
 
 async def template_new(request: web.Request) -> web.StreamResponse:
@@ -114,9 +115,9 @@ async def template_save(request: web.Request) -> web.StreamResponse:
         name = str(form.get("name", "")).strip() if creating else (template.name if template else "")
         errors: list[str] = []
         if creating and not name:
-            errors.append("name: give the template a name")
+            errors.append(_("name: give the template a name"))
         elif creating and await store.template_by_name(session, name) is not None:
-            errors.append(f"name: a template named {name!r} already exists")
+            errors.append(_("name: a template named “%(name)s” already exists") % {"name": name})
         checked = check_and_preview(source, name, await preview_context(session, profile_id, services.clock))
         errors += checked.issues
         saved = None
@@ -153,7 +154,7 @@ async def template_publish(request: web.Request) -> web.StreamResponse:
             )
         except ContentError as error:
             await session.rollback()
-            raise web.HTTPConflict(text=f"Nothing to publish: {error}") from None
+            raise web.HTTPConflict(text=_("Nothing to publish: %(reason)s") % {"reason": error}) from None
         audit(request, session, "console.template_published", template.name, version=saved.version.version)
         await session.commit()
     # The reply book of this process caches published content: make it read the new version.
@@ -176,7 +177,12 @@ async def template_diff(request: web.Request) -> web.StreamResponse:
     older = chosen("from", max((n for n in numbers if n < newer), default=newer))
     lines: list[tuple[str, str]] = []
     if versions:
-        lines = body_diff(versions[older].body, versions[newer].body, f"version {older}", f"version {newer}")
+        lines = body_diff(
+            versions[older].body,
+            versions[newer].body,
+            _("version %(number)d") % {"number": older},
+            _("version %(number)d") % {"number": newer},
+        )
     return render_page(
         request, "template_diff.html", template=template, numbers=numbers, older=older, newer=newer, lines=lines
     )
@@ -187,9 +193,9 @@ async def template_preview(request: web.Request) -> web.StreamResponse:
     try:
         document: Any = await request.json()
     except ValueError:
-        return web.json_response({"error": "send a JSON object"}, status=400)
+        return web.json_response({"error": _("send a JSON object")}, status=400)
     if not isinstance(document, dict):
-        return web.json_response({"error": "send a JSON object"}, status=400)
+        return web.json_response({"error": _("send a JSON object")}, status=400)
     services = request.app[SERVICES]
     profile_id = _profile_choice(str(document.get("profile_id") or ""))
     async with services.db.session() as session:

@@ -7,6 +7,7 @@ import re
 
 from aiohttp import web
 
+from base.i18n import N_, _
 from console.access import admin_only
 from console.audit import audit
 from console.keys import SERVICES, VIEWER
@@ -16,6 +17,7 @@ from console.rendering import redirect, render_page
 from storage.console import DEFAULT_ROLE, ROLES, UserExistsError, create_user, end_sessions_of_user, list_users
 from storage.models.console import ConsoleUser
 
+CHOOSE_ROLE = N_("Choose a role: admin or editor.")
 _NAME = re.compile(r"^[A-Za-z0-9_.@-]{2,60}$")
 
 
@@ -48,15 +50,15 @@ async def user_add(request: web.Request) -> web.StreamResponse:
     password, repeat = form.get("password", ""), form.get("password_repeat", "")
     errors: list[str] = []
     if not _NAME.match(name):
-        errors.append("User name must be 2-60 letters, digits, _ . @ or -.")
+        errors.append(_("User name must be 2-60 letters, digits, _ . @ or -."))
     if role not in ROLES:
-        errors.append("Choose a role: admin or editor.")
+        errors.append(_(CHOOSE_ROLE))
     try:
         check_password_policy(password)
     except PasswordPolicyError as error:
-        errors.append(f"Password: {error}.")
+        errors.append(_("Password: %(problem)s.") % {"problem": error})
     if password != repeat:
-        errors.append("The two passwords differ.")
+        errors.append(_("The two passwords differ."))
     safe_form = {"name": name, "role": role}
     if errors:
         return await _render(request, errors=errors, form=safe_form, status=400)
@@ -66,8 +68,9 @@ async def user_add(request: web.Request) -> web.StreamResponse:
         async with services.db.transaction() as session:
             await create_user(session, name=name, role=role, password_hash=hashed, now=services.clock.now())
             audit(request, session, "console.user_added", name, role=role)
-    except UserExistsError as error:
-        return await _render(request, errors=[str(error)], form=safe_form, status=400)
+    except UserExistsError:
+        message = _("A console user named %(name)s already exists.") % {"name": name}
+        return await _render(request, errors=[message], form=safe_form, status=400)
     raise redirect(request, "/users", "user_added")
 
 
@@ -78,17 +81,17 @@ async def user_update(request: web.Request) -> web.StreamResponse:
     posted = await request.post()
     role = str(posted.get("role", ""))
     disabled = posted.get("disabled") == "on"
-    user_id = path_id(request, "user_id", "user")
+    user_id = path_id(request, "user_id", N_("No such user."))
     if role not in ROLES:
-        return await _render(request, errors=["Choose a role: admin or editor."], form={}, status=400)
+        return await _render(request, errors=[_(CHOOSE_ROLE)], form={}, status=400)
     if user_id == viewer.user_id and (disabled or role != "admin"):
         return await _render(
-            request, errors=["You cannot demote or disable yourself: ask another admin."], form={}, status=400
+            request, errors=[_("You cannot demote or disable yourself: ask another admin.")], form={}, status=400
         )
     async with services.db.transaction() as session:
         user = await session.get(ConsoleUser, user_id)
         if user is None:
-            raise web.HTTPNotFound(text="No such user.")
+            raise web.HTTPNotFound(text=_("No such user."))
         before = {"role": user.role, "disabled": user.disabled}
         user.role, user.disabled = role, disabled
         session.add(user)

@@ -9,6 +9,10 @@
   let lastChat = "";
   let lastSms = "";
   let timer = null;
+  // The page's words, translated on the server (see sandbox/page.py: script_texts).
+  const TEXTS = JSON.parse(el("texts").textContent);
+  const say = (name, values) => Object.entries(values || {}).reduce(
+    (text, [key, value]) => text.split("{" + key + "}").join(String(value)), TEXTS[name] || name);
 
   function node(tag, className, text) {
     const item = document.createElement(tag);
@@ -32,7 +36,7 @@
     const response = await fetch(path, options);
     let payload = {};
     try { payload = await response.json(); } catch (_error) { payload = {}; }
-    if (!response.ok) throw new Error(payload.error || ("HTTP " + response.status));
+    if (!response.ok) throw new Error(payload.error || say("http_error", { status: response.status }));
     return payload;
   }
 
@@ -43,11 +47,11 @@
   function renderFollowers(followers) {
     const list = el("followers");
     list.replaceChildren();
-    if (!followers.length) list.append(node("li", "muted", "No follower yet: create one below."));
+    if (!followers.length) list.append(node("li", "muted", say("no_followers")));
     for (const follower of followers) {
       const button = node("button", follower.openid === (current && current.openid) ? "current" : "");
       button.type = "button";
-      button.append(node("span", "", follower.label + (follower.subscribed ? "" : " (not following)")));
+      button.append(node("span", "", follower.label + (follower.subscribed ? "" : say("not_following_suffix"))));
       button.append(node("span", "detail", follower.openid));
       button.addEventListener("click", () => select(follower));
       const item = node("li");
@@ -76,10 +80,10 @@
     lastSms = key;
     const list = el("sms");
     list.replaceChildren();
-    if (!messages.length) list.append(node("li", "muted", "No SMS sent yet."));
+    if (!messages.length) list.append(node("li", "muted", say("no_sms")));
     for (const sms of messages) {
       const item = node("li");
-      item.append(node("span", "meta", sms.at + " to " + sms.to));
+      item.append(node("span", "meta", say("sms_to", { time: sms.at, phone: sms.to })));
       item.append(node("span", "detail", sms.text));
       list.append(item);
     }
@@ -96,7 +100,7 @@
       const bubble = node("div", "bubble");
       bubble.append(node("span", entry.kind === "news" ? "title" : "", entry.text));
       for (const line of entry.detail) bubble.append(node("span", "detail", line));
-      const who = { you: "you", reply: "reply", push: "push", system: "note" }[entry.source] || entry.source;
+      const who = { you: say("you"), reply: say("reply"), push: say("push"), system: say("note") }[entry.source] || entry.source;
       item.append(bubble, node("span", "meta", entry.time + " - " + who + " (" + entry.kind + ")"));
       chat.append(item);
     }
@@ -104,16 +108,16 @@
   }
 
   function updateHead() {
-    el("who").textContent = current ? current.label : "Pick or create a follower";
-    el("status").textContent = current ? current.openid + (current.subscribed ? " - following" : " - not following") : "";
+    el("who").textContent = current ? current.label : say("pick");
+    el("status").textContent = current ? current.openid + " - " + say(current.subscribed ? "following" : "not_following") : "";
     el("controls").hidden = !current;
   }
 
   function renderClock(clock) {
     if (!clock) return;
     el("clock-now").textContent = clock.now_china;
-    const pending = clock.takes_effect_in > 0 ? " - jumping ahead in " + clock.takes_effect_in.toFixed(1) + " s" : "";
-    el("clock-speed").textContent = (clock.speed === 1 ? "real speed" : clock.speed + "x real speed") + pending;
+    const pending = clock.takes_effect_in > 0 ? " - " + say("jumping", { seconds: clock.takes_effect_in.toFixed(1) }) : "";
+    el("clock-speed").textContent = (clock.speed === 1 ? say("real_speed") : say("speed", { speed: clock.speed })) + pending;
     el("advance-day").hidden = clock.controllable === false;
   }
 

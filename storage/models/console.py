@@ -22,6 +22,8 @@ class ConsoleUser(SQLModel, table=True):
     disabled: bool = Field(default=False)
     created_at: datetime = Field(sa_type=UTCDateTime)
     last_login_at: datetime | None = Field(default=None, sa_type=UTCDateTime, nullable=True)
+    # The language the person reads the console in: "zh_CN" (the default) or "en" (base.i18n.LOCALES).
+    locale: str = Field(default="zh_CN", max_length=16, sa_column_kwargs={"server_default": "zh_CN"})
 
 
 class WebSession(SQLModel, table=True):

@@ -54,11 +54,18 @@ def console_app(_mounted: tuple[web.Application, web.Application]) -> web.Applic
     return _mounted[1]
 
 
+# The behaviour tests read the console in English, as its messages are written; test_languages.py and
+# the browser walk check what a user sees by default, in Simplified Chinese.
+ENGLISH = {"Accept-Language": "en"}
+
+
 @pytest.fixture
 async def users(db: Database, clock: FakeClock) -> None:
     async with db.transaction() as session:
-        await create_user(session, name="alice", role="admin", password_hash=_hash(ADMIN_PASSWORD), now=clock.now())
-        await create_user(session, name="eddie", role="editor", password_hash=_hash(EDITOR_PASSWORD), now=clock.now())
+        for name, role, password in (("alice", "admin", ADMIN_PASSWORD), ("eddie", "editor", EDITOR_PASSWORD)):
+            await create_user(
+                session, name=name, role=role, password_hash=_hash(password), now=clock.now(), locale="en"
+            )
 
 
 # The CSRF token of each signed-in test client's session.
@@ -93,19 +100,19 @@ async def sign_in(client: TestClient[Any, Any], name: str, password: str) -> str
 
 @pytest.fixture
 async def anonymous(aiohttp_client: Any, console_root: web.Application) -> TestClient[Any, Any]:
-    client: TestClient[Any, Any] = await aiohttp_client(console_root)
+    client: TestClient[Any, Any] = await aiohttp_client(console_root, headers=ENGLISH)
     return client
 
 
 @pytest.fixture
 async def admin(aiohttp_client: Any, console_root: web.Application, users: None) -> TestClient[Any, Any]:
-    client: TestClient[Any, Any] = await aiohttp_client(console_root)
+    client: TestClient[Any, Any] = await aiohttp_client(console_root, headers=ENGLISH)
     _CSRF[client] = await sign_in(client, "alice", ADMIN_PASSWORD)
     return client
 
 
 @pytest.fixture
 async def editor(aiohttp_client: Any, console_root: web.Application, users: None) -> TestClient[Any, Any]:
-    client: TestClient[Any, Any] = await aiohttp_client(console_root)
+    client: TestClient[Any, Any] = await aiohttp_client(console_root, headers=ENGLISH)
     _CSRF[client] = await sign_in(client, "eddie", EDITOR_PASSWORD)
     return client

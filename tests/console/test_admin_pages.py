@@ -169,8 +169,9 @@ async def test_an_admin_cannot_demote_themself(admin: TestClient[Any, Any], db: 
 async def test_the_add_user_form_starts_at_the_least_privilege(admin: TestClient[Any, Any], db: Database) -> None:
     page = await (await admin.get("/console/users")).text()
     add_form = page[page.index("Add a user") :]
-    assert re.search(r'<select name="role">.*?<option selected>editor</option>', add_form, re.S)
-    assert "<option selected>admin</option>" not in add_form
+    # Options carry the role code as their value and its name, in the reader's language, as their text.
+    assert re.search(r'<select name="role">.*?<option value="editor" selected>editor</option>', add_form, re.S)
+    assert '<option value="admin" selected>' not in add_form
     # A form posted without a role (a script, an old page) makes an editor too, never an admin.
     added = await admin.post(
         "/console/users",

@@ -25,7 +25,7 @@ from sandbox.simulator import Simulator, add_sandbox_routes
 
 # Unique per run: the shared PostgreSQL test database may hold other runs' token rows for the default appid.
 APPID = "wx" + secrets.token_hex(8)
-AiohttpClient = Callable[[web.Application], Awaitable[TestClient[Any, Any]]]
+AiohttpClient = Callable[..., Awaitable[TestClient[Any, Any]]]
 
 
 @dataclass
@@ -122,5 +122,6 @@ async def sandbox(
         simulator = add_sandbox_routes(
             app, gateway_url="/wechat", account=account, fake=fake, clock=clock, sms_outbox=outbox
         )
-        client = await aiohttp_client(app)
+        # The API's messages follow the page's language; these tests read them in English.
+        client = await aiohttp_client(app, headers={"Accept-Language": "en"})
         yield Sandbox(client, gateway, fake, simulator)

@@ -137,7 +137,7 @@ async def test_the_sandbox_refuses_bad_advances_and_a_real_clock_cannot_be_moved
     uncontrolled = build_web_app(
         build_services(settings, db, clock), sandbox=Sandbox(FakeWeChat(), "http://127.0.0.1:9"), scheduler=False
     )
-    other = await aiohttp_client(uncontrolled)
+    other = await aiohttp_client(uncontrolled, headers={"Accept-Language": "en"})
     response = await other.post("/sandbox/api/clock/advance", json={"days": 1})
     assert response.status == 409 and "real clock" in (await response.json())["error"]
     assert (await (await other.get("/sandbox/api/clock")).json())["controllable"] is False

@@ -83,3 +83,46 @@ async def test_a_person_moves_the_demo_clock_a_day_ahead(
             )
         finally:
             await browser.close()
+
+
+@pytest.mark.parametrize(
+    ("browser_locale", "lang", "words"),
+    [
+        ("zh-CN", "zh-CN", ("粉丝模拟器", "暂无粉丝：请在下方新建。", "关注了公众号")),
+        (
+            "en-US",
+            "en",
+            ("Follower simulator", "No follower yet: create one below.", "followed the account"),
+        ),
+    ],
+)
+async def test_the_simulator_page_speaks_the_browsers_language(
+    sandbox: Sandbox, browser_locale: str, lang: str, words: tuple[str, str, str]
+) -> None:
+    playwright_api = pytest.importorskip("playwright.async_api")
+    if CHROMIUM is None:
+        pytest.skip("Chromium is not installed")
+    title, empty, followed = words
+    async with playwright_api.async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        try:
+            context = await browser.new_context(locale=browser_locale)
+            page = await context.new_page()
+            failures: list[str] = []
+            page.on("response", lambda got: failures.append(got.url) if got.status >= 400 else None)
+            await page.goto(str(sandbox.client.make_url("/sandbox/")))
+            assert await page.get_attribute("html", "lang") == lang
+            assert await page.inner_text("h1") == title
+            await page.get_by_text(empty).wait_for()
+            await page.click("#create-follower button[type=submit]")
+            await page.click("button[data-action=follow]")
+            chat = page.locator("#chat")
+            await chat.get_by_text(followed, exact=True).wait_for()
+            await chat.get_by_text("欢迎关注!").wait_for()  # the account's own words, as it wrote them
+            # The other language is one click away, and stays chosen.
+            other = "en" if lang == "zh-CN" else "zh_CN"
+            await page.click(f".languages a[href='?lang={other}']")
+            await page.wait_for_selector(f"html[lang={other.replace('_', '-')}]")
+            assert failures == []
+        finally:
+            await browser.close()

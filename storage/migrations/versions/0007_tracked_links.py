@@ -1,7 +1,7 @@
 """tracked links: clicks and the links' signing key
 
 Revision ID: 0007
-Revises: 0005
+Revises: 0006
 Create Date: 2026-12-05 05:30:00
 
 Clicks on `/l/<token>` links (storage.models.links.LinkClick), unique per delivery, link and visitor so
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0007"
-down_revision: str | None = "0005"
+down_revision: str | None = "0006"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -7,9 +7,11 @@ from typing import Any
 
 import pytest
 from aiohttp import web
+from sqlmodel import select
 
 from base.clock import FakeClock
 from storage.db import Database
+from storage.models.console import ConsoleUser
 from tests.console import seed
 from tests.console.browser.conftest import shot
 from tests.console.conftest import ADMIN_PASSWORD
@@ -48,6 +50,11 @@ async def test_admin_journey_through_the_console(
     runner_id, runner_profile = people[1]
     await seed.run(db, now, journey_id=journey_id, follower_id=runner_id, profile_id=runner_profile)
     await seed.person(db, now, openid="o9", phone=None, channel="kol")
+    # The admin reads the console as it comes: in Simplified Chinese (the fixture's users read English).
+    async with db.transaction() as session:
+        alice = (await session.exec(select(ConsoleUser).where(ConsoleUser.name == "alice"))).one()
+        alice.locale = "zh_CN"
+        session.add(alice)
     server = await aiohttp_server(console_root, host="127.0.0.1")
     base = f"http://127.0.0.1:{server.port}"
     page = browser_page
@@ -57,17 +64,17 @@ async def test_admin_journey_through_the_console(
     # The engine panel: no scheduler runs in this console-only app, and the held push is counted.
     engine = page.locator("#engine")
     await engine.wait_for()
-    assert "No scheduler is running" in await engine.inner_text()
+    assert "调度器未运行" in await engine.inner_text()
     assert await page.inner_text("#backlog-due") == "0"
     # The funnel chart is drawn on the dashboard.
     funnel = page.locator("#funnel svg")
     await funnel.wait_for()
     assert await funnel.locator("rect").count() == 4
-    assert "Repeat buyers" in (await funnel.text_content() or "")
+    assert "复购用户" in (await funnel.text_content() or "")
     await page.screenshot(path=str(shot("dashboard")), full_page=True)
 
     # A new template: the live preview follows the typing.
-    await page.click("nav >> text=Templates")
+    await page.click("nav >> text=消息模板")
     await page.click("#new-template")
     await page.fill("#template-name", "coupon_reminder")
     body = (
@@ -88,7 +95,7 @@ async def test_admin_journey_through_the_console(
     await page.click("#save-template")
     await page.wait_for_selector("#publish-template")
     await page.click("#publish-template")
-    await page.wait_for_selector("text=Published")
+    await page.wait_for_selector("text=已发布：之后的推送将使用此版本。")
 
     # An order import: upload, watch the progress bar reach the end, land on the report.
     export = tmp_path / "ExportOrderList.csv"
@@ -122,7 +129,7 @@ async def test_admin_journey_through_the_console(
     # A profile with a journey run opens and shows where the run stands.
     answer = await page.goto(f"{base}/console/profiles/{runner_profile}")
     assert answer is not None and answer.status == 200
-    runs = page.locator("section.card", has_text="Journey runs")
+    runs = page.locator("section.card", has_text="旅程记录")
     assert "onboarding v1" in await runs.inner_text()
     assert await runs.locator("td.run-step").count() == 1
     await page.screenshot(path=str(shot("profile-with-runs")), full_page=True)
