@@ -19,8 +19,9 @@ from sqlmodel import select as model_select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from base.clock import Clock
-from journeys.attribution import attribute_order, mark_refunded
+from journeys.attribution import mark_refunded
 from journeys.catalogue import LiveJourney, enabled_journeys, journeys_by_id
+from journeys.event_batch import ORDER_EVENTS, EventBatch
 from journeys.policy import DispatchPolicy
 from journeys.runner import advance_run
 from storage.db import Database
@@ -33,7 +34,6 @@ log = logging.getLogger(__name__)
 EVENTS = cast(Table, DomainEvent.__table__)  # type: ignore[attr-defined]
 FOLLOWERS = cast(Table, Follower.__table__)  # type: ignore[attr-defined]
 LINKS = cast(Table, FollowerLink.__table__)  # type: ignore[attr-defined]
-ORDER_EVENTS = frozenset({"first_purchase", "repeat_purchase"})
 # A purchase older than this when its event is processed starts no journey: importing a shop's order
 # history must not thank every buyer for last year's order. (Goals count only what happened after a
 # run began, and attribution only orders after a push.)
@@ -96,25 +96,6 @@ async def _linked_profiles(conn: AsyncConnection, profile_ids: set[int]) -> set[
     return set((await conn.execute(now_linked.union(once_linked))).scalars().all())
 
 
-async def _followers_of(session: AsyncSession, event: DomainEvent) -> list[Follower]:
-    if event.follower_id is not None:
-        follower = await session.get(Follower, event.follower_id)
-        return [follower] if follower is not None else []
-    if event.profile_id is None:
-        return []
-    statement = model_select(Follower).where(Follower.profile_id == event.profile_id)
-    return list((await session.exec(statement)).all())
-
-
-async def _active_runs(session: AsyncSession, follower_ids: list[int]) -> list[JourneyRun]:
-    if not follower_ids:
-        return []
-    statement = model_select(JourneyRun).where(
-        col(JourneyRun.follower_id).in_(follower_ids), JourneyRun.state == "active"
-    )
-    return list((await session.exec(statement)).all())
-
-
 class Enrolment:
     """Consumes domain events and moves runs forward; `policy` places planned pushes out of quiet hours."""
 
@@ -134,9 +115,9 @@ class Enrolment:
             report.passed_over = claimed - len(events)
             if not events:
                 return report
-            journeys = await enabled_journeys(session)
+            batch = await EventBatch.load(session, events, await enabled_journeys(session), self.attribution_days)
             for event in events:
-                await self._handle(session, event, journeys, now, report)
+                await self._handle(session, event, batch, now, report)
         return report
 
     async def drain_events(self, batch: int = 200) -> EnrolmentReport:
@@ -153,45 +134,54 @@ class Enrolment:
         self,
         session: AsyncSession,
         event: DomainEvent,
-        journeys: list[LiveJourney],
+        batch: EventBatch,
         now: datetime,
         report: EnrolmentReport,
     ) -> None:
-        followers = await _followers_of(session, event)
+        followers = batch.followers_of(event)
         follower_ids = [f.id for f in followers if f.id is not None]
         payload: dict[str, Any] = dict(event.payload or {})
         if event.kind in ("unfollowed", "consent_withdrawn"):
-            await self._stop_follower(session, event.kind, follower_ids, now, report)
+            await self._stop_follower(session, event.kind, batch, follower_ids, now, report)
             return
-        credited = event.kind in ORDER_EVENTS and await attribute_order(session, event, self.attribution_days, now)
+        credited = event.kind in ORDER_EVENTS and await batch.credits.credit(session, event, now)
         report.attributed += int(credited)
         if event.kind == "order_refunded":
             await mark_refunded(session, payload)
-        await self._check_goals(session, event, payload, follower_ids, now, report)
+        await self._check_goals(session, event, payload, batch, follower_ids, now, report)
         if event.kind in ORDER_EVENTS and event.occurred_at < now - ORDER_ENROLS_WITHIN:
             report.old_purchases += 1
             return
-        for journey in journeys:
+        for journey in batch.journeys:
             if event.kind == NO_PURCHASE:
                 if payload.get("journey_id") != journey.id:
                     continue
             elif not journey.definition.trigger.matches_event(event.kind, payload):
                 continue
             for follower in followers:
-                if await self._enrol(session, journey, follower, event, now):
+                if await self._enrol(session, journey, batch, follower, event, now):
                     report.enrolled += 1
 
     async def _stop_follower(
-        self, session: AsyncSession, kind: str, follower_ids: list[int], now: datetime, report: EnrolmentReport
+        self,
+        session: AsyncSession,
+        kind: str,
+        batch: EventBatch,
+        follower_ids: list[int],
+        now: datetime,
+        report: EnrolmentReport,
     ) -> None:
         # Unfollowing ends everything (WeChat delivers nothing to a non-follower); withdrawing consent
         # stops marketing only: service notices (order shipped...) still go.
         purposes = ("marketing", "service") if kind == "unfollowed" else ("marketing",)
+        # The pushes earlier events of this batch planned are still in the session: the cancelling UPDATE
+        # below goes around the ORM, so they must be in the database first.
+        await session.flush()
         conn = await session.connection()
         for follower_id in follower_ids:
             cancelled = await cancel_open_pushes(conn, now=now, follower_id=follower_id, reason=kind, purposes=purposes)
             report.cancelled_pushes += len(cancelled)
-        for run in await _active_runs(session, follower_ids):
+        for run in batch.active_runs(follower_ids):
             run.state, run.end_reason, run.ended_at, run.resume_at = "exited", kind, now, None
             session.add(run)
             report.exited += 1
@@ -201,18 +191,18 @@ class Enrolment:
         session: AsyncSession,
         event: DomainEvent,
         payload: dict[str, Any],
+        batch: EventBatch,
         follower_ids: list[int],
         now: datetime,
         report: EnrolmentReport,
     ) -> None:
         kind = event.kind
         # Only what happened after a run began reaches its goal (an imported old order does not).
-        runs = [run for run in await _active_runs(session, follower_ids) if run.entered_at <= event.occurred_at]
-        definitions = await journeys_by_id(session, {run.journey_id for run in runs})
+        runs = [run for run in batch.active_runs(follower_ids) if run.entered_at <= event.occurred_at]
         reached = [
             run
             for run in runs
-            if (journey := definitions.get(run.journey_id)) is not None
+            if (journey := batch.definitions.get(run.journey_id)) is not None
             and journey.definition.goal is not None
             and journey.definition.goal.matches_event(kind, payload)
         ]
@@ -222,6 +212,7 @@ class Enrolment:
             session.add(run)
             report.goals_reached += 1
         if reached:
+            await session.flush()  # as in _stop_follower: the UPDATE must see this batch's pushes
             conn = await session.connection()
             cancelled = await cancel_open_pushes(
                 conn, now=now, run_ids=[r.id for r in reached if r.id is not None], reason="journey goal reached"
@@ -229,18 +220,17 @@ class Enrolment:
             report.cancelled_pushes += len(cancelled)
 
     async def _enrol(
-        self, session: AsyncSession, journey: LiveJourney, follower: Follower, event: DomainEvent, now: datetime
+        self,
+        session: AsyncSession,
+        journey: LiveJourney,
+        batch: EventBatch,
+        follower: Follower,
+        event: DomainEvent,
+        now: datetime,
     ) -> bool:
         if follower.id is None or follower.status != "subscribed":
             return False
-        previous = (
-            await session.exec(
-                model_select(JourneyRun)
-                .where(JourneyRun.journey_id == journey.id, JourneyRun.follower_id == follower.id)
-                .order_by(col(JourneyRun.id).desc())
-                .limit(1)
-            )
-        ).first()
+        previous = batch.latest_run(journey.id, follower.id)
         if previous is not None:
             if previous.state == "active":
                 return False
@@ -252,6 +242,7 @@ class Enrolment:
             context={"event": event.kind, **dict(event.payload or {})}, entered_at=now,
         )  # fmt: skip
         session.add(run)
+        batch.started(run)
         await advance_run(session, run, journey, now, self.policy)
         session.add(run)
         return True

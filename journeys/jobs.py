@@ -34,9 +34,10 @@ log = logging.getLogger(__name__)
 # (a backlog an import created) goes on at the next tick: a run never outlasts the stall check
 # (journeys.scheduler), and between its short transactions other writers get their turn.
 SLICE_SECONDS = 3.0
-# Domain events handled per transaction: small, because on SQLite a transaction that wrote holds the
-# only write lock until it commits, and callbacks wait behind it.
-EVENTS_PER_TRANSACTION = 50
+# Domain events handled per transaction: on SQLite a transaction that wrote holds the only write lock
+# until it commits, and callbacks wait behind it. A batch reads what its events need up front
+# (journeys.event_batch), so 100 events take a few tens of milliseconds.
+EVENTS_PER_TRANSACTION = 100
 DUE_RUNS_PER_TRANSACTION = 100
 
 

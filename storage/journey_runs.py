@@ -1,0 +1,74 @@
+"""Reads of journey runs, followers and sent pushes for a whole batch of domain events at once.
+
+Enrolment handles its events in batches; these read in one statement each what the batch's events
+need (instead of a few statements per event), as ORM objects of the caller's session, so what the
+batch then changes is written back by that session.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from datetime import datetime
+
+from sqlalchemy import func
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from storage.models.core import Follower
+from storage.models.pushes import JourneyRun, Push, PushAttribution
+
+
+async def followers_by_ids(session: AsyncSession, ids: Collection[int]) -> list[Follower]:
+    if not ids:
+        return []
+    return list((await session.exec(select(Follower).where(col(Follower.id).in_(sorted(ids))))).all())
+
+
+async def followers_of_profiles(session: AsyncSession, profile_ids: Collection[int]) -> list[Follower]:
+    """Followers now linked to any of these profiles, in id order."""
+    if not profile_ids:
+        return []
+    statement = select(Follower).where(col(Follower.profile_id).in_(sorted(profile_ids))).order_by(col(Follower.id))
+    return list((await session.exec(statement)).all())
+
+
+async def latest_runs(session: AsyncSession, follower_ids: Collection[int]) -> list[JourneyRun]:
+    """Each follower's latest run in every journey it ever entered (its active one, if any, is its latest:
+    a follower has at most one active run per journey, and nothing enrols it again while that lasts)."""
+    if not follower_ids:
+        return []
+    latest = (
+        select(func.max(JourneyRun.id))
+        .where(col(JourneyRun.follower_id).in_(sorted(follower_ids)))
+        .group_by(col(JourneyRun.journey_id), col(JourneyRun.follower_id))
+    )
+    return list((await session.exec(select(JourneyRun).where(col(JourneyRun.id).in_(latest)))).all())
+
+
+async def sent_pushes_of_profiles(
+    session: AsyncSession, profile_ids: Collection[int], *, since: datetime, until: datetime
+) -> list[Push]:
+    """Pushes sent to these profiles' followers between `since` and `until`, latest first."""
+    if not profile_ids:
+        return []
+    statement = (
+        select(Push)
+        .where(
+            col(Push.profile_id).in_(sorted(profile_ids)),
+            Push.status == "sent",
+            col(Push.sent_at) >= since,
+            col(Push.sent_at) <= until,
+        )
+        .order_by(col(Push.sent_at).desc(), col(Push.id).desc())
+    )
+    return list((await session.exec(statement)).all())
+
+
+async def credited_orders(session: AsyncSession, order_nos: Collection[str]) -> set[tuple[str, str]]:
+    """(platform, order number) of these orders already credited to a push."""
+    if not order_nos:
+        return set()
+    statement = select(PushAttribution.platform, PushAttribution.order_no).where(
+        col(PushAttribution.order_no).in_(sorted(order_nos))
+    )
+    return {(platform, order_no) for platform, order_no in (await session.exec(statement)).all()}
