@@ -44,6 +44,10 @@ ProgressCallback = Callable[[int, int, int], None]
 RejectsCallback = Callable[[FileReport, list[str], list[RejectedRow]], None]
 # Orders per batch: large batches amortise round trips; memory stays small.
 BATCH_SIZE = 5_000
+# On SQLite a waiting writer (a callback's group commit, a job) gets its turn only between two batches
+# (orders.transactions commits as soon as one waits), so a batch is as long as it may wait: writing 5,000
+# orders kept callbacks waiting up to a second and more under a 1M-row import.
+SQLITE_BATCH_SIZE = 1_000
 # Profile chunks re-scored at once on PostgreSQL after the orders are in (one per core of the machine it
 # was tuned on).
 REFRESH_WORKERS = 2
@@ -60,7 +64,7 @@ class ImportOptions:
     mapping: Preset | None = None
     dry_run: bool = False
     actor: str = ""
-    batch_size: int = BATCH_SIZE
+    batch_size: int | None = None  # orders per batch; None: SQLITE_BATCH_SIZE on SQLite, else BATCH_SIZE
     # A transaction takes more batches until it has been open this long (see orders.transactions).
     commit_seconds: float = COMMIT_SECONDS
     # Files at least this big are read in a worker process (see orders.feed).
@@ -147,7 +151,7 @@ async def import_file(
             path=path,
             platform=chosen.platform,
             mapping=chosen.mapping,
-            batch_size=chosen.batch_size,
+            batch_size=chosen.batch_size or (BATCH_SIZE if db.is_postgres else SQLITE_BATCH_SIZE),
             dialect=db.dialect,
             data_key=settings.data_key,
             erased=erased.hashes,
