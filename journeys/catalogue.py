@@ -70,3 +70,16 @@ async def published_template(session: AsyncSession, name: str) -> PublishedTempl
     if template is None or template.current_version_id is None:
         return None
     return PublishedTemplate(template.current_version_id, template.kind, template.purpose)
+
+
+class PublishedTemplates:
+    """Published templates looked up once per name: a transaction that plans many pushes of the same
+    few templates asks the database once for each."""
+
+    def __init__(self) -> None:
+        self._found: dict[str, PublishedTemplate | None] = {}
+
+    async def get(self, session: AsyncSession, name: str) -> PublishedTemplate | None:
+        if name not in self._found:
+            self._found[name] = await published_template(session, name)
+        return self._found[name]

@@ -20,11 +20,12 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from base.clock import Clock
 from journeys.attribution import mark_refunded
-from journeys.catalogue import LiveJourney, enabled_journeys, journeys_by_id
+from journeys.catalogue import LiveJourney, PublishedTemplates, enabled_journeys, journeys_by_id
 from journeys.event_batch import ORDER_EVENTS, EventBatch
 from journeys.policy import DispatchPolicy
 from journeys.runner import advance_run
 from storage.db import Database
+from storage.journey_runs import followers_by_ids, profiles_by_ids
 from storage.models.core import DomainEvent, Follower
 from storage.models.identity import FollowerLink
 from storage.models.pushes import JourneyRun
@@ -243,7 +244,7 @@ class Enrolment:
         )  # fmt: skip
         session.add(run)
         batch.started(run)
-        await advance_run(session, run, journey, now, self.policy)
+        await advance_run(session, run, journey, now, self.policy, batch.templates)
         session.add(run)
         return True
 
@@ -260,12 +261,18 @@ class Enrolment:
             )
             runs = list((await session.exec(statement)).all())
             definitions = await journeys_by_id(session, {run.journey_id for run in runs})
+            # Into the session in two statements, where each run's steps would read them one by one (held
+            # here: the session's identity map keeps only objects someone refers to).
+            followers = await followers_by_ids(session, {run.follower_id for run in runs})
+            linked = {f.profile_id for f in followers if f.profile_id is not None}
+            profiles = await profiles_by_ids(session, linked)  # noqa: F841 - held, see above
+            templates = PublishedTemplates()
             for run in runs:
                 journey = definitions.get(run.journey_id)
                 if journey is None:
                     run.state, run.end_reason, run.ended_at, run.resume_at = "exited", "journey deleted", now, None
                 else:
                     # Continue from the planned moment, not from when this job happened to run.
-                    await advance_run(session, run, journey, run.resume_at or now, self.policy)
+                    await advance_run(session, run, journey, run.resume_at or now, self.policy, templates)
                 session.add(run)
         return len(runs)

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from journeys.attribution import OrderCredits
-from journeys.catalogue import LiveJourney, journeys_by_id
+from journeys.catalogue import LiveJourney, PublishedTemplates, journeys_by_id
 from storage.journey_runs import followers_by_ids, followers_of_profiles, latest_runs
 from storage.models.core import DomainEvent, Follower
 from storage.models.pushes import JourneyRun
@@ -30,6 +30,7 @@ class EventBatch:
         self.journeys = journeys  # enabled ones, which events may enrol into
         self.definitions: dict[int, LiveJourney] = {j.id: j for j in journeys}
         self.credits = OrderCredits(0)
+        self.templates = PublishedTemplates()
         self._by_id: dict[int, Follower] = {}
         self._by_profile: dict[int, list[Follower]] = defaultdict(list)
         self._latest: dict[int, dict[int, JourneyRun]] = defaultdict(dict)  # follower -> journey -> run

@@ -13,7 +13,7 @@ from datetime import datetime
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from content.model import BranchStep, ExitStep, FollowerFacts, SendStep, WaitStep
-from journeys.catalogue import LiveJourney, published_template
+from journeys.catalogue import LiveJourney, PublishedTemplates
 from journeys.policy import DispatchPolicy, PushView, next_send_time
 from storage.models.core import Follower, Profile
 from storage.models.pushes import JourneyRun, Push
@@ -43,8 +43,9 @@ async def _plan_send(
     follower: Follower,
     at: datetime,
     policy: DispatchPolicy,
+    templates: PublishedTemplates,
 ) -> None:
-    template = await published_template(session, step.template)
+    template = await templates.get(session, step.template)
     window = journey.definition.send_window
     expires_at = at + step.expires_after
     context = {"trigger": run.context, "store_link": step.store_link, "coupon_pool": step.coupon_pool}
@@ -74,9 +75,19 @@ def _end(run: JourneyRun, state: str, reason: str, at: datetime) -> None:
 
 
 async def advance_run(
-    session: AsyncSession, run: JourneyRun, journey: LiveJourney, at: datetime, policy: DispatchPolicy
+    session: AsyncSession,
+    run: JourneyRun,
+    journey: LiveJourney,
+    at: datetime,
+    policy: DispatchPolicy,
+    templates: PublishedTemplates | None = None,
 ) -> None:
-    """Run steps from `run.step_id` at time `at` until the run waits or ends. Caller commits."""
+    """Run steps from `run.step_id` at time `at` until the run waits or ends. Caller commits.
+
+    `templates` keeps the templates looked up across the runs of one transaction; the follower (and its
+    profile, for branches) are read through the session, so a caller that loaded them already pays nothing.
+    """
+    templates = templates or PublishedTemplates()
     follower = await session.get(Follower, run.follower_id)
     if follower is None:
         _end(run, "exited", "follower no longer exists", at)
@@ -94,8 +105,9 @@ async def advance_run(
             return
         step = definition.step(step_id)
         if isinstance(step, SendStep):
-            await session.flush()  # the run needs its id before its pushes point at it
-            await _plan_send(session, run, journey, step, order.index(step.id), follower, at, policy)
+            if run.id is None:
+                await session.flush()  # a new run needs its id before its pushes point at it
+            await _plan_send(session, run, journey, step, order.index(step.id), follower, at, policy, templates)
             step_id = definition.next_step_id(step.id)
         elif isinstance(step, WaitStep):
             run.step_id = definition.next_step_id(step.id) or ""

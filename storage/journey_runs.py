@@ -14,7 +14,7 @@ from sqlalchemy import func
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from storage.models.core import Follower
+from storage.models.core import Follower, Profile
 from storage.models.pushes import JourneyRun, Push, PushAttribution
 
 
@@ -22,6 +22,12 @@ async def followers_by_ids(session: AsyncSession, ids: Collection[int]) -> list[
     if not ids:
         return []
     return list((await session.exec(select(Follower).where(col(Follower.id).in_(sorted(ids))))).all())
+
+
+async def profiles_by_ids(session: AsyncSession, ids: Collection[int]) -> list[Profile]:
+    if not ids:
+        return []
+    return list((await session.exec(select(Profile).where(col(Profile.id).in_(sorted(ids))))).all())
 
 
 async def followers_of_profiles(session: AsyncSession, profile_ids: Collection[int]) -> list[Follower]:
