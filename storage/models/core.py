@@ -145,7 +145,14 @@ class DomainEvent(SQLModel, table=True):
 
     __tablename__ = "domain_events"
     __table_args__ = (
-        Index("ix_domain_events_unprocessed", "processed_at", "id"),
+        # The queue: only the waiting events, by id (claimed oldest first). A full index of processed_at
+        # made PostgreSQL read and sort every waiting event per claim after a big import.
+        Index(
+            "ix_domain_events_waiting",
+            "id",
+            sqlite_where=text("processed_at IS NULL"),
+            postgresql_where=text("processed_at IS NULL"),
+        ),
         # Partial: imports write most events, and none of theirs has a follower (they are per profile).
         partial_index("ix_domain_events_follower_id", "follower_id"),
     )
