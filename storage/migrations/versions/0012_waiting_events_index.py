@@ -1,7 +1,7 @@
 """an index of only the domain events still waiting
 
-Revision ID: 0006
-Revises: 0005
+Revision ID: 0012
+Revises: 0011
 Create Date: 2026-12-05 05:20:00
 
 The scheduler claims waiting events in id order (`WHERE processed_at IS NULL ORDER BY id LIMIT n`). The
@@ -16,8 +16,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0006"
-down_revision: str | None = "0005"
+revision: str = "0012"
+down_revision: str | None = "0011"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
