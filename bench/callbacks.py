@@ -33,11 +33,10 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench.clicks import MODE as CLICK_MODE  # noqa: E402
 from bench.clicks import click_material  # noqa: E402
 from bench.processes import ServerGroup, free_port, load_average  # noqa: E402
 from bench.report import Measured, cell_line, ratios, summary  # noqa: E402
-from bench.signed_requests import MODES, RequestFactory, SafeModeSealer  # noqa: E402
+from bench.signed_requests import CLICK_MODE, MODES, RequestFactory, SafeModeSealer  # noqa: E402
 from bench.targets import TARGETS, BenchConfig, Target  # noqa: E402
 from bench.wrk_driver import find_wrk, run_cell  # noqa: E402
 

@@ -20,7 +20,6 @@ from base.link_tokens import LinkClaim, day_number, mint
 
 # The seed's keyword reply with three declared links.
 TEMPLATE = "kw_stores"
-MODE = "click"
 
 
 @dataclass(frozen=True)
