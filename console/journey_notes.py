@@ -15,6 +15,8 @@ from console.formatting import SHORT_DATETIME, china_time
 from content.preview import TimelineEntry
 
 _WAIT = re.compile(r"^wait until (?P<time>.+)$")
+_WAIT_CLICK = re.compile(r"^wait for a click until (?P<time>.+)$")
+_CLICKED = re.compile(r"^clicked (?P<step>\S+) within (?P<hours>\d+)h$")
 _BRANCH = re.compile(r"^(?P<condition>.+): (?P<answer>yes|no) -> (?P<target>\S+)$")
 _HORIZON = re.compile(r"^preview stops after (?P<days>\d+) days?$")
 
@@ -36,15 +38,25 @@ def preview_note(entry: TimelineEntry, locale: str) -> str:
     if entry.status == "expired":
         return _("expired: no window opened before it was dropped")
     if entry.status == "goal":
+        if "(a click)" in note:
+            return _("goal reached (a click): the journey ends")
         return _("goal reached (a purchase): the journey ends")
+    if (found := _WAIT_CLICK.match(note)) and entry.status == "waiting":
+        return _("wait for a click until %(time)s") % {"time": found["time"]}
     if entry.status == "exit":
         return _("the journey ends")
     if (found := _WAIT.match(note)) and entry.status == "waiting":
         return _("wait until %(time)s") % {"time": found["time"]}
     if (found := _BRANCH.match(note)) and entry.status == "branch":
         answer = _("yes") if found["answer"] == "yes" else _("no")
+        condition = found["condition"]
+        if clicked := _CLICKED.match(condition):
+            condition = _("clicked %(step)s within %(hours)s hours") % {
+                "step": clicked["step"],
+                "hours": clicked["hours"],
+            }
         return _("%(condition)s: %(answer)s → %(target)s") % {
-            "condition": found["condition"],
+            "condition": condition,
             "answer": answer,
             "target": found["target"],
         }

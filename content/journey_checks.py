@@ -72,6 +72,11 @@ def validate_journey(
             _check_send(step, ("steps", number), templates, pools, found)
         elif isinstance(step, WaitStep) and step.duration is not None and step.duration <= timedelta(0):
             found.add(("steps", number, "duration"), "a wait must last longer than zero")
+        elif isinstance(step, BranchStep) and step.condition.kind == "clicked":
+            at = ("steps", number, "condition", "step")
+            _check_click_step(journey, str(step.condition.step), at, "the branch", found)
+    if journey.goal is not None and journey.goal.kind == "clicked" and journey.goal.step is not None:
+        _check_click_step(journey, journey.goal.step, ("goal", "step"), "the goal", found)
     if (
         journey.goal is not None
         and journey.goal.kind == "purchase"
@@ -83,6 +88,19 @@ def validate_journey(
     ):
         found.add(("goal",), "the goal (a purchase) is reached by the trigger itself: the journey would end at once")
     return (None if found.issues else journey), found.issues
+
+
+def _check_click_step(
+    journey: JourneyDefinition, step_id: str, at: tuple[str | int, ...], who: str, found: _Findings
+) -> None:
+    """A click is on a message: the step a click condition or goal names must be a send step."""
+    if not journey.has_step(step_id):
+        sends = ", ".join(s.id for s in journey.send_steps()) or "none"
+        found.add(at, f"{who} waits for a click on step {step_id!r}, which does not exist (send steps: {sends})")
+        return
+    named = journey.step(step_id)
+    if not isinstance(named, SendStep):
+        found.add(at, f"{who} waits for a click on {named.type} step {step_id!r}: only send steps have links")
 
 
 def _check_targets(journey: JourneyDefinition, index: Mapping[str, int], found: _Findings) -> bool:

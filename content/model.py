@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, field_validator, model_validator
 
 from content.send_rules import QuietHours, next_time_of_day, parse_time_of_day
 
@@ -126,21 +126,72 @@ class FollowerFacts:
     segment: str = "prospect"
     tags: Sequence[str] = field(default_factory=tuple)
     channel: str | None = None
+    # Send steps whose message the follower opened a link of, within the window a `clicked` branch
+    # asks about (the runner and the preview decide this; the condition only reads it).
+    clicked_steps: frozenset[str] = frozenset()
+
+
+# A click window longer than a month is not "reacting to a message" any more.
+MAX_CLICK_HOURS = 720
 
 
 class Condition(_Strict):
-    """A branch test: has_purchased, or the segment / a tag / the channel being one of `values`."""
+    """A branch test: has_purchased; the segment / a tag / the channel being one of `values`; or
+    `clicked`: the follower opened a link of send step `step` within `hours` of that message's delivery.
 
-    kind: Literal["has_purchased", "segment", "tag", "channel"]
+    A `clicked` branch is decided only once it is known: at the click, or when the window has closed.
+    """
+
+    kind: Literal["has_purchased", "segment", "tag", "channel", "clicked"]
     values: tuple[str, ...] = ()
+    step: str | None = None
+    hours: int | None = None
+
+    @field_validator("hours", mode="before")
+    @classmethod
+    def _whole_hours(cls, value: Any) -> Any:
+        # One plain sentence, on the `hours` field itself, instead of pydantic's int-parsing message.
+        if value is None:
+            return None
+        if isinstance(value, str) and value.strip().isdigit():
+            value = int(value.strip())
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ValueError(f"a whole number of hours, got {value!r}")
+        if not 1 <= value <= MAX_CLICK_HOURS:
+            raise ValueError(f"must be 1 to {MAX_CLICK_HOURS} hours, got {value}")
+        return value
 
     @model_validator(mode="after")
     def _needs_values(self) -> Condition:
+        if self.kind == "clicked":
+            if not self.step:
+                raise ValueError("condition clicked needs `step` (the send step whose links count)")
+            if self.hours is None:
+                raise ValueError("condition clicked needs `hours` (how long after that step's delivery)")
+            if self.values:
+                raise ValueError("condition clicked takes `step` and `hours`, not `values`")
+            return self
+        if self.step is not None or self.hours is not None:
+            raise ValueError(f"condition {self.kind} takes no `step` or `hours` (only clicked does)")
         if self.kind != "has_purchased" and not self.values:
             raise ValueError(f"condition {self.kind} needs `values` (one or more)")
         return self
 
+    @property
+    def window(self) -> timedelta:
+        """How long after the step's delivery a click still counts (clicked only)."""
+        return timedelta(hours=self.hours or 0)
+
+    def describe(self) -> str:
+        """The condition in one line, as the preview and the console show it."""
+        if self.kind == "clicked":
+            return f"clicked {self.step} within {self.hours}h"
+        values = f" {', '.join(self.values)}" if self.values else ""
+        return f"{self.kind}{values}"
+
     def holds(self, facts: FollowerFacts) -> bool:
+        if self.kind == "clicked":
+            return str(self.step) in facts.clicked_steps
         if self.kind == "has_purchased":
             return facts.has_purchased
         if self.kind == "segment":
@@ -210,18 +261,41 @@ Step = Annotated[SendStep | WaitStep | BranchStep | ExitStep, Field(discriminato
 
 
 class Goal(_Strict):
-    """Reaching the goal ends the journey at once (e.g. a purchase ends a conversion journey)."""
+    """Reaching the goal ends the journey at once (e.g. a purchase ends a conversion journey).
 
-    kind: Literal["purchase", "phone_bound", "segment_entered"]
+    `clicked`: the follower opened a link of one of this journey's messages (of send step `step`, and
+    of the link whose target is `link`, when given).
+    """
+
+    kind: Literal["purchase", "phone_bound", "segment_entered", "clicked"]
     segment: str | None = None
+    step: str | None = None
+    link: str | None = None
 
     @model_validator(mode="after")
     def _needs_segment(self) -> Goal:
         if self.kind == "segment_entered" and not self.segment:
             raise ValueError("goal segment_entered needs `segment`")
+        if self.kind != "clicked" and (self.step is not None or self.link is not None):
+            raise ValueError(f"goal {self.kind} takes no `step` or `link` (only clicked does)")
+        if self.link is not None and not self.link.startswith("https://"):
+            raise ValueError(f"goal clicked: `link` is the link's https target, got {self.link[:60]!r}")
         return self
 
-    def matches_event(self, kind: str, payload: dict[str, Any]) -> bool:
+    def describe(self) -> str:
+        if self.kind == "clicked":
+            where = f" {self.step}" if self.step else ""
+            return f"clicked{where}" + (f" {self.link}" if self.link else "")
+        return self.kind + (f" {self.segment}" if self.segment else "")
+
+    def matches_event(self, kind: str, payload: dict[str, Any], journey_id: int | None = None) -> bool:
+        """Whether a domain event reaches the goal; a click counts only on the journey's own messages."""
+        if self.kind == "clicked":
+            if kind != "link_clicked" or journey_id is None or payload.get("journey_id") != journey_id:
+                return False
+            if self.step is not None and payload.get("step") != self.step:
+                return False
+            return self.link is None or payload.get("target") == self.link
         if self.kind == "purchase":
             return kind in {"first_purchase", "repeat_purchase", "order_completed"}
         if self.kind == "phone_bound":

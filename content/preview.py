@@ -6,6 +6,10 @@ opens 1 minute / 3 sends, each message from the follower 48 hours / 5 sends); ma
 hours; a push with no window is held until the follower's next message, or dropped when it expires
 first. Service templates go out as template messages, which need no window. The console and
 `scrm journeys preview` show the same timeline.
+
+Clicks are given per send step, as hours after that step's delivery: a `clicked` branch then waits, as
+the runner does, until the click or until its window has closed, and a `clicked` goal ends the journey
+at the click.
 """
 
 from __future__ import annotations
@@ -48,6 +52,8 @@ class PreviewInput:
     messages_at: Sequence[datetime] = ()
     facts: FollowerFacts = field(default_factory=FollowerFacts)
     purchase_at: datetime | None = None  # reaches a purchase goal and turns has_purchased true
+    # Send step id -> hours after its delivery at which the follower opens one of its links.
+    clicks: Mapping[str, float] = field(default_factory=dict)
     horizon: timedelta = DEFAULT_HORIZON
     render: Callable[[SendStep], str] | None = None
 
@@ -60,6 +66,10 @@ class _Sim:
     follow_at: datetime | None
     # Customer-service messages delivered so far: (when, which window carried it).
     sent: list[tuple[datetime, str]] = field(default_factory=list)
+    # When each send step's message was last delivered (a step never delivered is absent).
+    delivered: dict[str, datetime] = field(default_factory=dict)
+    # When a send step's undelivered message is dropped: the runner knows "not clicked" only then.
+    dropped: dict[str, datetime] = field(default_factory=dict)
 
     def window_at(self, moment: datetime) -> WindowState:
         last_message = max((m for m in self.messages if m <= moment), default=None)
@@ -133,6 +143,29 @@ def _deliver(sim: _Sim, step: SendStep, info: TemplateInfo | None, at: datetime)
     return TimelineEntry(at, step.id, "expired", note, step.template, "customer_service", None, text)
 
 
+def _click_at(sim: _Sim, step: SendStep, entry: TimelineEntry) -> datetime | None:
+    """Record a delivery; when the follower opens its link (None: never, or it was not delivered)."""
+    if entry.delivered_at is None:
+        sim.delivered.pop(step.id, None)
+        sim.dropped[step.id] = entry.at + step.expires_after
+        return None
+    sim.delivered[step.id] = entry.delivered_at
+    hours = sim.inputs.clicks.get(step.id)
+    return None if hours is None else entry.delivered_at + timedelta(hours=hours)
+
+
+def _click_branch(sim: _Sim, step_id: str, window: timedelta, now: datetime) -> tuple[bool, datetime]:
+    """A `clicked` branch: (clicked?, when that is known), as journeys.runner decides it."""
+    delivered = sim.delivered.get(step_id)
+    if delivered is None:
+        return False, max(now, sim.dropped.get(step_id, now))  # never delivered: nothing to click
+    hours = sim.inputs.clicks.get(step_id)
+    click = delivered + timedelta(hours=hours) if hours is not None else None
+    if click is not None and click <= delivered + window:
+        return True, max(now, click)
+    return False, max(now, delivered + window)
+
+
 def preview_timeline(inputs: PreviewInput) -> list[TimelineEntry]:
     """The timeline of one follower through a journey (see the module docstring)."""
     journey = inputs.journey
@@ -145,36 +178,54 @@ def preview_timeline(inputs: PreviewInput) -> list[TimelineEntry]:
         start if follows else None,
     )
     purchase_at = utc(inputs.purchase_at) if inputs.purchase_at is not None else None
-    goal_on_purchase = journey.goal is not None and journey.goal.kind == "purchase"
+    goal = journey.goal
+    # When the goal is reached, as far as is known yet (a click goal becomes known at a delivery).
+    goal_at = purchase_at if goal is not None and goal.kind == "purchase" else None
+    goal_note = "goal reached (a purchase): the journey ends"
     entries: list[TimelineEntry] = []
     now = start
     step_id: str | None = journey.first_step.id
     while step_id is not None:
-        if goal_on_purchase and purchase_at is not None and purchase_at <= now:
-            entries.append(TimelineEntry(purchase_at, step_id, "goal", "goal reached (a purchase): the journey ends"))
+        if goal_at is not None and goal_at <= now:
+            entries.append(TimelineEntry(goal_at, step_id, "goal", goal_note))
             break
         if now > start + inputs.horizon or len(entries) >= MAX_ENTRIES:
             entries.append(TimelineEntry(now, step_id, "stopped", f"preview stops after {inputs.horizon.days} days"))
             break
         step = journey.step(step_id)
         if isinstance(step, SendStep):
-            entries.append(_deliver(sim, step, inputs.templates.get(step.template), now))
+            entry = _deliver(sim, step, inputs.templates.get(step.template), now)
+            entries.append(entry)
+            click = _click_at(sim, step, entry)
+            counts = goal is not None and goal.kind == "clicked" and goal.step in (None, step.id)
+            if counts and click is not None and (goal_at is None or click < goal_at):
+                goal_at, goal_note = click, "goal reached (a click): the journey ends"
         elif isinstance(step, WaitStep):
             resume = step.resume_at(now)
-            if goal_on_purchase and purchase_at is not None and now < purchase_at <= resume:
-                entries.append(
-                    TimelineEntry(purchase_at, step.id, "goal", "goal reached (a purchase): the journey ends")
-                )
+            if goal_at is not None and now < goal_at <= resume:
+                entries.append(TimelineEntry(goal_at, step.id, "goal", goal_note))
                 break
             entries.append(TimelineEntry(now, step.id, "waiting", f"wait until {_fmt(resume)}"))
             now = resume
+        elif isinstance(step, BranchStep) and step.condition.kind == "clicked":
+            clicked, decided = _click_branch(sim, step.condition.step or "", step.condition.window, now)
+            if decided > now:
+                if goal_at is not None and now < goal_at <= decided:
+                    entries.append(TimelineEntry(goal_at, step.id, "goal", goal_note))
+                    break
+                entries.append(TimelineEntry(now, step.id, "waiting", f"wait for a click until {_fmt(decided)}"))
+                now = decided
+            target = step.then if clicked else step.otherwise
+            note = f"{step.condition.describe()}: {'yes' if clicked else 'no'} -> {target}"
+            entries.append(TimelineEntry(now, step.id, "branch", note))
+            step_id = target
+            continue
         elif isinstance(step, BranchStep):
             bought = inputs.facts.has_purchased or (purchase_at is not None and purchase_at <= now)
             facts = FollowerFacts(bought, inputs.facts.segment, inputs.facts.tags, inputs.facts.channel)
             holds = step.condition.holds(facts)
             target = step.then if holds else step.otherwise
-            values = f" {', '.join(step.condition.values)}" if step.condition.values else ""
-            note = f"{step.condition.kind}{values}: {'yes' if holds else 'no'} -> {target}"
+            note = f"{step.condition.describe()}: {'yes' if holds else 'no'} -> {target}"
             entries.append(TimelineEntry(now, step.id, "branch", note))
             step_id = target
             continue

@@ -10,37 +10,34 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Table, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection
-from sqlmodel import col
-from sqlmodel import select as model_select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from base.clock import Clock
+from content.model import BranchStep
 from journeys.attribution import mark_refunded
 from journeys.catalogue import LiveJourney, PublishedTemplates, enabled_journeys, journeys_by_id
 from journeys.event_batch import ORDER_EVENTS, EventBatch
 from journeys.policy import DispatchPolicy
 from journeys.runner import advance_run
 from storage.db import Database
-from storage.journey_runs import followers_by_ids, profiles_by_ids
+from storage.event_claims import claim_events
+from storage.journey_runs import due_runs, followers_by_ids, profiles_by_ids
 from storage.models.core import DomainEvent, Follower
-from storage.models.identity import FollowerLink
 from storage.models.pushes import JourneyRun
-from storage.pushes import cancel_open_pushes, picked_once
+from storage.pushes import cancel_open_pushes
 
 log = logging.getLogger(__name__)
-EVENTS = cast(Table, DomainEvent.__table__)  # type: ignore[attr-defined]
-FOLLOWERS = cast(Table, Follower.__table__)  # type: ignore[attr-defined]
-LINKS = cast(Table, FollowerLink.__table__)  # type: ignore[attr-defined]
 # A purchase older than this when its event is processed starts no journey: importing a shop's order
 # history must not thank every buyer for last year's order. (Goals count only what happened after a
 # run began, and attribution only orders after a push.)
 ORDER_ENROLS_WITHIN = timedelta(days=7)
 # Scans emit this kind for one journey (payload "journey_id"); it enrols into that journey only.
 NO_PURCHASE = "no_purchase"
+# A click on a journey's message: it may reach that journey's goal or decide a `clicked` branch of the
+# run, and enrols nobody (no trigger listens to it); its event is marked processed like any other.
+CLICKED = "link_clicked"
 
 
 @dataclass
@@ -52,49 +49,8 @@ class EnrolmentReport:
     cancelled_pushes: int = 0
     attributed: int = 0
     old_purchases: int = 0  # purchases too old to start a journey (see ORDER_ENROLS_WITHIN)
-    passed_over: int = 0  # about a profile no follower was ever linked to (see _claim_events)
-
-
-async def _claim_events(session: AsyncSession, now: datetime, limit: int) -> tuple[int, list[DomainEvent]]:
-    """Mark up to `limit` waiting events processed; how many, and those that can concern anybody.
-
-    An event about a profile no follower is or ever was linked to enrols nobody, ends no run and credits
-    no push (pushes only ever went to followers): an import of a shop's history writes many of those, and
-    they are passed over here in bulk instead of one by one.
-    """
-    conn = await session.connection()
-    waiting = picked_once(
-        conn,
-        select(EVENTS.c.id)
-        .where(EVENTS.c.processed_at.is_(None))
-        .order_by(EVENTS.c.id)
-        .limit(limit)
-        .with_for_update(skip_locked=True),
-    )
-    claimed = await conn.execute(
-        update(EVENTS)
-        .where(EVENTS.c.id.in_(waiting), EVENTS.c.processed_at.is_(None))
-        .values(processed_at=now)
-        .returning(EVENTS.c.id, EVENTS.c.follower_id, EVENTS.c.profile_id)
-    )
-    found = claimed.all()
-    profiles = {row.profile_id for row in found if row.follower_id is None and row.profile_id is not None}
-    reachable = await _linked_profiles(conn, profiles)
-    ids = sorted(row.id for row in found if row.follower_id is not None or row.profile_id in reachable)
-    if not ids:
-        return len(found), []
-    rows = (await session.exec(model_select(DomainEvent).where(col(DomainEvent.id).in_(ids)))).all()
-    return len(found), sorted(rows, key=lambda e: e.id or 0)
-
-
-async def _linked_profiles(conn: AsyncConnection, profile_ids: set[int]) -> set[int]:
-    """Which of these profiles a follower is, or once was, linked to."""
-    if not profile_ids:
-        return set()
-    wanted = sorted(profile_ids)
-    now_linked = select(FOLLOWERS.c.profile_id).where(FOLLOWERS.c.profile_id.in_(wanted))
-    once_linked = select(LINKS.c.profile_id).where(LINKS.c.profile_id.in_(wanted))
-    return set((await conn.execute(now_linked.union(once_linked))).scalars().all())
+    passed_over: int = 0  # about a profile no follower was ever linked to (see claim_events)
+    clicks_woke: int = 0  # runs waiting at a `clicked` branch moved on by the click
 
 
 class Enrolment:
@@ -111,7 +67,7 @@ class Enrolment:
         report = EnrolmentReport()
         now = self.clock.now()
         async with self.db.transaction() as session:
-            claimed, events = await _claim_events(session, now, limit)
+            claimed, events = await claim_events(session, now, limit)
             report.events = claimed
             report.passed_over = claimed - len(events)
             if not events:
@@ -150,6 +106,9 @@ class Enrolment:
         if event.kind == "order_refunded":
             await mark_refunded(session, payload)
         await self._check_goals(session, event, payload, batch, follower_ids, now, report)
+        if event.kind == CLICKED:
+            report.clicks_woke += _wake_click_branches(session, batch, follower_ids, payload, now)
+            return
         if event.kind in ORDER_EVENTS and event.occurred_at < now - ORDER_ENROLS_WITHIN:
             report.old_purchases += 1
             return
@@ -205,7 +164,7 @@ class Enrolment:
             for run in runs
             if (journey := batch.definitions.get(run.journey_id)) is not None
             and journey.definition.goal is not None
-            and journey.definition.goal.matches_event(kind, payload)
+            and journey.definition.goal.matches_event(kind, payload, run.journey_id)
         ]
         for run in reached:
             run.state, run.end_reason, run.ended_at, run.resume_at = "goal_reached", f"goal: {kind}", now, None
@@ -252,14 +211,7 @@ class Enrolment:
         """Continue runs whose wait is over; returns how many moved."""
         now = self.clock.now()
         async with self.db.transaction() as session:
-            statement = (
-                model_select(JourneyRun)
-                .where(JourneyRun.state == "active", col(JourneyRun.resume_at) <= now)
-                .order_by(col(JourneyRun.resume_at))
-                .limit(limit)
-                .with_for_update(skip_locked=True)
-            )
-            runs = list((await session.exec(statement)).all())
+            runs = await due_runs(session, now, limit)
             definitions = await journeys_by_id(session, {run.journey_id for run in runs})
             # Into the session in two statements, where each run's steps would read them one by one (held
             # here: the session's identity map keeps only objects someone refers to).
@@ -276,3 +228,31 @@ class Enrolment:
                     await advance_run(session, run, journey, run.resume_at or now, self.policy, templates)
                 session.add(run)
         return len(runs)
+
+
+def _wake_click_branches(
+    session: AsyncSession, batch: EventBatch, follower_ids: list[int], payload: dict[str, Any], now: datetime
+) -> int:
+    """Runs of the clicked message's journey that wait at a `clicked` branch on its step move on now,
+    instead of when the window closes (the runner then reads the click and takes `then`)."""
+    woke = 0
+    for run in batch.active_runs(follower_ids):
+        journey = batch.definitions.get(run.journey_id)
+        if (
+            journey is None
+            or run.journey_id != payload.get("journey_id")
+            or not journey.definition.has_step(run.step_id)
+        ):
+            continue
+        step = journey.definition.step(run.step_id)
+        if (
+            not isinstance(step, BranchStep)
+            or step.condition.kind != "clicked"
+            or step.condition.step != payload.get("step")
+        ):
+            continue
+        if run.resume_at is None or run.resume_at > now:
+            run.resume_at = now
+            session.add(run)
+            woke += 1
+    return woke

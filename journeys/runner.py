@@ -3,24 +3,65 @@
 A run advances from its `step_id` at a moment `at`: each send step becomes a push due at `at` (moved out
 of quiet hours for marketing), a wait step parks the run with `resume_at`, a branch reads the
 follower's facts at that moment, an exit (or the last step) completes the run.
+
+A `clicked` branch ("clicked a link of step X within N hours") reads the run's push of step X and its
+clicks. It is decided at once when the follower clicked in time, or when the push was never delivered
+(dropped, skipped, cancelled: nothing to click); otherwise the run parks at the branch until the window
+closes (delivery + N hours), so "did not click" is never decided early. A click wakes the run sooner
+(journeys.enrolment), and a push not yet delivered is looked at again each hour until it is.
 """
 
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from content.model import BranchStep, ExitStep, FollowerFacts, SendStep, WaitStep
+from content.model import BranchStep, Condition, ExitStep, FollowerFacts, SendStep, WaitStep
 from journeys.catalogue import LiveJourney, PublishedTemplates
 from journeys.policy import DispatchPolicy, PushView, next_send_time
+from storage.journey_runs import first_click_on_push, latest_step_push
 from storage.models.core import Follower, Profile
-from storage.models.pushes import JourneyRun, Push
+from storage.models.pushes import OPEN_STATES, JourneyRun, Push
 
 log = logging.getLogger(__name__)
 # A journey is a short list of steps; this bounds a loop an editor built by mistake (a -> b -> a).
 MAX_STEPS_PER_ADVANCE = 100
+# How often a `clicked` branch looks again at a push still waiting to be delivered.
+UNDELIVERED_RECHECK = timedelta(hours=1)
+
+
+@dataclass(frozen=True)
+class ClickVerdict:
+    """A `clicked` branch's answer, or (`wait_until`) the moment it can be asked again."""
+
+    clicked: bool = False
+    wait_until: datetime | None = None
+
+
+async def click_verdict(session: AsyncSession, run: JourneyRun, condition: Condition, at: datetime) -> ClickVerdict:
+    """Whether the run's follower clicked a link of the condition's step in time, as known at `at`."""
+    if run.id is None:
+        return ClickVerdict()  # a run just entered has sent nothing yet
+    push = await latest_step_push(session, run.id, str(condition.step))
+    if push is None or push.id is None:
+        return ClickVerdict()
+    if push.sent_at is None:
+        if push.status not in OPEN_STATES:
+            return ClickVerdict()  # dropped or cancelled: there was nothing to click
+        recheck = at + UNDELIVERED_RECHECK
+        if push.expires_at is not None:
+            recheck = min(recheck, max(push.expires_at, at) + timedelta(seconds=1))
+        return ClickVerdict(wait_until=recheck)
+    closes = push.sent_at + condition.window
+    clicked_at = await first_click_on_push(session, push.id, run.follower_id)
+    if clicked_at is not None and clicked_at <= closes:
+        return ClickVerdict(clicked=True)
+    if closes > at:
+        return ClickVerdict(wait_until=closes)
+    return ClickVerdict()
 
 
 async def _facts(session: AsyncSession, follower: Follower) -> FollowerFacts:
@@ -115,6 +156,12 @@ async def advance_run(
             if not run.step_id:
                 _end(run, "completed", "last step done", at)
             return
+        elif isinstance(step, BranchStep) and step.condition.kind == "clicked":
+            verdict = await click_verdict(session, run, step.condition, at)
+            if verdict.wait_until is not None:
+                run.step_id, run.resume_at = step.id, verdict.wait_until
+                return
+            step_id = step.then if verdict.clicked else step.otherwise
         elif isinstance(step, BranchStep):
             step_id = step.then if step.condition.holds(await _facts(session, follower)) else step.otherwise
         elif isinstance(step, ExitStep):

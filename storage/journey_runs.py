@@ -1,4 +1,5 @@
-"""Reads of journey runs, followers and sent pushes for a whole batch of domain events at once.
+"""Reads of journey runs, followers and sent pushes: for a whole batch of domain events at once, for
+the runs due to move on, and for a `clicked` branch (a run's push of a step and its first click).
 
 Enrolment handles its events in batches; these read in one statement each what the batch's events
 need (instead of a few statements per event), as ORM objects of the caller's session, so what the
@@ -15,6 +16,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.models.core import Follower, Profile
+from storage.models.links import LinkClick
 from storage.models.pushes import JourneyRun, Push, PushAttribution
 
 
@@ -78,3 +80,42 @@ async def credited_orders(session: AsyncSession, order_nos: Collection[str]) -> 
         col(PushAttribution.order_no).in_(sorted(order_nos))
     )
     return {(platform, order_no) for platform, order_no in (await session.exec(statement)).all()}
+
+
+async def latest_step_push(session: AsyncSession, run_id: int, step_key: str) -> Push | None:
+    """The run's newest push of one send step (a journey that loops through the step sent it again)."""
+    statement = (
+        select(Push).where(Push.run_id == run_id, Push.step_key == step_key).order_by(col(Push.id).desc()).limit(1)
+    )
+    return (await session.exec(statement)).first()
+
+
+async def first_click_on_push(session: AsyncSession, push_id: int, follower_id: int) -> datetime | None:
+    """When this follower first opened a link of this push (a forwarded copy opened by someone else, or
+    a click nobody authorized, is not theirs)."""
+    statement = select(func.min(LinkClick.clicked_at)).where(
+        LinkClick.delivery_kind == "push", LinkClick.delivery_id == push_id, LinkClick.follower_id == follower_id
+    )
+    return (await session.exec(statement)).one()
+
+
+async def active_run_counts(session: AsyncSession) -> dict[int, int]:
+    """Active runs per journey id."""
+    statement = (
+        select(col(JourneyRun.journey_id), func.count())
+        .where(col(JourneyRun.state) == "active")
+        .group_by(col(JourneyRun.journey_id))
+    )
+    return {int(journey): int(count) for journey, count in (await session.exec(statement)).all()}
+
+
+async def due_runs(session: AsyncSession, now: datetime, limit: int) -> list[JourneyRun]:
+    """Active runs whose wait is over, oldest first, locked for this transaction (skipped if locked)."""
+    statement = (
+        select(JourneyRun)
+        .where(JourneyRun.state == "active", col(JourneyRun.resume_at) <= now)
+        .order_by(col(JourneyRun.resume_at))
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    return list((await session.exec(statement)).all())

@@ -7,8 +7,6 @@ from typing import Any
 
 from aiohttp import web
 from pydantic import ValidationError
-from sqlalchemy import func
-from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from base.i18n import N_, _
@@ -28,20 +26,15 @@ from content.sandbox import RenderError
 from publishing.publish import save_journey
 from publishing.versions import current_version, render_version, template_catalog
 from storage import content as store
+from storage.journey_runs import active_run_counts
 from storage.models.content import Journey
 from storage.models.core import Profile
-from storage.models.pushes import JourneyRun
 
 
 async def journey_list(request: web.Request) -> web.StreamResponse:
     async with request.app[SERVICES].db.session() as session:
         journeys = list(await store.list_journeys(session))
-        statement = (
-            select(col(JourneyRun.journey_id), func.count())
-            .where(col(JourneyRun.state) == "active")
-            .group_by(col(JourneyRun.journey_id))
-        )
-        active = {int(j): int(n) for j, n in (await session.exec(statement)).all()}
+        active = await active_run_counts(session)
     return render_page(request, "journeys.html", journeys=journeys, active=active)
 
 
@@ -64,6 +57,15 @@ def describe_step(definition: JourneyDefinition, step: Any) -> dict[str, str]:
             what = _("wait %(duration)s") % {"duration": format_duration(step.duration)}
         else:
             what = _("wait until %(time)s (China time)") % {"time": step.until}
+    elif isinstance(step, BranchStep) and step.condition.kind == "clicked":
+        what = _(
+            "if a link of %(step)s was clicked within %(hours)d hours of its delivery: → %(then)s, else → %(otherwise)s"
+        ) % {
+            "step": step.condition.step,
+            "hours": step.condition.hours or 0,
+            "then": step.then,
+            "otherwise": step.otherwise,
+        }
     elif isinstance(step, BranchStep):
         values = ", ".join(step.condition.values)
         what = _("if %(condition)s %(values)s: → %(then)s, else → %(otherwise)s") % {
@@ -82,7 +84,7 @@ async def _timeline(
 ) -> tuple[list[TimelineEntry], SimulatorInputs]:
     """The content preview for one simulated follower; the inputs come from the query string."""
     services = request.app[SERVICES]
-    inputs = parse_simulator_inputs(request.query)
+    inputs = parse_simulator_inputs(request.query, [step.id for step in definition.send_steps()])
     if inputs.profile_id is not None and await session.get(Profile, inputs.profile_id) is None:
         inputs.flag("profile", _("Profile: no profile #%(id)d") % {"id": inputs.profile_id})
         inputs.profile_id = None
@@ -104,6 +106,7 @@ async def _timeline(
         start=start,
         messages_at=[start + timedelta(hours=h) for h in inputs.messages],
         purchase_at=start + timedelta(hours=inputs.purchase) if inputs.purchase is not None else None,
+        clicks=inputs.clicks,
         render=render,
     )
     return preview_timeline(preview), inputs

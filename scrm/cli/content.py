@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -75,6 +76,12 @@ def _register_preview(subparsers: Any) -> None:
     preview.add_argument("--start", metavar="ISO", help="when the journey starts (China time unless a zone is given)")
     preview.add_argument("--messages-at", metavar="ISO,...", default="", help="when the follower writes to the account")
     preview.add_argument("--purchase-at", metavar="ISO", help="when the follower buys (reaches a purchase goal)")
+    preview.add_argument(
+        "--clicks",
+        metavar="STEP[:HOURS],...",
+        default="",
+        help="send steps whose link the follower opens, HOURS after its delivery (default 1)",
+    )
     preview.add_argument("--dir", type=Path, help="preview from a content directory instead of the database")
     preview.set_defaults(run=_preview)
 
@@ -199,6 +206,24 @@ def _coupons(args: argparse.Namespace) -> int:
     return with_database(run)
 
 
+def _parse_clicks(raw: str, journey: JourneyDefinition) -> dict[str, float]:
+    sends = [step.id for step in journey.send_steps()]
+    clicks: dict[str, float] = {}
+    for part in (p.strip() for p in raw.split(",")):
+        if not part:
+            continue
+        step, _sep, hours = part.partition(":")
+        if step not in sends:
+            raise UsageError(f"--clicks: {step!r} is not a send step of {journey.name} ({', '.join(sends) or '-'})")
+        try:
+            clicks[step] = float(hours) if hours else 1.0
+        except ValueError:
+            raise UsageError(f"--clicks: {hours!r} is not a number of hours") from None
+        if not 0 <= clicks[step] <= 24 * 60:
+            raise UsageError(f"--clicks: {hours} is outside 0 to 1440 hours")
+    return clicks
+
+
 def _preview(args: argparse.Namespace) -> int:
     messages = [parse_moment(part, "--messages-at") for part in args.messages_at.split(",") if part.strip()]
     purchase = parse_moment(args.purchase_at, "--purchase-at") if args.purchase_at else None
@@ -213,6 +238,7 @@ def _preview(args: argparse.Namespace) -> int:
             start = subject.follower.subscribed_at
         start = start or SystemClock().now()
         inputs = build_preview_input(journey, bodies, subject, start=start, messages_at=messages, purchase_at=purchase)
+        inputs = replace(inputs, clicks=_parse_clicks(args.clicks, journey))
         who = f"follower {subject.follower.openid}" if subject.follower else "the sample profile"
         print(f"journey {journey.name} for {who}, from {start.astimezone(CHINA):%Y-%m-%d %H:%M} China time:")
         for line in format_timeline(preview_timeline(inputs)):

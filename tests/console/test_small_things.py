@@ -55,3 +55,12 @@ async def test_the_journey_page_lists_the_junk_and_keeps_what_was_typed(
     assert page.split('id="journey-preview"')[1].count("<li") >= 3
     fine = await (await editor.get(f"/console/journeys/{journey_id}?messages=0")).text()
     assert 'id="simulator-errors"' not in fine and "aria-invalid" not in fine
+
+
+def test_the_simulator_reads_clicks_per_send_step_and_names_the_wrong_ones() -> None:
+    inputs = parse_simulator_inputs({"clicks": "offer, again:30, nope, offer:soon"}, ["offer", "again"])
+    assert inputs.clicks == {"offer": 1.0, "again": 30.0}
+    assert inputs.problem_lines == [
+        "Clicks: “nope” is not a send step of this journey (offer, again)",
+        "Clicks: “soon” is not a number of hours",
+    ]

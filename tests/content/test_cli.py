@@ -66,7 +66,7 @@ def _add_follower(url: str) -> None:
 
 def test_validate_reports_every_problem_with_file_and_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["content", "validate", SEED]) == 0
-    assert "ok - 16 templates, 2 journeys" in capsys.readouterr().out
+    assert "ok - 17 templates, 2 journeys" in capsys.readouterr().out
     bad = tmp_path / "bad"
     (bad / "templates").mkdir(parents=True)
     (bad / "templates" / "a.yaml").write_text("name: a\nkind: text\ncontent: 关注有礼！\n", encoding="utf-8")
@@ -78,10 +78,10 @@ def test_validate_reports_every_problem_with_file_and_line(tmp_path: Path, capsy
 
 def test_load_saves_once_then_finds_nothing_changed(database: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["content", "load", SEED]) == 0
-    assert "templates: 16 new, 0 updated, 0 unchanged" in capsys.readouterr().out
+    assert "templates: 17 new, 0 updated, 0 unchanged" in capsys.readouterr().out
     assert main(["content", "load", SEED]) == 0
     out = capsys.readouterr().out
-    assert "templates: 0 new, 0 updated, 16 unchanged" in out and "journeys: 0 new, 0 updated, 2 unchanged" in out
+    assert "templates: 0 new, 0 updated, 17 unchanged" in out and "journeys: 0 new, 0 updated, 2 unchanged" in out
 
 
 def test_render_masks_the_phone_and_uses_the_profile(database: str, capsys: pytest.CaptureFixture[str]) -> None:

@@ -221,3 +221,77 @@ def test_a_looping_journey_preview_stops_at_the_horizon() -> None:
     entries = _timeline(steps, start=china(5, 12), horizon=timedelta(days=30))
     assert entries[-1].status == "stopped"
     assert sum(1 for e in entries if e.status == "delivered") == 5
+
+
+CLICK_JOURNEY: dict[str, Any] = _journey(
+    [
+        {"id": "offer", "type": "send", "template": "hello"},
+        {
+            "id": "opened",
+            "type": "branch",
+            "condition": {"kind": "clicked", "step": "offer", "hours": 24},
+            "then": "done",
+            "else": "again",
+        },
+        {"id": "again", "type": "send", "template": "hello"},
+        {"id": "done", "type": "exit"},
+    ]
+)
+
+
+def test_a_click_condition_names_a_send_step_and_whole_hours() -> None:
+    def with_condition(condition: dict[str, Any]) -> dict[str, Any]:
+        doc: dict[str, Any] = {**CLICK_JOURNEY, "steps": [dict(step) for step in CLICK_JOURNEY["steps"]]}
+        doc["steps"][1]["condition"] = condition
+        return doc
+
+    journey, issues = validate_journey(CLICK_JOURNEY, "journey j", templates=TEMPLATES)
+    assert issues == [] and journey is not None
+    assert JourneyDefinition.from_doc(journey.to_doc()) == journey
+    missing = _messages(with_condition({"kind": "clicked", "step": "offr", "hours": 24}))
+    assert missing == {
+        "steps[1].condition.step": "the branch waits for a click on step 'offr', which does not exist "
+        "(send steps: offer, again)"
+    }
+    not_send = _messages(with_condition({"kind": "clicked", "step": "done", "hours": 24}))
+    assert "a click on exit step 'done': only send steps have links" in not_send["steps[1].condition.step"]
+    assert _messages(with_condition({"kind": "clicked", "step": "offer", "hours": 0})) == {
+        "steps[1].condition.hours": "must be 1 to 720 hours, got 0"
+    }
+    assert _messages(with_condition({"kind": "clicked", "step": "offer", "hours": "1.5"})) == {
+        "steps[1].condition.hours": "a whole number of hours, got '1.5'"
+    }
+    assert "needs `hours`" in _messages(with_condition({"kind": "clicked", "step": "offer"}))["steps[1].condition"]
+    goal = _messages({**CLICK_JOURNEY, "goal": {"kind": "clicked", "step": "opened"}})
+    assert goal == {"goal.step": "the goal waits for a click on branch step 'opened': only send steps have links"}
+
+
+def _click_preview(clicks: dict[str, float], **extra: Any) -> list[TimelineEntry]:
+    doc = {**CLICK_JOURNEY, **extra}
+    journey = JourneyDefinition.from_doc(doc)
+    start = datetime(2026, 3, 2, 10, 0, tzinfo=CHINA)
+    return preview_timeline(PreviewInput(journey, TEMPLATES, start, messages_at=[start], clicks=clicks))
+
+
+def test_the_preview_waits_for_a_click_and_resends_only_when_the_window_closed() -> None:
+    ignored = _click_preview({})
+    assert [(e.step_id, e.status) for e in ignored] == [
+        ("offer", "delivered"),
+        ("opened", "waiting"),
+        ("opened", "branch"),
+        ("again", "delivered"),
+        ("done", "exit"),
+    ]
+    assert ignored[2].at - ignored[0].at == timedelta(hours=24)
+    assert ignored[2].note == "clicked offer within 24h: no -> again"
+    clicked = _click_preview({"offer": 2})
+    assert [(e.step_id, e.status) for e in clicked][-2:] == [("opened", "branch"), ("done", "exit")]
+    assert clicked[2].at - clicked[0].at == timedelta(hours=2)
+    too_late = _click_preview({"offer": 30})
+    assert too_late[2].note == "clicked offer within 24h: no -> again"
+
+
+def test_a_click_goal_ends_the_preview_at_the_click() -> None:
+    entries = _click_preview({"offer": 3}, goal={"kind": "clicked", "step": "offer"})
+    assert entries[-1].status == "goal" and entries[-1].note == "goal reached (a click): the journey ends"
+    assert entries[-1].at - entries[0].at == timedelta(hours=3)

@@ -33,11 +33,11 @@ def test_the_seed_passes_validation_and_covers_the_whole_journey() -> None:
 async def test_loading_twice_leaves_unchanged_content_untouched(db: Database, clock: FakeClock) -> None:
     async with db.transaction() as session:
         first = await load_bundle(session, read_content_dir(SEED), now=clock.now())
-    assert first.templates["new"] == 16 and first.journeys["new"] == 2 and first.codes_added == 40
+    assert first.templates["new"] == 17 and first.journeys["new"] == 2 and first.codes_added == 40
     clock.advance(hours=1)
     async with db.transaction() as session:
         again = await load_bundle(session, read_content_dir(SEED), now=clock.now())
-    assert again.templates["unchanged"] == 16 and again.journeys["unchanged"] == 2 and again.codes_added == 0
+    assert again.templates["unchanged"] == 17 and again.journeys["unchanged"] == 2 and again.codes_added == 0
     async with db.session() as session:
         journey = await store.journey_by_name(session, "new_follower")
     assert journey is not None and journey.version == 1
@@ -58,7 +58,7 @@ async def test_a_changed_file_makes_a_new_version_of_that_template_only(
         template = await store.template_by_name(session, "welcome_store")
         assert template is not None and template.id is not None
         versions = await store.list_versions(session, template.id)
-    assert (report.templates["updated"], report.templates["unchanged"]) == (1, 15)
+    assert (report.templates["updated"], report.templates["unchanged"]) == (1, 16)
     assert [v.version for v in versions] == [1, 2]
 
 
