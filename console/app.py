@@ -23,6 +23,7 @@ from console.views import (
     dashboard,
     deliveries,
     imports,
+    journey_editor,
     journeys,
     language,
     login,
@@ -33,7 +34,19 @@ from console.views import (
 from handlers.context import Services
 
 STATIC = Path(__file__).parent / "static"
-PAGES = (login, language, dashboard, templates, journeys, imports, profiles, deliveries, accounts, users)
+PAGES = (
+    login,
+    language,
+    dashboard,
+    templates,
+    journey_editor,
+    journeys,
+    imports,
+    profiles,
+    deliveries,
+    accounts,
+    users,
+)
 FAVICON = STATIC / "favicon.ico"
 # Upload limit: the largest order export we accept, plus room for the multipart envelope.
 MAX_UPLOAD_BYTES = 200 * 1024 * 1024

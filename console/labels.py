@@ -53,6 +53,28 @@ LABELS: dict[str, dict[str, str]] = {
     },
     "run": {"active": N_("active"), "completed": N_("completed"), "exited": N_("exited"), "ended": N_("ended")},
     "step": {"send": N_("send"), "wait": N_("wait"), "branch": N_("branch"), "exit": N_("exit")},
+    # The journey editor's choices: triggers, goals and re-entry rules.
+    "journey": {
+        "followed": N_("follows the account"),
+        "followed_scene": N_("follows by a QR scene"),
+        "phone_bound": N_("binds a phone number"),
+        "first_purchase": N_("buys for the first time"),
+        "repeat_purchase": N_("buys again"),
+        "no_purchase": N_("has not bought for some days"),
+        "segment_entered": N_("enters a segment"),
+        "purchase": N_("buys"),
+        "clicked": N_("clicks a link of this journey"),
+        "never": N_("never"),
+        "after_days": N_("after some days"),
+        "always": N_("always"),
+    },
+    "condition": {
+        "has_purchased": N_("has bought"),
+        "segment": N_("segment"),
+        "tag": N_("tag"),
+        "channel": N_("channel"),
+        "clicked": N_("clicked a link"),
+    },
     "segment": {
         "prospect": N_("prospect"),
         "new": N_("new customer"),

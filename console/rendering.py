@@ -28,6 +28,8 @@ NOTICES = {
     "published": N_("Published: new pushes use this version."),
     "enabled": N_("Journey enabled."),
     "disabled": N_("Journey disabled."),
+    "draft_saved": N_("Draft saved: nothing changes until a version is published."),
+    "journey_published": N_("Published: new runs follow this version; runs under way continue with it."),
     "erased": N_("The profile was erased."),
     "user_added": N_("User added."),
     "user_updated": N_("User updated."),

@@ -18,12 +18,13 @@ from content.cache import notify_content_changed
 from content.issues import ContentError
 from content.journey_checks import validate_journey
 from content.loader import ContentBundle, PoolSpec
-from content.model import JourneyDefinition
-from content.templates import content_hash
+from publishing.journey_versions import load_yaml_journey, save_journey
 from publishing.versions import save_valid_template, template_catalog
 from storage import content as store
 from storage.db import Database
 from storage.models.content import CouponPool, Journey, ReplyRule
+
+__all__ = ["LoadReport", "load_bundle", "save_journey", "save_journey_doc", "save_pool"]
 
 
 @dataclass
@@ -35,6 +36,8 @@ class LoadReport:
     pools: Counter[str] = field(default_factory=Counter)
     codes_added: int = 0
     reply_rules: int | None = None  # None: the directory had no replies, existing rules were kept
+    # Journeys whose YAML did not change since a console edit: the console's version stays live.
+    kept_journeys: list[str] = field(default_factory=list)
 
     def lines(self) -> list[str]:
         def counts(counter: Counter[str]) -> str:
@@ -45,29 +48,12 @@ class LoadReport:
             f"journeys: {counts(self.journeys)}",
             f"coupon pools: {counts(self.pools)}; {self.codes_added} codes added",
         ]
+        if self.kept_journeys:
+            names = ", ".join(self.kept_journeys)
+            out.append(f"journeys kept as edited in the console (their files did not change): {names}")
         if self.reply_rules is not None:
             out.append(f"reply rules: {self.reply_rules}")
         return out
-
-
-async def save_journey(
-    session: AsyncSession, journey: JourneyDefinition, *, now: datetime, by: str = ""
-) -> tuple[Journey, str]:
-    """Insert or update a validated journey; returns the row and "new", "updated" or "unchanged"."""
-    doc = journey.to_doc()
-    digest = content_hash(doc)
-    row = await store.journey_by_name(session, journey.name)
-    if row is not None and row.content_hash == digest:
-        return row, "unchanged"
-    status = "updated"
-    if row is None:
-        row = Journey(name=journey.name, content_hash=digest, created_at=now, updated_at=now, version=0)
-        status = "new"
-    row.title, row.definition, row.content_hash = journey.title, doc, digest
-    row.enabled, row.version, row.updated_at, row.updated_by = journey.enabled, row.version + 1, now, by
-    session.add(row)
-    await session.flush()
-    return row, status
 
 
 async def save_journey_doc(session: AsyncSession, doc: dict[str, Any], *, now: datetime, by: str = "") -> Journey:
@@ -115,7 +101,10 @@ async def load_bundle(session: AsyncSession, bundle: ContentBundle, *, now: date
         report.pools[status] += 1
         report.codes_added += added
     for journey in bundle.journeys.values():
-        _row, status = await save_journey(session, journey, now=now, by=by)
+        _row, status = await load_yaml_journey(session, journey, now=now, by=by)
+        if status == "kept":
+            report.kept_journeys.append(journey.name)
+            status = "unchanged"
         report.journeys[status] += 1
     if bundle.has_replies:
         report.reply_rules = 0

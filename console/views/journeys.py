@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -23,7 +24,7 @@ from content.cache import notify_content_changed
 from content.model import BranchStep, ExitStep, JourneyDefinition, SendStep, WaitStep, format_duration
 from content.preview import PreviewInput, TimelineEntry, preview_timeline
 from content.sandbox import RenderError
-from publishing.publish import save_journey
+from publishing.journey_versions import CONSOLE, save_journey
 from publishing.versions import current_version, render_version, template_catalog
 from storage import content as store
 from storage.journey_runs import active_run_counts
@@ -79,12 +80,18 @@ def describe_step(definition: JourneyDefinition, step: Any) -> dict[str, str]:
     return {"id": step.id, "type": step.type, "what": what, "next": following or ""}
 
 
-async def _timeline(
-    session: AsyncSession, request: web.Request, definition: JourneyDefinition, start: datetime
+async def simulate(
+    session: AsyncSession,
+    request: web.Request,
+    definition: JourneyDefinition,
+    start: datetime,
+    fields: Mapping[str, str] | None = None,
 ) -> tuple[list[TimelineEntry], SimulatorInputs]:
-    """The content preview for one simulated follower; the inputs come from the query string."""
+    """The content preview for one simulated follower; the inputs come from `fields` (the query string
+    when not given)."""
     services = request.app[SERVICES]
-    inputs = parse_simulator_inputs(request.query, [step.id for step in definition.send_steps()])
+    fields = request.query if fields is None else fields
+    inputs = parse_simulator_inputs(fields, [step.id for step in definition.send_steps()])
     if inputs.profile_id is not None and await session.get(Profile, inputs.profile_id) is None:
         inputs.flag("profile", _("Profile: no profile #%(id)d") % {"id": inputs.profile_id})
         inputs.profile_id = None
@@ -126,7 +133,7 @@ async def journey_page(request: web.Request) -> web.StreamResponse:
                 request, "journey.html", journey=journey, definition=None, steps=[], results=results,
                 timeline=[], problems=[problem], inputs=SimulatorInputs(), query=request.query, notes=[],
             )  # fmt: skip
-        timeline, inputs = await _timeline(session, request, definition, services.clock.now())
+        timeline, inputs = await simulate(session, request, definition, services.clock.now())
     steps = [describe_step(definition, step) for step in definition.steps]
     # Junk in the simulator's fields is listed above the timeline, which is drawn from the rest.
     return render_page(
@@ -137,7 +144,7 @@ async def journey_page(request: web.Request) -> web.StreamResponse:
 
 
 async def journey_toggle(request: web.Request) -> web.StreamResponse:
-    """Enable or disable: saved through content's journey saver, so the version and hash move on."""
+    """Pause or resume: a new published version from the console (it then wins over an unchanged YAML file)."""
     services = request.app[SERVICES]
     form = await request.post()
     wanted = form.get("enabled") == "on"
@@ -148,7 +155,8 @@ async def journey_toggle(request: web.Request) -> web.StreamResponse:
         except ValidationError:
             raise web.HTTPConflict(text=_("The stored definition is invalid: reload the content directory.")) from None
         changed = definition.model_copy(update={"enabled": wanted})
-        row, _status = await save_journey(session, changed, now=services.clock.now(), by=actor_name(request[VIEWER]))
+        by = actor_name(request[VIEWER])
+        row, _status = await save_journey(session, changed, now=services.clock.now(), by=by, source=CONSOLE)
         audit(request, session, "console.journey_enabled" if wanted else "console.journey_disabled", row.name)
         await session.commit()
     notify_content_changed()

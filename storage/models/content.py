@@ -57,7 +57,13 @@ class TemplateVersion(SQLModel, table=True):
 
 
 class Journey(SQLModel, table=True):
-    """A journey definition (content.model.JourneyDefinition as JSON); `version` grows on each change."""
+    """A journey definition (content.model.JourneyDefinition as JSON): the live one, published as
+    version `version` of its `journey_versions` (0: a console draft never published).
+
+    `source` says where the live definition came from (yaml | console); `yaml_hash` is the hash of the
+    YAML file's definition when it was last loaded. A console edit wins over the YAML file until that
+    file changes (publishing.journey_versions).
+    """
 
     __tablename__ = "journeys"
     id: int | None = Field(default=None, primary_key=True)
@@ -67,9 +73,28 @@ class Journey(SQLModel, table=True):
     version: int = 1
     enabled: bool = Field(default=True)
     content_hash: str = Field(max_length=64)
+    source: str = Field(default="yaml", max_length=16)
+    yaml_hash: str | None = Field(default=None, max_length=64, nullable=True)
     created_at: datetime = Field(sa_type=UTCDateTime)
     updated_at: datetime = Field(sa_type=UTCDateTime)
     updated_by: str = Field(default="", max_length=100)
+
+
+class JourneyVersion(SQLModel, table=True):
+    """One saved definition of a journey: a console draft, or a version that was published (live once)."""
+
+    __tablename__ = "journey_versions"
+    __table_args__ = (UniqueConstraint("journey_id", "version", name="uq_journey_versions_number"),)
+    id: int | None = Field(default=None, primary_key=True)
+    journey_id: int = Field(foreign_key="journeys.id", index=True)
+    version: int
+    definition: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSONDoc, nullable=False))
+    content_hash: str = Field(max_length=64)
+    state: str = Field(default="draft", max_length=16)  # draft | published
+    source: str = Field(default="console", max_length=16)  # yaml | console
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    created_by: str = Field(default="", max_length=100)
+    published_at: datetime | None = Field(default=None, sa_type=UTCDateTime, nullable=True)
 
 
 class CouponPool(SQLModel, table=True):
