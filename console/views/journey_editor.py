@@ -95,7 +95,7 @@ async def _page(
         simulator_problems=problems, versions=versions, templates=sorted(await template_catalog(session)),
         pools=[pool.name for pool in await store.list_pools(session)], profiles=await preview_profiles(session),
         trigger_kinds=TRIGGER_KINDS, goal_kinds=GOAL_KINDS, condition_kinds=CONDITION_KINDS, step_types=STEP_TYPES,
-        reentry_policies=REENTRY_POLICIES,
+        reentry_policies=REENTRY_POLICIES, link_hint="https://",
     )  # fmt: skip
 
 

@@ -53,7 +53,9 @@ async def _pages(db: Database, services: Services, clock: FakeClock, tmp_path: P
     return [
         "/console/", "/console/templates", "/console/templates/new", f"/console/templates/{template_id}",
         f"/console/templates/{template_id}/versions", "/console/journeys", f"/console/journeys/{journey_id}",
-        f"/console/journeys/{journey_id}?messages=1,later", "/console/deliveries", "/console/profiles?q=王芳",
+        f"/console/journeys/{journey_id}?messages=1,later", f"/console/journeys/{journey_id}/edit",
+        f"/console/journeys/{journey_id}/versions", "/console/journeys/new", "/console/deliveries",
+        "/console/profiles?q=王芳",
         f"/console/profiles/{profile_id}", "/console/imports", f"/console/imports/{report.run_id}",
         "/console/accounts", "/console/accounts/new", "/console/users",
     ]  # fmt: skip
