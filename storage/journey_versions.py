@@ -8,11 +8,7 @@ from sqlalchemy import func
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from storage.models.content import Journey, JourneyVersion
-
-
-async def journey_by_id(session: AsyncSession, journey_id: int) -> Journey | None:
-    return await session.get(Journey, journey_id)
+from storage.models.content import JourneyVersion
 
 
 async def list_journey_versions(session: AsyncSession, journey_id: int) -> Sequence[JourneyVersion]:

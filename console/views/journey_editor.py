@@ -31,7 +31,7 @@ from console.journey_form import (
     place_issues,
 )
 from console.journey_notes import preview_note
-from console.keys import LOCALE, SERVICES, VIEWER
+from console.keys import AUDITED, LOCALE, SERVICES, VIEWER
 from console.lookup import get_or_404
 from console.rendering import redirect, render_page
 from console.security import actor_name
@@ -131,6 +131,8 @@ async def journey_save(request: web.Request) -> web.StreamResponse:
     post = await request.post()
     form = form_from_post({key: value for key, value in post.items() if isinstance(value, str)})
     action = form.values.pop("action", "preview")
+    if action not in ("draft", "publish"):
+        request[AUDITED] = True  # a preview or a new row writes nothing: no audit entry per keystroke
     by = actor_name(request[VIEWER])
     async with services.db.session() as session:
         journey = await _journey(session, request) if "journey_id" in request.match_info else None

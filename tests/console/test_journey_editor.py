@@ -13,6 +13,7 @@ import yaml
 from aiohttp.test_utils import TestClient
 
 from base.clock import FakeClock
+from console.journey_form import document, form_from_post
 from content.loader import read_content_dir
 from journeys.catalogue import enabled_journeys
 from publishing.publish import load_bundle
@@ -140,3 +141,18 @@ async def test_a_console_edit_wins_until_the_yaml_file_changes(
         replaced = await store.journey_by_name(session, "nudge")
     assert replaced is not None and replaced.title == "changed in the file" and replaced.source == "yaml"
     assert replaced.version == 3
+
+
+def test_rows_are_ordered_by_their_numbers_and_deleted_or_empty_rows_are_left_out() -> None:
+    form = form_from_post(
+        {
+            "name": "j", "trigger.kind": "followed",
+            "s0.order": "2", "s0.id": "later", "s0.type": "send", "s0.template": "welcome",
+            "s1.order": "1", "s1.id": "first", "s1.type": "wait", "s1.duration": "1d", "s1.template": "ignored",
+            "s2.order": "3", "s2.id": "gone", "s2.type": "exit", "s2.delete": "on",
+            "s3.order": "4",
+        }
+    )  # fmt: skip
+    doc, rows = document(form)
+    assert [step["id"] for step in doc["steps"]] == ["first", "later"] and rows == [1, 0]
+    assert doc["steps"][0] == {"id": "first", "type": "wait", "duration": "1d"}  # a wait keeps no template

@@ -95,8 +95,8 @@ async def test_an_editor_publishes_a_journey_and_a_sandbox_follower_receives_it(
             error = page.locator("[data-field='s0.template']")
             assert "no_such_template" in await error.inner_text()  # shown next to the field
             await page.fill("input[name='s0.template']", "member_welcome")
-            await page.click("#journey-preview-button")
-            assert "[member_welcome]" in await page.inner_text("#journey-preview")
+            # The preview follows the form as it is typed (no button pressed).
+            await page.locator("#journey-preview").get_by_text("[member_welcome]").wait_for()
             await page.click("#journey-publish")
             await page.wait_for_url(f"{origin}/console/journeys/*")
             assert PUBLISHED[locale] in await page.inner_text("body")
