@@ -149,3 +149,17 @@ def test_journey_preview_from_a_directory_needs_no_database(capsys: pytest.Captu
     out = capsys.readouterr().out
     assert "template message (service notice): no window needed" in out
     assert main(["journeys", "preview", "nope", "--dir", SEED]) == 2
+
+
+def test_journey_preview_with_clicks_decides_the_click_branch(capsys: pytest.CaptureFixture[str]) -> None:
+    common = ["journeys", "preview", "new_follower", "--dir", SEED, "--start", "2026-01-05T10:00",
+              "--messages-at", "2026-01-09T09:00"]  # fmt: skip
+    assert main([*common, "--clicks", "product_info:3"]) == 0
+    out = capsys.readouterr().out
+    assert "clicked product_info within 48h: yes -> three_days" in out
+    assert "[product_reminder]" not in out
+    assert main(common) == 0
+    out = capsys.readouterr().out
+    assert "wait for a click until" in out and "clicked product_info within 48h: no -> product_reminder" in out
+    assert main([*common, "--clicks", "brand_storyy"]) == 2
+    assert "'brand_storyy' is not a send step of new_follower" in capsys.readouterr().err
