@@ -135,12 +135,18 @@ async def test_a_console_edit_wins_until_the_yaml_file_changes(
         kept is not None and kept.title == "edited in the console" and kept.definition["reentry"]["policy"] == "always"
     )
 
+    # A pause in the console is an edit too: it holds against the unchanged file.
+    await editor.post(f"/console/journeys/{row.id}/enabled", data=_form(editor))
+    assert await load() == ["nudge"]
+    async with db.session() as session:
+        assert "nudge" not in [j.name for j in await enabled_journeys(session)]
+
     path.write_text(yaml.safe_dump({**doc, "title": "changed in the file"}), encoding="utf-8")
     assert await load() == []
     async with db.session() as session:
         replaced = await store.journey_by_name(session, "nudge")
     assert replaced is not None and replaced.title == "changed in the file" and replaced.source == "yaml"
-    assert replaced.version == 3
+    assert replaced.version == 4 and replaced.enabled
 
 
 def test_rows_are_ordered_by_their_numbers_and_deleted_or_empty_rows_are_left_out() -> None:
