@@ -12,6 +12,7 @@ from typing import Any
 
 from aiohttp import web
 from pydantic import ValidationError
+from sqlalchemy.exc import IntegrityError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from base.i18n import N_, _
@@ -155,13 +156,25 @@ async def journey_save(request: web.Request) -> web.StreamResponse:
             add_blank_rows(form, 1)
             return await _page(request, session, journey, form, definition=definition)
         now = services.clock.now()
-        draft = await save_draft(session, definition, now=now, by=by)
-        row = await session.get(Journey, draft.journey_id)
-        assert row is not None and row.id is not None
-        if action == "publish":
-            await publish_version(session, row, draft, now=now, by=by)
-        audit(request, session, f"console.journey_{action}", row.name, version=draft.version)
-        await session.commit()
+        try:
+            draft = await save_draft(session, definition, now=now, by=by)
+            row = await session.get(Journey, draft.journey_id)
+            assert row is not None and row.id is not None
+            if action == "publish":
+                await publish_version(session, row, draft, now=now, by=by)
+            audit(request, session, f"console.journey_{action}", row.name, version=draft.version)
+            await session.commit()
+        except IntegrityError:
+            # Someone saved the same journey (or a new one of this name) at the same moment: nothing of
+            # this save was kept, and the form comes back as typed.
+            await session.rollback()
+            if journey is not None:
+                await session.refresh(journey)  # the rollback expired it
+            form.add_error(
+                "journey", _("Someone else saved this journey at the same moment; nothing was saved. Save again.")
+            )
+            add_blank_rows(form, 1)
+            return await _page(request, session, journey, form, status=409)
     if action == "publish":
         notify_content_changed()
         raise redirect(request, f"/journeys/{row.id}", "journey_published")

@@ -162,3 +162,31 @@ def test_rows_are_ordered_by_their_numbers_and_deleted_or_empty_rows_are_left_ou
     doc, rows = document(form)
     assert [step["id"] for step in doc["steps"]] == ["first", "later"] and rows == [1, 0]
     assert doc["steps"][0] == {"id": "first", "type": "wait", "duration": "1d"}  # a wait keeps no template
+
+
+async def test_two_saves_at_the_same_moment_lose_nothing_and_answer_clearly(
+    editor: TestClient[Any, Any], db: Database, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _template_id, journey_id = await seed.template_and_journey(db, clock.now())
+    fields = {
+        "trigger.kind": "followed",
+        "s0.order": "1",
+        "s0.id": "hello",
+        "s0.type": "send",
+        "s0.template": "welcome",
+    }
+    first = await editor.post(
+        f"/console/journeys/{journey_id}/edit", data=_form(editor, action="draft", **fields), allow_redirects=False
+    )
+    assert first.status == 302
+
+    async def stale(_session: Any, _journey_id: int) -> int:
+        return 0  # as the other save read it, before this one's draft was committed
+
+    monkeypatch.setattr("publishing.journey_versions.last_version_number", stale)
+    second = await editor.post(
+        f"/console/journeys/{journey_id}/edit", data=_form(editor, action="draft", **{**fields, "title": "mine"})
+    )
+    assert second.status == 409
+    page = await second.text()
+    assert "Someone else saved this journey at the same moment" in page and 'value="mine"' in page
