@@ -24,6 +24,7 @@ from tests.console import seed
 from tests.console.conftest import csrf
 
 pytestmark = pytest.mark.storage
+SEED = Path(__file__).resolve().parents[2] / "content" / "seed"
 
 
 def _form(client: TestClient[Any, Any], **fields: str) -> dict[str, str]:
@@ -190,3 +191,22 @@ async def test_two_saves_at_the_same_moment_lose_nothing_and_answer_clearly(
     assert second.status == 409
     page = await second.text()
     assert "Someone else saved this journey at the same moment" in page and 'value="mine"' in page
+
+
+async def test_the_seed_journey_with_its_click_branch_opens_in_the_editor_and_saves_unchanged(
+    editor: TestClient[Any, Any], db: Database, clock: FakeClock
+) -> None:
+    async with db.transaction() as session:
+        await load_bundle(session, read_content_dir(SEED), now=clock.now())
+        row = await store.journey_by_name(session, "new_follower")
+    assert row is not None
+    page = await (await editor.get(f"/console/journeys/{row.id}/edit")).text()
+    assert 'name="s5.condition.kind"' in page and '<option value="clicked" selected>' in page
+    assert 'name="s5.condition.step" value="product_info"' in page and 'name="s5.condition.hours" value="48"' in page
+    # Sent back as shown, the form is the same journey: the check passes and the timeline is drawn.
+    fields = dict(re.findall(r'<input name="([^"]+)" value="([^"]*)"', page))
+    chosen = r'<select name="([^"]+)"[^>]*>(?:(?!</select>).)*?<option value="([^"]*)" selected>'
+    fields.update(re.findall(chosen, page, re.DOTALL))
+    answer = await editor.post(f"/console/journeys/{row.id}/edit", data=_form(editor, action="preview", **fields))
+    assert answer.status == 200
+    assert "opened_products" in (await answer.text()).split('id="journey-preview"')[1]
