@@ -16,6 +16,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from base.clock import CHINA
 from journeys.catalogue import published_template
 from storage import mass_sends as store
+from storage.accounts import account_kind
 from storage.db import Database
 from storage.models.pushes import MassSend
 from storage.profile_list import SAVED_PREFIX, saved_segment
@@ -61,7 +62,7 @@ class Allowance:
 
 async def allowance(session: AsyncSession, appid: str, at: datetime) -> Allowance:
     """The account's counter for the China month (service) or day (subscription) holding `at`."""
-    kind = await store.account_kind(session, appid)
+    kind = await account_kind(session, appid)
     if kind == "subscription":
         start, end = day_bounds(at)
         used = await store.sends_between(session, appid, start, end)

@@ -16,7 +16,8 @@ from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.models.consent import Consent
-from storage.models.core import Account, Follower, Profile
+from storage.models.content import Template, TemplateVersion
+from storage.models.core import Follower, Profile
 from storage.models.engagement import MassSendResult
 from storage.models.pushes import MassSend, MassSendBatch, MassSendReceipt
 from storage.profile_list import SAVED_PREFIX, matching_ids, saved_segment
@@ -198,19 +199,22 @@ async def plan_results(session: AsyncSession, plans: Sequence[MassSend]) -> dict
     return {plan_id: PlanResults(*sums) for plan_id, sums in found.items()}
 
 
-async def account_kind(session: AsyncSession, appid: str) -> str:
-    """`service` or `subscription`; an account only configured in the settings counts as a service account."""
-    kind = (await session.exec(select(Account.kind).where(Account.appid == appid))).first()
-    return kind or "service"
-
-
 async def profile_of_follower(session: AsyncSession, follower_id: int) -> int | None:
     return (await session.exec(select(Follower.profile_id).where(Follower.id == follower_id))).first()
 
 
+async def template_names(session: AsyncSession, version_ids: Sequence[int]) -> dict[int, str]:
+    """The template name of each version id (for listing what each mass send sent)."""
+    if not version_ids:
+        return {}
+    statement = select(TemplateVersion.id, Template.name).where(
+        col(TemplateVersion.id).in_(version_ids), Template.id == TemplateVersion.template_id
+    )
+    return {vid: name for vid, name in (await session.exec(statement)).all() if vid is not None}
+
+
 __all__ = [
     "COUNTED",
-    "account_kind",
     "TAG_PREFIX",
     "PlanResults",
     "UnknownAudience",
@@ -228,4 +232,5 @@ __all__ = [
     "profile_of_follower",
     "receipts_in_month",
     "sends_between",
+    "template_names",
 ]
