@@ -1,8 +1,8 @@
 """Coupon pools: an editor loads a list of single-use codes, each push draws one of its own.
 
-Drawing is atomic across dispatchers (see storage.content.draw_code) and idempotent per push: a retried
-push shows the follower the same code. A pool at or under its low-water mark logs a warning and sets
-`low_stock`, which the console shows.
+Codes are drawn in one place only, journeys.coupons.CouponDrawer (through storage.content.draw_code):
+atomic across dispatchers and idempotent per push, so a retried push shows the follower the same code.
+A pool at or under its low-water mark logs a warning and sets `low_stock`, which the console shows.
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ from pathlib import Path
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage import content as store
-from storage.content import DrawnCode
 from storage.models.content import CouponPool
 
 # Codes printed on vouchers: letters, digits and a few separators, at most 64 characters.
@@ -157,19 +156,6 @@ async def load_codes(
     await session.flush()
     added = await store.add_codes(session, pool, parse_codes(codes, pool_name), now)
     return pool, added
-
-
-async def draw_coupon(
-    session: AsyncSession, pool_name: str, *, push_id: int, follower_id: int | None, now: datetime
-) -> DrawnCode:
-    """Draw the code of `push_id` from a pool (the same code when drawn again). Caller commits."""
-    pool = await store.pool_by_name(session, pool_name)
-    if pool is None:
-        raise CouponError(f"no coupon pool named {pool_name!r}")
-    drawn = await store.draw_code(session, pool, push_id=push_id, follower_id=follower_id, now=now)
-    if drawn is None:
-        raise CouponError(f"coupon pool {pool_name} has no code left")
-    return drawn
 
 
 async def pool_statuses(session: AsyncSession) -> list[PoolStatus]:
