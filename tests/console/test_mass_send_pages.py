@@ -22,7 +22,8 @@ TEXT = {"kind": "text", "purpose": "marketing", "content": "hi"}
 
 
 def _form(client: TestClient[Any, Any], **fields: str) -> dict[str, str]:
-    return {"csrf_token": csrf(client), "name": "三月新品", "target": "all", "template": "march", "when": "now"} | fields
+    base = {"csrf_token": csrf(client), "name": "三月新品", "target": "all", "template": "march", "when": "now"}
+    return base | fields
 
 
 async def _plans(db: Database) -> list[MassSend]:
