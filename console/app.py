@@ -20,6 +20,7 @@ from console.rendering import build_environments
 from console.security import audit_writes, authenticate, require_csrf, security_headers
 from console.views import (
     accounts,
+    coupons,
     dashboard,
     deliveries,
     imports,
@@ -27,6 +28,8 @@ from console.views import (
     journeys,
     language,
     login,
+    mass_sends,
+    menu,
     profiles,
     templates,
     users,
@@ -47,6 +50,7 @@ PAGES = (
     accounts,
     users,
 )
+PAGES_OF_CAMPAIGNS = (coupons, mass_sends, menu)
 FAVICON = STATIC / "favicon.ico"
 # Upload limit: the largest order export we accept, plus room for the multipart envelope.
 MAX_UPLOAD_BYTES = 200 * 1024 * 1024
@@ -65,7 +69,7 @@ def build_console_app(services: Services, *, base_path: str = "/console") -> web
     app[JINJA] = build_environments()
     app[IMPORTS] = tracker = ImportTracker()
     services.probes.refreshers.append(tracker.publish)
-    for page in PAGES:
+    for page in PAGES + PAGES_OF_CAMPAIGNS:
         page.add_routes(app.router)
     app.router.add_static("/static", STATIC, name="console.static")
     app.on_cleanup.append(shutdown_imports)

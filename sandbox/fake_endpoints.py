@@ -55,12 +55,15 @@ Endpoint = Callable[[FakeCall], Awaitable[Answer]]
 class FakeEndpoints:
     """WeChat's behaviour per API; `routes()` maps each API name to its HTTP method and handler."""
 
-    def __init__(self, accounts: Mapping[str, str] | None = None, *, clock: Clock | None = None) -> None:
-        """`accounts` maps appid -> appsecret; None accepts any appid with any non-empty secret."""
+    def __init__(
+        self, accounts: Mapping[str, str] | None = None, *, clock: Clock | None = None, sibling_key: bytes | None = None
+    ) -> None:
+        """`accounts` maps appid -> appsecret; None accepts any appid with any non-empty secret. Fakes
+        given the same `sibling_key` (one per process of a demo) accept each other's tokens."""
         self.clock: Clock = clock or SystemClock()
         self.accounts: dict[str, str] | None = None if accounts is None else dict(accounts)
         # WeChat's tokens expire in real time (the product's client reckons them so too).
-        self.tokens = TokenBook(real_clock(self.clock))
+        self.tokens = TokenBook(real_clock(self.clock), sibling_key=sibling_key)
         self.windows = WindowBook()
         self.followers: dict[str, FakeFollower] = {}
         self.menus: dict[str, dict[str, Any]] = {}
@@ -72,7 +75,9 @@ class FakeEndpoints:
         # Mass-send news uploaded through media/uploadnews, by media_id.
         self.news: dict[str, list[dict[str, Any]]] = {}
         self._clientmsgids: dict[str, set[str]] = defaultdict(set)
-        self._next_msgid = 1000
+        # WeChat's msgids never repeat; the processes of a demo each run a fake, so each counts on from a
+        # random point of a space too large for two to meet.
+        self.next_msgid = secrets.randbelow(2**40) * 1_000_000
 
     def routes(self) -> dict[str, tuple[str, Endpoint]]:
         return {
@@ -126,9 +131,10 @@ class FakeEndpoints:
         if follower is not None and not follower.subscribed:
             raise FakeAPIError(43004, "require subscribe")
 
-    def _msgid(self) -> int:
-        self._next_msgid += 1
-        return self._next_msgid
+    def issue_msgid(self) -> int:
+        """A new msgid, as WeChat answers a send."""
+        self.next_msgid += 1
+        return self.next_msgid
 
     async def _custom_send(self, call: FakeCall) -> Answer:
         openid, msgtype = call.field("touser"), call.field("msgtype")
@@ -157,7 +163,7 @@ class FakeEndpoints:
 
     async def _template_send(self, call: FakeCall) -> Answer:
         self._check_template(call)
-        return {**OK, "msgid": self._msgid()}
+        return {**OK, "msgid": self.issue_msgid()}
 
     async def _subscribe_send(self, call: FakeCall) -> Answer:
         self._check_template(call)
@@ -177,7 +183,7 @@ class FakeEndpoints:
                 call.recipients = ()
                 raise FakeAPIError(45065, "clientmsgid exist")
             used.add(str(clientmsgid))
-        msg_id = self._msgid()
+        msg_id = self.issue_msgid()
         return {**OK, "errmsg": "send job submission success", "msg_id": msg_id, "msg_data_id": msg_id}
 
     async def _upload_news(self, call: FakeCall) -> Answer:

@@ -5,6 +5,8 @@ Kept apart from the HTTP layer (fake_wechat.py) so the rules read as plain Pytho
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import secrets
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -70,18 +72,41 @@ class IssuedToken:
 class TokenBook:
     """Tokens the fake handed out, with the stable and classic endpoints' rules."""
 
-    def __init__(self, clock: Clock, lifetime: timedelta = TOKEN_LIFETIME) -> None:
+    def __init__(self, clock: Clock, lifetime: timedelta = TOKEN_LIFETIME, sibling_key: bytes | None = None) -> None:
+        """With `sibling_key`, tokens carry their appid and expiry under that key, and a token another
+        book of the same key issued is good here until it expires: the processes of one demo each serve
+        the fake, and the product's processes share one token, as with WeChat."""
         self.clock = clock
         self.lifetime = lifetime
+        self._sibling_key = sibling_key
         self.tokens: dict[str, IssuedToken] = {}
         self._stable: dict[str, str] = {}
         self._classic: dict[str, list[str]] = defaultdict(list)
         self._forced: dict[str, list[datetime]] = defaultdict(list)
 
     def issue(self, appid: str) -> str:
+        expires_at = self.clock.now() + self.lifetime
         token = "FAKE_" + secrets.token_urlsafe(24)
-        self.tokens[token] = IssuedToken(appid, self.clock.now() + self.lifetime)
+        if self._sibling_key is not None:
+            claim = f"{appid}.{int(expires_at.timestamp())}.{token}"
+            token = f"{claim}.{self._seal(claim)}"
+        self.tokens[token] = IssuedToken(appid, expires_at)
         return token
+
+    def _seal(self, claim: str) -> str:
+        assert self._sibling_key is not None
+        return hmac.new(self._sibling_key, claim.encode(), hashlib.sha256).hexdigest()[:32]
+
+    def _sibling_issued(self, token: str) -> IssuedToken | None:
+        """The token, if a book of the same key issued it (never revoked here: revocation is per book)."""
+        if self._sibling_key is None:
+            return None
+        claim, _, seal = token.rpartition(".")
+        appid, _, rest = claim.partition(".")
+        expiry = rest.partition(".")[0]
+        if not (claim and expiry.isdigit() and hmac.compare_digest(seal, self._seal(claim))):
+            return None
+        return IssuedToken(appid, datetime.fromtimestamp(int(expiry), self.clock.now().tzinfo))
 
     def remaining(self, token: str) -> int:
         return max(0, int((self.tokens[token].expires_at - self.clock.now()).total_seconds()))
@@ -119,7 +144,7 @@ class TokenBook:
         """The appid `token` belongs to; 41001/40001/42001 as WeChat answers for missing/wrong/expired."""
         if not token:
             raise FakeAPIError(41001, "access_token missing")
-        issued = self.tokens.get(token)
+        issued = self.tokens.get(token) or self._sibling_issued(token)
         if issued is None or issued.revoked:
             raise FakeAPIError(40001, "invalid credential, access_token is invalid or not latest")
         if self.clock.now() >= issued.expires_at:

@@ -55,12 +55,17 @@ class FakeWeChat(FakeEndpoints):
     """A fake of WeChat's server API for tests, benchmarks and the sandbox: served, observed, steerable."""
 
     def __init__(
-        self, accounts: Mapping[str, str] | None = None, *, clock: Clock | None = None, journal: Path | None = None
+        self,
+        accounts: Mapping[str, str] | None = None,
+        *,
+        clock: Clock | None = None,
+        journal: Path | None = None,
+        sibling_key: bytes | None = None,
     ) -> None:
         """`accounts` maps appid -> appsecret; None accepts any appid with any non-empty secret. With
         `journal`, every answered call is also appended to that file as one JSON line (processes of one
         demo share it: each line is one write to a file opened for appending)."""
-        super().__init__(accounts, clock=clock)
+        super().__init__(accounts, clock=clock, sibling_key=sibling_key)
         self._journal: TextIO | None = journal.open("a", encoding="utf-8", buffering=1) if journal else None
         self.failures = FailureBook()
         self.calls: list[RecordedCall] = []

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, insert, or_, update
+from sqlalchemy import Table, or_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel import col
@@ -31,9 +31,23 @@ EVENTS = cast(Table, DomainEvent.__table__)  # type: ignore[attr-defined]
 
 
 async def insert_template_receipts(conn: AsyncConnection, rows: Sequence[Mapping[str, Any]]) -> None:
-    """Keep the msgid of each template message WeChat accepted (appid, msg_id, push_id, follower_id, sent_at)."""
-    if rows:
-        await conn.execute(insert(RECEIPTS), [{"status": "", **row} for row in rows])
+    """Keep the msgid of each template message WeChat accepted (appid, msg_id, push_id, follower_id, sent_at).
+
+    A msgid WeChat answers again names the newer send, which takes the receipt over: the receipt is
+    bookkeeping for later results, and it runs in the dispatcher's accounting of sends, which must not
+    fail over it.
+    """
+    if not rows:
+        return
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    statement = dialect.insert(RECEIPTS)
+    taken_over = statement.on_conflict_do_update(
+        index_elements=["appid", "msg_id"],
+        set_={name: statement.excluded[name] for name in ("push_id", "follower_id", "sent_at", "status")},
+    )
+    # One row per msgid per statement: PostgreSQL refuses to update the same row twice in one INSERT.
+    latest = {(row["appid"], row["msg_id"]): {"status": "", **row} for row in rows}
+    await conn.execute(taken_over, list(latest.values()))
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import secrets
 import socket
 import time
 from pathlib import Path
@@ -143,6 +144,8 @@ def _demo(args: argparse.Namespace) -> int:
     anchor, offset = time.time(), asyncio.run(_demo_offset(settings))
     clock = DemoClock(speed=args.speed, anchor=anchor, offset=offset)
     credentials = asyncio.run(_seed(Database(settings.database_url), settings, clock, seed_demo))
+    # Made before the workers fork: their fakes of the WeChat API then accept each other's tokens.
+    fake_key = secrets.token_bytes(16)
 
     def build_app() -> web.Application:
         from sandbox.fake_wechat import FakeWeChat
@@ -154,7 +157,7 @@ def _demo(args: argparse.Namespace) -> int:
         services = build_services(settings, db, own_clock)
         if services.link_tracker is not None:
             services.link_tracker.authorize_every_browser = True
-        fake = FakeWeChat(clock=own_clock, journal=args.fake_wechat_journal)
+        fake = FakeWeChat(clock=own_clock, journal=args.fake_wechat_journal, sibling_key=fake_key)
         app = build_web_app(services, sandbox=Sandbox(fake, origin, clock_control=shared))
 
         async def start_clock(_app: web.Application) -> None:

@@ -153,6 +153,14 @@ class DomainEvent(SQLModel, table=True):
             sqlite_where=text("processed_at IS NULL"),
             postgresql_where=text("processed_at IS NULL"),
         ),
+        # The follower lane of that queue, claimed first (journeys/enrolment.py): events about a follower
+        # must not wait behind an import's backlog of events about profiles.
+        Index(
+            "ix_domain_events_waiting_followers",
+            "id",
+            sqlite_where=text("processed_at IS NULL AND follower_id IS NOT NULL"),
+            postgresql_where=text("processed_at IS NULL AND follower_id IS NOT NULL"),
+        ),
         # Partial: imports write most events, and none of theirs has a follower (they are per profile).
         partial_index("ix_domain_events_follower_id", "follower_id"),
     )

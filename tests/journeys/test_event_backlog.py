@@ -7,6 +7,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from sqlmodel import select
 
 from base.clock import FakeClock
 from base.settings import Settings
@@ -87,3 +88,33 @@ async def test_due_runs_move_on_every_tick_behind_any_backlog(
         await runtime.close()
     assert outcome["runs_advanced"] == 1
     assert outcome["events"] == 2  # the rest waits for the next tick
+
+
+WELCOME: dict[str, Any] = {
+    "name": "welcome", "trigger": {"kind": "followed"},
+    "steps": [{"type": "send", "id": "hello", "template": "hello"}],
+}  # fmt: skip
+
+
+@pytest.mark.storage
+async def test_a_follower_who_acts_during_an_import_backlog_is_served_first(
+    db: Database, clock: FakeClock, settings: Settings
+) -> None:
+    await add_template(db, clock, "hello")
+    async with db.transaction() as session:
+        await save_journey(session, JourneyDefinition.from_doc(WELCOME), now=clock.now())
+    for number in range(5):  # the import's backlog, written first
+        await _purchase(db, clock, await _profile(db, clock, f"+861380013820{number}"), f"C{number}")
+    fid = await add_follower(db, clock, "o-newcomer")
+    async with db.transaction() as session:
+        session.add(DomainEvent(kind="followed", occurred_at=clock.now(), follower_id=fid, payload={}))
+    enrolment = Enrolment(db, clock, DispatchPolicy.from_settings(settings))
+
+    first = await enrolment.process_events(2)
+
+    assert (first.events, first.enrolled, first.passed_over) == (2, 1, 1)
+    async with db.session() as session:
+        runs = (await session.exec(select(JourneyRun).where(JourneyRun.follower_id == fid))).all()
+    assert [run.journey_name for run in runs] == ["welcome"]
+    rest = await enrolment.drain_events(2)
+    assert (rest.events, rest.passed_over) == (4, 4)

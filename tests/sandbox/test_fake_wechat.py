@@ -142,3 +142,23 @@ async def test_mounted_into_an_app(aiohttp_client: AiohttpClient, clock: FakeClo
 async def test_base_url_needs_a_server() -> None:
     with pytest.raises(RuntimeError, match="neither started nor mounted"):
         _ = FakeWeChat().base_url
+
+
+async def test_the_fakes_of_one_demos_processes_act_as_one_wechat(
+    clock: FakeClock, http: aiohttp.ClientSession
+) -> None:
+    """`scrm demo --workers 2` serves the fake API from each process: a token one of them issued must be
+    good at the other (the product's processes share one token), and msgids must never repeat."""
+    sibling_key = b"one demo's key"
+    async with (
+        FakeWeChat({APPID: "s3cret"}, clock=clock, sibling_key=sibling_key) as first,
+        FakeWeChat({APPID: "s3cret"}, clock=clock, sibling_key=sibling_key) as second,
+        FakeWeChat({APPID: "s3cret"}, clock=clock, sibling_key=b"another demo") as stranger,
+    ):
+        token = (await _stable(http, first))["access_token"]
+        assert (await _custom(http, second, token))["errcode"] == 0
+        assert (await _custom(http, stranger, token))["errcode"] == 40001
+        clock.advance(seconds=7201)
+        assert (await _custom(http, second, token))["errcode"] == 42001
+        msgids = {fake.issue_msgid() for fake in (first, second) for _ in range(3)}
+        assert len(msgids) == 6

@@ -1,7 +1,7 @@
 """journeys edited in the console: their versions, and where the live definition came from
 
-Revision ID: 0013
-Revises: 0012
+Revision ID: 0014
+Revises: 0013
 Create Date: 2026-12-05 08:40:00
 
 Each journey's existing definition becomes its published version, from YAML.
@@ -14,8 +14,8 @@ from alembic import op
 
 from sqlalchemy.dialects import postgresql
 
-revision: str = "0013"
-down_revision: str | None = "0012"
+revision: str = "0014"
+down_revision: str | None = "0013"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
