@@ -20,20 +20,28 @@ from console.rendering import build_environments
 from console.security import audit_writes, authenticate, require_csrf, security_headers
 from console.views import (
     accounts,
+    channels,
     dashboard,
     deliveries,
     imports,
     journeys,
     language,
     login,
+    profile_export,
     profiles,
+    reports,
+    segments,
     templates,
     users,
 )
 from handlers.context import Services
 
 STATIC = Path(__file__).parent / "static"
-PAGES = (login, language, dashboard, templates, journeys, imports, profiles, deliveries, accounts, users)
+# segments and profile_export before profiles: /profiles/{profile_id} would take "segments" for an id.
+PAGES = (
+    login, language, dashboard, templates, journeys, imports, segments, profile_export, profiles, deliveries,
+    channels, reports, accounts, users,
+)  # fmt: skip
 FAVICON = STATIC / "favicon.ico"
 # Upload limit: the largest order export we accept, plus room for the multipart envelope.
 MAX_UPLOAD_BYTES = 200 * 1024 * 1024

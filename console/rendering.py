@@ -32,6 +32,8 @@ NOTICES = {
     "user_added": N_("User added."),
     "user_updated": N_("User updated."),
     "signed_out": N_("You are signed out."),
+    "segment_deleted": N_("The saved segment was deleted."),
+    "channel_created": N_("Channel created: its QR code is ready."),
 }
 
 
