@@ -156,11 +156,16 @@ async def test_the_profile_timeline_holds_clicks_taps_chat_pushes_and_orders(
                                     follower_id=follower_id, profile_id=profile_id, payload=payload))  # fmt: skip
         session.add(
             InboundEvent(
-                dedup_key="m1", appid=follower.appid, openid="o-tl", kind="text", received_at=now + timedelta(minutes=5),
-                state="done", payload={"MsgType": "text", "Content": "还有货吗"},
+                dedup_key="m1",
+                appid=follower.appid,
+                openid="o-tl",
+                kind="text",
+                received_at=now + timedelta(minutes=5),
+                state="done",
+                payload={"MsgType": "text", "Content": "还有货吗"},
                 reply={"kind": "text", "content": "有的"},
             )
-        )  # fmt: skip
+        )
         session.add(
             Order(
                 platform="tmall",
