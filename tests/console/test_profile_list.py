@@ -22,12 +22,12 @@ from tests.console.conftest import csrf
 pytestmark = pytest.mark.storage
 
 
-async def _profiles(db: Database, clock: FakeClock, count: int) -> list[int]:
+async def _profiles(db: Database, clock: FakeClock, count: int, *, first: int = 0) -> list[int]:
     """`count` imported profiles: profile i has i orders, spends i×¥10 and is 'loyal' when i is even."""
     vault = PhoneVault()
     ids = []
     async with db.transaction() as session:
-        for i in range(count):
+        for i in range(first, first + count):
             phone = f"+86139{i:08d}"
             profile = Profile(
                 phone_key=vault.lookup_key(phone), phone_sealed=vault.seal(phone), phone_masked=mask_phone(phone),
@@ -161,3 +161,30 @@ async def test_deliveries_link_each_follower_to_their_profile(
     html = await (await editor.get("/console/deliveries")).text()
     assert f'<a href="/console/profiles/{profile_id}" class="follower-profile">o{bound}</a>' in html
     assert f'<a href="/console/profiles?q=o{unbound}" class="follower-search">o{unbound}</a>' in html
+
+
+async def test_the_list_page_asks_the_same_queries_for_a_full_page_as_for_one_row(
+    admin: TestClient[Any, Any], db: Database, clock: FakeClock
+) -> None:
+    """No query per row: what keeps the page as fast as the backend's benchmark (bench/profile_list.py)."""
+    from sqlalchemy import event
+
+    statements: list[str] = []
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if "console_sessions" not in statement and "console_users" not in statement:
+            statements.append(statement)
+
+    await _profiles(db, clock, 1)
+    event.listen(db.engine.sync_engine, "before_cursor_execute", count)
+    try:
+        await admin.get("/console/profiles")
+        one_row = len(statements)
+        await _profiles(db, clock, PAGE_SIZE + 5, first=1)
+        statements.clear()
+        html = await (await admin.get("/console/profiles?sort=spend")).text()
+    finally:
+        event.remove(db.engine.sync_engine, "before_cursor_execute", count)
+    assert len(_ids_on(html)) == PAGE_SIZE
+    # A full page adds only the capped count (a single page of matches is its own count).
+    assert len(statements) == one_row + 1
