@@ -247,18 +247,21 @@ async def _measure(
         await db.dispose()
 
 
-async def _fresh_pg(url: str) -> str:
+async def _fresh_pg(url: str, name: str) -> str:
     import asyncpg
 
     base = url.replace("postgresql+asyncpg://", "postgresql://")
     server, _, _name = base.rpartition("/")
     conn = await asyncpg.connect(f"{server}/postgres")
     try:
-        await conn.execute("DROP DATABASE IF EXISTS scrm_profile_list")
-        await conn.execute("CREATE DATABASE scrm_profile_list")
+        if not name.replace("_", "").isalnum():
+            raise SystemExit(f"--pg-database must be letters, digits and _, got {name!r}")
+        # The name was just checked to be a plain identifier.
+        await conn.execute(f"DROP DATABASE IF EXISTS {name}")
+        await conn.execute(f"CREATE DATABASE {name}")
     finally:
         await conn.close()
-    return url.rpartition("/")[0].replace("postgresql://", "postgresql+asyncpg://") + "/scrm_profile_list"
+    return url.rpartition("/")[0].replace("postgresql://", "postgresql+asyncpg://") + "/" + name
 
 
 def main() -> int:
@@ -267,6 +270,9 @@ def main() -> int:
     parser.add_argument("--backend", choices=("sqlite", "postgres", "both"), default="both")
     parser.add_argument("--pg-url", default="postgresql+asyncpg://postgres@127.0.0.1:5432/postgres")
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/scrm-bench-profiles"))
+    parser.add_argument(
+        "--pg-database", default="scrm_profile_list", help="the database to drop, create and fill (yours alone)"
+    )
     parser.add_argument("--page", action="store_true", help="time each filter's whole console page too")
     args = parser.parse_args()
     pages: dict[str, dict[str, tuple[float, float]]] | None = {} if args.page else None
@@ -278,7 +284,7 @@ def main() -> int:
             Path(f"{path}{suffix}").unlink(missing_ok=True)
         runs["SQLite"] = asyncio.run(_measure(f"sqlite+aiosqlite:///{path}", args.profiles, "SQLite", pages))
     if args.backend in ("postgres", "both"):
-        url = asyncio.run(_fresh_pg(args.pg_url))
+        url = asyncio.run(_fresh_pg(args.pg_url, args.pg_database))
         runs["PostgreSQL"] = asyncio.run(_measure(url, args.profiles, "PostgreSQL", pages))
     print(f"\nfirst page ({args.profiles:,} profiles), median / worst of 5, ms; goal < 300 ms")
     header = f"{'filter':<34}" + "".join(f"{name:>26}" for name in runs)
