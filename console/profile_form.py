@@ -28,7 +28,9 @@ FORM_FIELDS = (
 )  # fmt: skip
 # Days are bounded so a typo like 99999999 reads as "ever", not as a date before year 1.
 MAX_DAYS = 3650
-MAX_PAGE = 10_000
+# Paging deep into a million profiles reads every row before the page; past 10,000 profiles the list says
+# to narrow the filter (or export it) instead.
+MAX_PAGE = 200
 # A saved segment's name goes into `saved:<name>` (mass sends, journey triggers): words, digits, - and _.
 SEGMENT_NAME = re.compile(r"^[\w\-]{1,40}$")
 

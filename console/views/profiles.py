@@ -12,7 +12,7 @@ from console.access import admin_only
 from console.audit import audit
 from console.keys import AUDITED, SERVICES, VIEWER
 from console.lookup import path_id
-from console.profile_form import form_values, parse_filter
+from console.profile_form import MAX_PAGE, form_values, parse_filter
 from console.queries.profiles import (
     SearchError,
     filter_choices,
@@ -106,6 +106,7 @@ async def render_profile_list(
         errors=list(errors),
         segment_name=segment_name,
         segment_example="vip_shanghai",
+        max_page=MAX_PAGE,
     )
 
 

@@ -188,3 +188,17 @@ async def test_the_list_page_asks_the_same_queries_for_a_full_page_as_for_one_ro
     assert len(_ids_on(html)) == PAGE_SIZE
     # A full page adds only the capped count (a single page of matches is its own count).
     assert len(statements) == one_row + 1
+
+
+async def test_the_list_stops_at_its_deepest_page(
+    editor: TestClient[Any, Any], db: Database, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from console import profile_form
+
+    monkeypatch.setattr(profile_form, "MAX_PAGE", 2)
+    monkeypatch.setattr("console.views.profiles.MAX_PAGE", 2)
+    await _profiles(db, clock, 3 * PAGE_SIZE)
+    last = await (await editor.get("/console/profiles?page=2")).text()
+    assert 'rel="next"' not in last and "The list stops here: narrow the filter, or export it." in last
+    beyond = await (await editor.get("/console/profiles?page=3")).text()
+    assert "Page must be a whole number from 1 to 2: ignored." in beyond
