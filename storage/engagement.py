@@ -21,7 +21,7 @@ from sqlmodel import select as model_select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.group_commit import Write, sqlite_time
-from storage.models.core import DomainEvent, Follower
+from storage.models.core import DomainEvent, Follower, InboundEvent
 from storage.models.engagement import MassSendResult, TemplateReceipt
 from storage.models.orders import Order
 
@@ -209,8 +209,27 @@ async def profile_timeline(session: AsyncSession, profile_id: int, limit: int = 
     return entries[:limit]
 
 
+async def chat_deliveries(
+    session: AsyncSession, followers: Sequence[tuple[str, str]], limit: int = 100
+) -> list[InboundEvent]:
+    """The newest messages these (appid, openid) followers typed or sent, with the replies they got, as long
+    as the callback ledger keeps them; events (follows, taps) are on the timeline as domain events already."""
+    openids = sorted({openid for _appid, openid in followers})
+    if not openids:
+        return []
+    statement = (
+        model_select(InboundEvent)
+        .where(col(InboundEvent.openid).in_(openids), col(InboundEvent.kind).not_like("event%"))
+        .order_by(col(InboundEvent.received_at).desc(), col(InboundEvent.id).desc())
+        .limit(limit)
+    )
+    wanted = set(followers)
+    return [row for row in (await session.exec(statement)).all() if (row.appid, row.openid) in wanted]
+
+
 __all__ = [
     "Signal",
+    "chat_deliveries",
     "TemplateOutcome",
     "TimelineEntry",
     "insert_template_receipts",

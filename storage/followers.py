@@ -17,11 +17,11 @@ from sqlalchemy import text
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.orm import make_transient_to_detached
-from sqlmodel import select
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.group_commit import ChainedStatement, GroupCommit, Write, parse_sqlite_time, sqlite_time
-from storage.models.core import DomainEvent, Follower
+from storage.models.core import DomainEvent, Follower, Profile
 from storage.types import UTCDateTime
 
 _table = Follower.__table__  # type: ignore[attr-defined]
@@ -316,8 +316,24 @@ def add_domain_event(
     return event
 
 
+async def followers_subscribed_before(
+    session: AsyncSession, cutoff: datetime
+) -> list[tuple[int, datetime | None, datetime | None]]:
+    """(follower id, subscribed at, their profile's last order) of followers subscribed since `cutoff` or
+    earlier (the no-purchase scan decides from these which have bought nothing since)."""
+    rows = (
+        await session.exec(
+            select(Follower.id, Follower.subscribed_at, Profile.last_order_at)
+            .outerjoin(Profile, col(Profile.id) == col(Follower.profile_id))
+            .where(Follower.status == "subscribed", col(Follower.subscribed_at) <= cutoff)
+        )
+    ).all()
+    return [(int(fid), subscribed, last) for fid, subscribed, last in rows if fid is not None]
+
+
 __all__ = [
     "FollowerRecord",
+    "followers_subscribed_before",
     "add_domain_event",
     "ensure_follower",
     "ensure_write",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from sqlalchemy import or_
 from sqlmodel import col, select
@@ -11,10 +12,16 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from base.i18n import _
 from base.phones import classify_phone
 from base.vault import PhoneVault
+from console.queries.deliveries import journey_choices
+from console.timeline import describe_chat, describe_event, describe_push
+from storage.channels import all_channels
+from storage.engagement import chat_deliveries, profile_timeline
 from storage.models.consent import Consent
 from storage.models.core import Follower, Profile
+from storage.models.engagement import SavedSegment
 from storage.models.orders import Order
 from storage.models.pushes import JourneyRun, Push
+from storage.profile_list import saved_segments
 
 SEARCH_LIMIT = 50
 DETAIL_LIMIT = 100
@@ -101,3 +108,46 @@ async def profile_detail(session: AsyncSession, profile_id: int) -> ProfileDetai
     consented = or_(col(Consent.profile_id) == profile_id, col(Consent.follower_id).in_(follower_ids))
     consents = (await session.exec(select(Consent).where(consented).order_by(col(Consent.id).desc()))).all()
     return ProfileDetail(profile, followers, list(orders), list(runs), list(pushes), list(consents))
+
+
+@dataclass(frozen=True)
+class FilterChoices:
+    """What the filter form offers in its drop-downs: journeys, channels and the saved segments."""
+
+    journeys: list[tuple[int, str]]
+    channels: list[tuple[str, str]]
+    saved: list[SavedSegment]
+
+
+async def filter_choices(session: AsyncSession) -> FilterChoices:
+    channels = sorted({(channel.scene, channel.name) for channel in await all_channels(session)})
+    return FilterChoices(await journey_choices(session), channels, await saved_segments(session))
+
+
+@dataclass(frozen=True)
+class TimelineLine:
+    """One line of the profile page's timeline: when, what kind of thing, and its details as text."""
+
+    at: datetime
+    kind: str
+    detail: str
+
+
+async def profile_timeline_lines(session: AsyncSession, detail: ProfileDetail, limit: int = 100) -> list[TimelineLine]:
+    """The profile's domain events and orders (storage.engagement.profile_timeline), its pushes and what its
+    followers wrote, merged newest first."""
+    assert detail.profile.id is not None
+    lines = [
+        TimelineLine(entry.at, entry.kind, describe_event(entry.kind, entry.detail))
+        for entry in await profile_timeline(session, detail.profile.id, limit)
+    ]
+    lines += [
+        TimelineLine(
+            push.sent_at or push.finished_at or push.created_at, "push", describe_push(push.step_key, push.status)
+        )
+        for push in detail.pushes
+    ]
+    chats = await chat_deliveries(session, [(f.appid, f.openid) for f in detail.followers], limit)
+    lines += [TimelineLine(row.received_at, "chat", describe_chat(row.payload, row.reply)) for row in chats]
+    lines.sort(key=lambda line: line.at, reverse=True)
+    return lines[:limit]
