@@ -203,7 +203,9 @@ async def _write_batches(
             report.add_rejects(batch.rejects)
             if on_rejects is not None and batch.rejects:
                 on_rejects(report, reader.table.headers, batch.rejects)
-            updated_ids.update(pid for pid in outcome.changed_profile_ids if pid not in writer.created_here)
+            # Profiles the batch created are left out as a set first: in a big file most are new.
+            existed = outcome.changed_profile_ids - outcome.new_profile_ids
+            updated_ids.update(pid for pid in existed if pid not in writer.created_here)
             touched.update(outcome.profile_ids)
             report.profiles_created += len(outcome.new_profile_ids) + len(outcome.new_profile_keys)
             report.profiles_updated = len(updated_ids)
