@@ -32,8 +32,8 @@ from identity.subjects import find_subject
 from orders.importer import ImportOptions, import_file
 from orders.records import RejectedRow
 from orders.report import FileReport, RejectsWriter
-from orders.scratch import scratch_database
 from storage.db import Database
+from storage.scratch import scratch_database
 from tests.orders import builders
 
 pytestmark = pytest.mark.storage
