@@ -1,0 +1,84 @@
+"""Every SQL statement lives in `storage/` (issue 15): the modules outside it that still build SQL are
+exactly the ones listed here, and the list may only shrink. `tools/sql_outside_storage.py` finds them.
+
+Moving a module's SQL into storage means deleting its line below; a new module outside storage that
+builds SQL fails this test (put its queries in a storage module, as plain async functions taking the
+session or connection)."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+from types import ModuleType
+
+ROOT = Path(__file__).resolve().parents[2]
+
+# path -> why it is still here and who moves it
+STILL_BUILDING_SQL: dict[str, str] = {
+    "identity/codes.py": "SMS codes: rate checks and code lookups (house)",
+    "identity/consent.py": "consent records (house)",
+    "identity/erase.py": "erasure deletes and updates (house)",
+    "identity/export.py": "the data export reads (house)",
+    "identity/linking.py": "unionid linking reads (house)",
+    "identity/order_proof.py": "order-proof lookups (house)",
+    "identity/personal_data.py": "personal-data filters (house)",
+    "identity/review.py": "the review queue (house)",
+    "identity/subjects.py": "data-subject lookups (house)",
+    "identity/unionids.py": "followers still missing a unionid (house)",
+    "orders/dryrun.py": "a dry run's scratch SQLite file, not the product database (orders helper)",
+    "orders/erased.py": "erased buyers skipped by an import (orders helper)",
+    "orders/importer.py": "SQLite pragmas around an import (orders helper)",
+    "orders/rollup.py": "the import's raw aggregate statements (orders helper)",
+    "orders/scratch.py": "a dry run's scratch SQLite file (orders helper)",
+    "publishing/preview_source.py": "preview samples (house)",
+    "journeys/adapters.py": "engine adapters (house)",
+    "journeys/attribution.py": "attribution windows (house)",
+    "journeys/catalogue.py": "the journeys as stored (house)",
+    "journeys/enrolment.py": "enrolment claims and cancels (journeys helper)",
+    "journeys/jobs.py": "the jobs' scans (house)",
+    "journeys/leader.py": "the scheduler lease (house)",
+    "journeys/mass_send.py": "mass sends (journeys helper)",
+    "journeys/outcomes.py": "run outcomes (house)",
+    "journeys/report.py": "the journey report (journeys helper)",
+    "gateway/accounts.py": "the account directory (house)",
+    "console/content_preview.py": "content preview reads (house)",
+    "console/queries/dashboard.py": "dashboard figures (house)",
+    "console/queries/deliveries.py": "delivery list (house)",
+    "console/queries/imports.py": "import list (house)",
+    "console/queries/profiles.py": "profile search (console profiles helper)",
+    "console/rights.py": "data-rights requests (house)",
+    "console/views/accounts.py": "console accounts (house)",
+    "console/views/journeys.py": "the journeys page (console journeys helper)",
+    "scrm/cli/journeys_run.py": "'scrm journeys run' lookups (house)",
+    "scrm/demo.py": "the demo's seed checks (house)",
+    "wechat/api/credentials.py": "account credentials for the API client (house)",
+}
+
+
+def _checker() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("sql_outside_storage", ROOT / "tools" / "sql_outside_storage.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_only_the_listed_modules_outside_storage_build_sql() -> None:
+    found = set(_checker().files_building_sql(ROOT))
+    new = sorted(found - set(STILL_BUILDING_SQL))
+    moved = sorted(set(STILL_BUILDING_SQL) - found)
+    assert new == [], f"these build SQL outside storage/; move their statements into storage: {new}"
+    assert moved == [], f"these no longer build SQL; delete their lines from STILL_BUILDING_SQL: {moved}"
+
+
+def test_the_checker_sees_each_way_of_building_sql() -> None:
+    reasons = _checker().reasons
+    assert reasons("from sqlmodel import select\n")
+    assert reasons("from sqlalchemy.dialects.postgresql import insert\n")
+    assert reasons("async def f(session):\n    await session.exec(q)\n")
+    assert reasons("Q = 'UPDATE followers SET tag = 1'\n")
+    assert reasons("Q = 'select id from profiles where id = 1'\n")
+    # A docstring that talks about SQL, an exception class and a session's ORM add are not statements.
+    assert not reasons('"""The claim is an INSERT INTO inbound_events."""\n')
+    assert not reasons("from sqlalchemy.exc import IntegrityError\n")
+    assert not reasons("def f(session):\n    session.add(row)\n")
