@@ -15,16 +15,6 @@ ROOT = Path(__file__).resolve().parents[2]
 
 # path -> why it is still here and who moves it
 STILL_BUILDING_SQL: dict[str, str] = {
-    "identity/codes.py": "SMS codes: rate checks and code lookups (house)",
-    "identity/consent.py": "consent records (house)",
-    "identity/erase.py": "erasure deletes and updates (house)",
-    "identity/export.py": "the data export reads (house)",
-    "identity/linking.py": "unionid linking reads (house)",
-    "identity/order_proof.py": "order-proof lookups (house)",
-    "identity/personal_data.py": "personal-data filters (house)",
-    "identity/review.py": "the review queue (house)",
-    "identity/subjects.py": "data-subject lookups (house)",
-    "identity/unionids.py": "followers still missing a unionid (house)",
     "orders/dryrun.py": "a dry run's scratch SQLite file, not the product database (orders helper)",
     "orders/erased.py": "erased buyers skipped by an import (orders helper)",
     "orders/importer.py": "SQLite pragmas around an import (orders helper)",

@@ -11,7 +11,7 @@ from sqlmodel import SQLModel, select
 from base.vault import PhoneVault, erasure_hash, mask_phone
 from identity.erase import erase_subject, was_erased
 from identity.export import export_subject
-from identity.personal_data import is_json, searchable_columns
+from storage.personal_data import is_json, searchable_columns
 from identity.sms.sandbox import SandboxSmsSender
 from identity.subjects import SubjectNotFound, find_subject
 from storage.db import Database

@@ -27,7 +27,7 @@ from base.vault import PhoneVault
 from console.queries.profiles import find_by_phone
 from identity.erase import erase_subject
 from identity.export import export_subject
-from identity.personal_data import searchable_columns
+from storage.personal_data import searchable_columns
 from identity.subjects import find_subject
 from orders.importer import ImportOptions, import_file
 from orders.records import RejectedRow
