@@ -14,7 +14,6 @@ from datetime import timedelta
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import col, select
 
 from base.clock import real_clock, start_of_china_day
 from base.metrics import count_pushes
@@ -24,8 +23,8 @@ from journeys.enrolment import NO_PURCHASE
 from journeys.report import journey_report
 from journeys.runtime import JourneyRuntime
 from storage.inbound import purge_deliveries
-from storage.models.core import AuditEntry, DomainEvent, Follower, Profile
-from storage.models.pushes import JourneyRun
+from storage.journeys import in_segment_never_enrolled, subscribed_since_with_last_order
+from storage.models.core import AuditEntry, DomainEvent
 
 log = logging.getLogger(__name__)
 
@@ -110,16 +109,9 @@ async def scan_no_purchase(rt: JourneyRuntime) -> int:
         journeys = [j for j in await enabled_journeys(session) if j.definition.trigger.kind == "no_purchase"]
         for journey in journeys:
             cutoff = now - timedelta(days=int(journey.definition.trigger.days or 0))
-            rows = (
-                await session.exec(
-                    select(Follower.id, Follower.subscribed_at, Profile.last_order_at)
-                    .outerjoin(Profile, col(Profile.id) == col(Follower.profile_id))
-                    .where(Follower.status == "subscribed", col(Follower.subscribed_at) <= cutoff)
-                )
-            ).all()
-            for follower_id, subscribed_at, last_order_at in rows:
+            for follower_id, subscribed_at, last_order_at in await subscribed_since_with_last_order(session, cutoff):
                 anchor = last_order_at or subscribed_at
-                if follower_id is None or anchor is None or anchor > cutoff:
+                if anchor is None or anchor > cutoff:
                     continue
                 events.append(
                     DomainEvent(
@@ -142,18 +134,7 @@ async def scan_segments(rt: JourneyRuntime) -> int:
         journeys = [j for j in await enabled_journeys(session) if j.definition.trigger.kind == "segment_entered"]
         for journey in journeys:
             segment = str(journey.definition.trigger.segment)
-            enrolled = select(JourneyRun.follower_id).where(JourneyRun.journey_id == journey.id)
-            rows = (
-                await session.exec(
-                    select(Follower.id, Follower.profile_id)
-                    .join(Profile, col(Profile.id) == col(Follower.profile_id))
-                    .where(
-                        Profile.segment == segment,
-                        Follower.status == "subscribed",
-                        col(Follower.id).not_in(enrolled),
-                    )
-                )
-            ).all()
+            rows = await in_segment_never_enrolled(session, segment, journey.id)
             events += [
                 DomainEvent(
                     kind="segment_entered", occurred_at=now, follower_id=fid, profile_id=pid,
@@ -161,7 +142,6 @@ async def scan_segments(rt: JourneyRuntime) -> int:
                     dedup_key=f"segment_scan:{journey.id}:{fid}:{segment}",
                 )
                 for fid, pid in rows
-                if fid is not None
             ]  # fmt: skip
     return await _emit(rt, events)
 
