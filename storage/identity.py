@@ -78,7 +78,12 @@ async def followers_by_openid(session: AsyncSession, openid: str, *, appid: str 
 
 
 async def followers_of_profile(
-    session: AsyncSession, profile_id: int, *, appid: str | None = None, except_id: int | None = None
+    session: AsyncSession,
+    profile_id: int,
+    *,
+    appid: str | None = None,
+    except_id: int | None = None,
+    limit: int | None = None,
 ) -> list[Follower]:
     """The followers linked to a profile now, in id order (optionally of one account, but one)."""
     statement = select(Follower).where(Follower.profile_id == profile_id)
@@ -86,7 +91,21 @@ async def followers_of_profile(
         statement = statement.where(Follower.appid == appid)
     if except_id is not None:
         statement = statement.where(Follower.id != except_id)
-    return list((await session.exec(statement.order_by(col(Follower.id)))).all())
+    statement = statement.order_by(col(Follower.id))
+    if limit is not None:
+        statement = statement.limit(limit)
+    return list((await session.exec(statement)).all())
+
+
+async def recent_buyers(session: AsyncSession, limit: int) -> list[Profile]:
+    """Profiles not erased, latest order first."""
+    statement = (
+        select(Profile)
+        .where(col(Profile.erased_at).is_(None))
+        .order_by(col(Profile.last_order_at).desc(), col(Profile.id).desc())
+        .limit(limit)
+    )
+    return list((await session.exec(statement)).all())
 
 
 async def followers_by_unionids(

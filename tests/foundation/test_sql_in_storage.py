@@ -24,18 +24,10 @@ STILL_BUILDING_SQL: dict[str, str] = {
     "journeys/enrolment.py": "enrolment claims and cancels (journeys helper)",
     "journeys/mass_send.py": "mass sends (journeys helper)",
     "journeys/report.py": "the journey report (journeys helper)",
-    "gateway/accounts.py": "the account directory (house)",
-    "console/content_preview.py": "content preview reads (house)",
-    "console/queries/dashboard.py": "dashboard figures (house)",
-    "console/queries/deliveries.py": "delivery list (house)",
-    "console/queries/imports.py": "import list (house)",
     "console/queries/profiles.py": "profile search (console profiles helper)",
-    "console/rights.py": "data-rights requests (house)",
-    "console/views/accounts.py": "console accounts (house)",
     "console/views/journeys.py": "the journeys page (console journeys helper)",
     "scrm/cli/journeys_run.py": "'scrm journeys run' lookups (house)",
     "scrm/demo.py": "the demo's seed checks (house)",
-    "wechat/api/credentials.py": "account credentials for the API client (house)",
 }
 
 
