@@ -39,3 +39,7 @@ async def rejects_after(session: AsyncSession, run_id: int, *, after_id: int, li
         .limit(limit)
     )
     return list((await session.exec(statement)).all())
+
+
+async def has_import_runs(session: AsyncSession) -> bool:
+    return (await session.exec(select(ImportRun.id).limit(1))).first() is not None

@@ -20,7 +20,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from storage.models.consent import Consent
 from storage.models.content import Journey, Template, TemplateVersion
 from storage.models.core import Follower, Profile
-from storage.models.pushes import JourneyRun, PushAttribution
+from storage.models.pushes import JourneyRun, MassSend, PushAttribution
 
 
 def _table(model: type[SQLModel]) -> Table:
@@ -42,6 +42,15 @@ async def enabled_journey_rows(session: AsyncSession) -> Sequence[Journey]:
 async def journey_rows(session: AsyncSession, ids: Collection[int]) -> Sequence[Journey]:
     """These journeys, enabled or not."""
     return (await session.exec(select(Journey).where(col(Journey.id).in_(sorted(ids))))).all()
+
+
+async def has_templates(session: AsyncSession) -> bool:
+    return (await session.exec(select(Template.id).limit(1))).first() is not None
+
+
+async def mass_sends_by_schedule(session: AsyncSession) -> Sequence[MassSend]:
+    """Every mass send, planned or done, by the time it was scheduled for."""
+    return (await session.exec(select(MassSend).order_by(col(MassSend.scheduled_at)))).all()
 
 
 async def template_named(session: AsyncSession, name: str) -> Template | None:

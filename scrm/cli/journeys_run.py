@@ -6,8 +6,6 @@ import argparse
 from datetime import datetime
 from typing import Any
 
-from sqlmodel import col, select
-
 from base.clock import CHINA, SystemClock
 from base.settings import Settings
 from handlers.context import Services
@@ -17,7 +15,7 @@ from journeys.runtime import build_runtime
 from scrm.cli.common import print_json, settings_for, with_database
 from scrm.cli.main import UsageError
 from storage.db import Database
-from storage.models.pushes import MassSend
+from storage.journeys import mass_sends_by_schedule
 from storage.pushes import count_by_status
 from storage.reports import template_figures
 
@@ -176,7 +174,7 @@ def _mass_schedule(args: argparse.Namespace) -> int:
 def _mass_list(args: argparse.Namespace) -> int:
     async def show(db: Database, _settings: Settings) -> int:
         async with db.session() as session:
-            plans = (await session.exec(select(MassSend).order_by(col(MassSend.scheduled_at)))).all()
+            plans = await mass_sends_by_schedule(session)
         rows = [
             {
                 "id": p.id, "name": p.name, "segment": p.segment, "status": p.status, "monthly": p.monthly,

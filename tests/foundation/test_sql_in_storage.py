@@ -20,14 +20,11 @@ STILL_BUILDING_SQL: dict[str, str] = {
     "orders/importer.py": "SQLite pragmas around an import (orders helper)",
     "orders/rollup.py": "the import's raw aggregate statements (orders helper)",
     "orders/scratch.py": "a dry run's scratch SQLite file (orders helper)",
-    "publishing/preview_source.py": "preview samples (house)",
     "journeys/enrolment.py": "enrolment claims and cancels (journeys helper)",
     "journeys/mass_send.py": "mass sends (journeys helper)",
     "journeys/report.py": "the journey report (journeys helper)",
     "console/queries/profiles.py": "profile search (console profiles helper)",
     "console/views/journeys.py": "the journeys page (console journeys helper)",
-    "scrm/cli/journeys_run.py": "'scrm journeys run' lookups (house)",
-    "scrm/demo.py": "the demo's seed checks (house)",
 }
 
 
