@@ -15,6 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from base.vault import PhoneVault, mask_phone
+from storage.events import add_event, follower_event
 from storage.identity import (
     followers_by_unionids,
     followers_of_profile,
@@ -23,7 +24,7 @@ from storage.identity import (
     phone_held_by_other_follower,
     profile_by_phone_key,
 )
-from storage.models.core import AuditEntry, DomainEvent, Follower, Profile
+from storage.models.core import AuditEntry, Follower, Profile
 from storage.models.identity import FollowerLink
 
 PROOF_SMS = "sms_code"
@@ -136,16 +137,7 @@ async def _attach(
         proof=proof,
         phone=profile.phone_masked,
     )
-    session.add(
-        DomainEvent(
-            kind="phone_bound",
-            occurred_at=now,
-            appid=follower.appid,
-            follower_id=follower.id,
-            profile_id=profile.id,
-            payload={"proof": proof},
-        )
-    )
+    add_event(session, follower_event(follower, "phone_bound", at=now, payload={"proof": proof}))
 
 
 async def link_follower(
