@@ -101,7 +101,8 @@ class HandlerContext:
         self.after_reply: list[Callable[[], Awaitable[None]]] = []
         # What the follower did, for their profile's timeline (see `record_signal`).
         self.signals: list[NewEvent] = []
-        self.data: dict[str, Any] = {}
+        # The handler that answered (module.qualname), for the error log; None before the router chose.
+        self.handler: str | None = None
 
     def record_signal(self, event: Inbound, kind: str, payload: dict[str, Any]) -> None:
         """Keep `kind` on the follower's timeline, as a domain event written once the reply is on its way.

@@ -45,7 +45,7 @@ async def errors(event: Inbound, ctx: HandlerContext, call_next: CallNext) -> Re
             event.message_id,
             event.key,
             ctx.account.appid,
-            ctx.data.get("handler", "-"),
+            ctx.handler or "-",
             extra={"msg_id": event.message_id, "kind": event.key},
         )
         if not event.is_interaction or isinstance(event, UnsubscribeEvent):

@@ -105,7 +105,7 @@ class Dispatcher:
         route = await self.router.resolve(event, ctx)
         if route is None:
             return None
-        ctx.data["handler"] = f"{route.handler.__module__}.{route.handler.__qualname__}"
+        ctx.handler = f"{route.handler.__module__}.{route.handler.__qualname__}"
         return await route.handler(event, ctx)
 
     async def feed(self, event: Inbound, ctx: HandlerContext) -> Reply | None:
