@@ -24,7 +24,6 @@ from storage.models.orders import Order
 
 RECEIPTS = cast(Table, TemplateReceipt.__table__)  # type: ignore[attr-defined]
 MASS_RESULTS = cast(Table, MassSendResult.__table__)  # type: ignore[attr-defined]
-EVENTS = cast(Table, DomainEvent.__table__)  # type: ignore[attr-defined]
 
 
 async def insert_template_receipts(conn: AsyncConnection, rows: Sequence[Mapping[str, Any]]) -> None:

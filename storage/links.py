@@ -25,7 +25,7 @@ from storage.events import NewEvent, insert_events, sqlite_insert_events
 from storage.group_commit import group_commit, sqlite_time
 from storage.models.consent import Consent
 from storage.models.content import TemplateVersion
-from storage.models.core import DomainEvent, Follower
+from storage.models.core import Follower
 from storage.models.links import LinkClick, LinkKey
 from storage.models.pushes import MassSend, Push
 
@@ -39,7 +39,6 @@ KEYS = _table(LinkKey)
 FOLLOWERS = _table(Follower)
 CONSENTS = _table(Consent)
 PUSHES = _table(Push)
-EVENTS = _table(DomainEvent)
 
 
 @dataclass(frozen=True)
