@@ -24,6 +24,7 @@ import random
 import re
 import secrets
 import sys
+import threading
 import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
@@ -167,17 +168,21 @@ class SmsCodes:
         self.log = log
         self._position = 0
         self._codes: dict[str, list[str]] = defaultdict(list)
+        self._reading = threading.Lock()
 
     def _read(self) -> None:
-        with self.log.open("rb") as handle:
-            handle.seek(self._position)
-            chunk = handle.read()
-        complete = chunk.rfind(b"\n") + 1
-        self._position += complete
-        for match in SMS_LINE.finditer(chunk[:complete].decode("utf-8", "replace")):
-            self._codes[match.group(1)].append(match.group(2))
+        # Binds of several followers read at once, each in a worker thread: unlocked, two reads from the
+        # same position both moved it on, and the bytes after it (a code among them) were never read.
+        with self._reading:
+            with self.log.open("rb") as handle:
+                handle.seek(self._position)
+                chunk = handle.read()
+            complete = chunk.rfind(b"\n") + 1
+            self._position += complete
+            for match in SMS_LINE.finditer(chunk[:complete].decode("utf-8", "replace")):
+                self._codes[match.group(1)].append(match.group(2))
 
-    async def wait(self, masked: str, seen: int, patience: float = 10.0) -> str | None:
+    async def wait(self, masked: str, seen: int, patience: float = 30.0) -> str | None:
         """The first code for `masked` beyond the `seen` ones already used."""
         give_up = time.monotonic() + patience
         while time.monotonic() < give_up:
@@ -187,7 +192,9 @@ class SmsCodes:
             await asyncio.sleep(0.05)
         return None
 
-    def count(self, masked: str) -> int:
+    async def count(self, masked: str) -> int:
+        """Codes for `masked` in the log so far (read up to now, so an old one is never taken as new)."""
+        await asyncio.to_thread(self._read)
         return len(self._codes[masked])
 
 
@@ -382,7 +389,7 @@ class Soak:
         masked = mask(person.phone)
         async with self._bind_locks[masked]:
             await self.text(person, "绑定")
-            seen = self.sms.count(masked)
+            seen = await self.sms.count(masked)
             answer = await self.text(person, person.phone)
             if "验证码已发送" not in answer:  # an order question, which a soak follower cannot answer
                 answer = await self.text(person, "短信")

@@ -20,12 +20,15 @@ from console.rendering import build_environments
 from console.security import audit_writes, authenticate, require_csrf, security_headers
 from console.views import (
     accounts,
+    coupons,
     dashboard,
     deliveries,
     imports,
     journeys,
     language,
     login,
+    mass_sends,
+    menu,
     profiles,
     templates,
     users,
@@ -34,6 +37,7 @@ from handlers.context import Services
 
 STATIC = Path(__file__).parent / "static"
 PAGES = (login, language, dashboard, templates, journeys, imports, profiles, deliveries, accounts, users)
+PAGES_OF_CAMPAIGNS = (coupons, mass_sends, menu)
 FAVICON = STATIC / "favicon.ico"
 # Upload limit: the largest order export we accept, plus room for the multipart envelope.
 MAX_UPLOAD_BYTES = 200 * 1024 * 1024
@@ -52,7 +56,7 @@ def build_console_app(services: Services, *, base_path: str = "/console") -> web
     app[JINJA] = build_environments()
     app[IMPORTS] = tracker = ImportTracker()
     services.probes.refreshers.append(tracker.publish)
-    for page in PAGES:
+    for page in PAGES + PAGES_OF_CAMPAIGNS:
         page.add_routes(app.router)
     app.router.add_static("/static", STATIC, name="console.static")
     app.on_cleanup.append(shutdown_imports)

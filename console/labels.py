@@ -10,6 +10,13 @@ from __future__ import annotations
 from base.i18n import N_, _
 
 LABELS: dict[str, dict[str, str]] = {
+    "mass": {
+        "scheduled": N_("scheduled"),
+        "sending": N_("sending"),
+        "sent": N_("sent"),
+        "failed": N_("failed"),
+        "cancelled": N_("cancelled"),
+    },
     "push": {
         "pending": N_("pending"),
         "held": N_("held"),

@@ -32,6 +32,9 @@ NOTICES = {
     "user_added": N_("User added."),
     "user_updated": N_("User updated."),
     "signed_out": N_("You are signed out."),
+    "mass_scheduled": N_("Mass send planned."),
+    "mass_cancelled": N_("Mass send cancelled."),
+    "menu_published": N_("Menu published: followers see it now."),
 }
 
 

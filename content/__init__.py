@@ -8,7 +8,7 @@ Entry points for other packages:
   previews with `content.fields.sample_context` and `content.preview.preview_timeline`
   (inputs gathered by `publishing.preview_source`);
 - journeys: `content.model.JourneyDefinition.from_doc(row.definition)`;
-- coupons: `publishing.coupons.draw_coupon` / `load_codes` / `pool_statuses`;
+- coupons: `publishing.coupons.load_codes` / `pool_statuses`; draws only through `journeys.coupons.CouponDrawer`;
 - replies: `publishing.replybook.ContentReplyBook`;
 - content directories: `content.loader.read_content_dir` then `publishing.publish.load_bundle`.
 """

@@ -24,7 +24,7 @@ class CouponDrawer:
         self.db = db
         self.clock = clock
 
-    async def draw_for(self, wanted: Sequence[tuple[int, str, int]]) -> dict[int, str | None]:
+    async def draw_for(self, wanted: Sequence[tuple[int, str, int | None]]) -> dict[int, str | None]:
         """For each (push_id, pool name, follower_id): the code drawn, or None when the pool is empty."""
         if not wanted:
             return {}

@@ -13,39 +13,27 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from base.clock import CHINA, Clock
 from content.fields import empty_context
 from content.templates import parse_body, render_body
-from journeys.catalogue import published_template
+from journeys.mass_plans import MONTHLY_LIMIT, MassSendError, china_month, schedule_mass_send
 from journeys.reactions import result_for_error
 from publishing.links import LinkTracker
+from storage import mass_sends as store
 from storage.db import Database
-from storage.models.consent import Consent
 from storage.models.content import TemplateVersion
-from storage.models.core import Follower, Profile
-from storage.models.pushes import MassSend, MassSendBatch, MassSendReceipt
-from storage.profile_list import SAVED_PREFIX, matching_ids, saved_segment
+from storage.models.pushes import MassSend, MassSendBatch
 from wechat.api.errors import WeChatError
 
 log = logging.getLogger(__name__)
 BATCH_LIMIT = 10_000
-MONTHLY_LIMIT = 4
 
 
 class MassSendAPI(Protocol):
     async def mass_send(self, appid: str, payload: dict[str, Any]) -> str: ...
     async def upload_news(self, appid: str, articles: list[dict[str, Any]]) -> str: ...
-
-
-class MassSendError(ValueError):
-    """A mass send cannot be scheduled as asked (the message says why)."""
-
-
-def china_month(moment: datetime) -> str:
-    return moment.astimezone(CHINA).strftime("%Y-%m")
 
 
 def same_time_next_month(moment: datetime) -> datetime:
@@ -80,44 +68,21 @@ class MassSender:
         self, *, name: str, appid: str, template: str, segment: str, at: datetime, monthly: bool = False, by: str = ""
     ) -> MassSend:
         """Plan a broadcast of the published `template` (a mass_news template) to `segment` at `at`."""
-        async with self.db.transaction() as session:
-            published = await published_template(session, template)
-            if published is None:
-                raise MassSendError(f"template {template!r} does not exist or has no published version")
-            if published.kind != "mass_news":
-                raise MassSendError(
-                    f"template {template!r} is a {published.kind} template; a mass send needs mass_news"
-                )
-            if segment.startswith(SAVED_PREFIX) and await saved_segment(session, segment[len(SAVED_PREFIX) :]) is None:
-                raise MassSendError(f"there is no saved segment {segment[len(SAVED_PREFIX) :]!r}")
-            plan = MassSend(
-                name=name, appid=appid, template_version_id=published.version_id, segment=segment,
-                scheduled_at=at, monthly=monthly, created_by=by, created_at=self.clock.now(),
-            )  # fmt: skip
-            session.add(plan)
-        return plan
+        return await schedule_mass_send(
+            self.db, name=name, appid=appid, template=template, segment=segment, at=at, now=self.clock.now(),
+            monthly=monthly, by=by,
+        )  # fmt: skip
 
     async def run_due(self) -> MassSendReport:
         """Prepare due broadcasts into batches, then send every unsent batch (resending interrupted ones)."""
-        now = self.clock.now()
         async with self.db.session() as session:
-            due = (
-                await session.exec(
-                    select(MassSend).where(MassSend.status == "scheduled", col(MassSend.scheduled_at) <= now)
-                )
-            ).all()
+            due = await store.due_plans(session, self.clock.now())
         for plan in due:
             await self._prepare(plan)
         report = MassSendReport()
         async with self.db.session() as session:
-            open_batches = (
-                await session.exec(
-                    select(MassSendBatch)
-                    .where(col(MassSendBatch.status).in_(("pending", "sending")))
-                    .order_by(col(MassSendBatch.id))
-                )
-            ).all()
-        for batch in open_batches:
+            batches = await store.open_batches(session)
+        for batch in batches:
             await self._send_batch(batch, report)
         await self._finish_plans()
         return report
@@ -125,47 +90,19 @@ class MassSender:
     async def _prepare(self, plan: MassSend) -> None:
         month = china_month(plan.scheduled_at)
         async with self.db.transaction() as session:
-            statement = select(Follower.id, Follower.openid).where(
-                Follower.appid == plan.appid, Follower.status == "subscribed"
-            )
-            if plan.segment.startswith(SAVED_PREFIX):
-                # A saved profile-list filter, read as it is now (it may have been edited since scheduling).
-                name = plan.segment[len(SAVED_PREFIX) :]
-                spec = await saved_segment(session, name)
-                if spec is None:
-                    await self._fail(session, plan, f"saved segment {name!r} no longer exists")
-                    return
-                statement = statement.where(col(Follower.profile_id).in_(matching_ids(spec, self.clock.now())))
-            elif plan.segment != "all":
-                statement = statement.join(Profile, col(Profile.id) == col(Follower.profile_id)).where(
-                    Profile.segment == plan.segment
-                )
-            candidates = list((await session.exec(statement)).all())
-            ids = [fid for fid, _ in candidates if fid is not None]
-            consents = await _marketing_consent(session, ids)
-            counts = dict(
-                (
-                    await session.exec(
-                        select(MassSendReceipt.follower_id, func.count())
-                        .where(MassSendReceipt.month == month, col(MassSendReceipt.follower_id).in_(ids))
-                        .group_by(col(MassSendReceipt.follower_id))
-                    )
-                ).all()
-            )
-            chosen = [(fid, oid) for fid, oid in candidates if fid and consents.get(fid)]
+            try:
+                # A saved segment is read as it is now (it may have been edited since scheduling).
+                candidates = await store.audience(session, plan.appid, plan.segment, self.clock.now())
+            except store.UnknownAudience as missing:
+                await self._fail(session, plan, f"saved segment {missing.args[0]!r} no longer exists")
+                return
+            ids = [fid for fid, _ in candidates]
+            consents = await store.marketing_consent(session, ids)
+            counts = await store.receipts_in_month(session, month, ids)
+            chosen = [(fid, oid) for fid, oid in candidates if consents.get(fid)]
             allowed = [(fid, oid) for fid, oid in chosen if counts.get(fid, 0) < MONTHLY_LIMIT]
             for number, start in enumerate(range(0, len(allowed), BATCH_LIMIT), start=1):
-                part = allowed[start : start + BATCH_LIMIT]
-                batch = MassSendBatch(
-                    mass_send_id=plan.id or 0, batch_no=number, clientmsgid=f"scrm-mass-{plan.id}-{number}",
-                    follower_ids=[fid for fid, _ in part], openids=[oid for _, oid in part],
-                )  # fmt: skip
-                session.add(batch)
-                await session.flush()
-                for fid, _ in part:
-                    session.add(
-                        MassSendReceipt(mass_send_id=plan.id or 0, follower_id=fid, month=month, batch_id=batch.id or 0)
-                    )
+                await store.add_batch(session, plan.id or 0, number, allowed[start : start + BATCH_LIMIT], month)
             stored = await session.get(MassSend, plan.id)
             if stored is not None:
                 stored.status = "sending"
@@ -229,10 +166,7 @@ class MassSender:
             session.add(stored)
             if outcome == "failed":
                 # Nobody received it, so it does not count against their 4 a month.
-                for receipt in (
-                    await session.exec(select(MassSendReceipt).where(MassSendReceipt.batch_id == batch.id))
-                ).all():
-                    await session.delete(receipt)
+                await store.drop_receipts(session, batch.id or 0)
         if outcome == "sent":
             report.batches_sent += 1
             report.recipients += len(batch.openids)
@@ -242,13 +176,8 @@ class MassSender:
     async def _finish_plans(self) -> None:
         now = self.clock.now()
         async with self.db.transaction() as session:
-            sending = (await session.exec(select(MassSend).where(MassSend.status == "sending"))).all()
-            for plan in sending:
-                statuses = set(
-                    (
-                        await session.exec(select(MassSendBatch.status).where(MassSendBatch.mass_send_id == plan.id))
-                    ).all()
-                )
+            for plan in await store.plans_sending(session):
+                statuses = await store.batch_statuses(session, plan.id or 0)
                 if statuses & {"pending", "sending"}:
                     continue
                 plan.status = "sent" if "sent" in statuses or not statuses else "failed"
@@ -265,13 +194,4 @@ class MassSender:
                 )  # fmt: skip
 
 
-async def _marketing_consent(session: Any, follower_ids: list[int]) -> dict[int, bool]:
-    if not follower_ids:
-        return {}
-    newest = (
-        select(func.max(Consent.id))
-        .where(col(Consent.follower_id).in_(follower_ids), Consent.purpose == "marketing")
-        .group_by(col(Consent.follower_id))
-    )
-    rows = (await session.exec(select(Consent.follower_id, Consent.granted).where(col(Consent.id).in_(newest)))).all()
-    return {fid: bool(granted) for fid, granted in rows}
+__all__ = ["BATCH_LIMIT", "MONTHLY_LIMIT", "MassSendAPI", "MassSendError", "MassSendReport", "MassSender"]

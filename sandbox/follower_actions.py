@@ -18,6 +18,7 @@ from sandbox.fake_wechat import FakeWeChat
 MAX_TEXT = 2000
 MAX_SCENE = 64
 MAX_MENU_KEY = 128
+MAX_MENU_URL = 1024
 
 
 class ActionError(Exception):
@@ -172,8 +173,31 @@ class ClickMenu:
         )
 
 
+@dataclass(frozen=True)
+class OpenMenuLink:
+    """Tap a VIEW button: WeChat sends a VIEW event with the URL, then opens it (the page opens it too)."""
+
+    name: ClassVar[str] = "view"
+    url: str
+
+    @classmethod
+    def from_json(cls, body: dict[str, Any]) -> OpenMenuLink:
+        url = _string(body, "url", MAX_MENU_URL, required=True).strip()
+        if not url.startswith(("https://", "http://")):
+            raise ActionError(400, _("a menu link is an http(s) URL"))
+        return cls(url)
+
+    def plan(self, follower: SimulatedFollower, account: SandboxAccount, create_time: int, msg_id: int) -> Step:
+        _must_follow(follower, N_("use the menu"))
+        xml = callback_xml(account, follower.openid, create_time, "event", Event="VIEW", EventKey=self.url)
+        caption = phrase(N_("opened menu link %(url)s"), url=self.url)
+        return Step(follower.openid, "event", caption, xml, True, "event")
+
+
 class _ActionType(Protocol):
     def from_json(self, body: dict[str, Any]) -> FollowerAction: ...
 
 
-ACTIONS: dict[str, _ActionType] = {action.name: action for action in (Follow, Unfollow, Scan, SendText, ClickMenu)}
+ACTIONS: dict[str, _ActionType] = {
+    action.name: action for action in (Follow, Unfollow, Scan, SendText, ClickMenu, OpenMenuLink)
+}

@@ -98,6 +98,8 @@ def _caption(raw: dict[str, Any]) -> Text:
         return phrase(N_("scanned QR code “%(scene)s”"), scene=key)
     if event == "CLICK":
         return phrase(N_("tapped menu item “%(key)s”"), key=key)
+    if event == "VIEW":
+        return phrase(N_("opened menu link %(url)s"), url=key)
     return f"[{event}]"
 
 

@@ -45,6 +45,7 @@ from sandbox.chat import (
 from sandbox.fake_wechat import FakeWeChat
 from sandbox.follower_actions import ACTIONS, ActionError, FollowerAction
 from sandbox.links import add_link_opener
+from sandbox.menu_row import MenuSource, menu_row
 from sandbox.page import choose_language, page_routes
 
 log = logging.getLogger("sandbox.simulator")
@@ -91,8 +92,10 @@ class Simulator:
         clock: Clock | None = None,
         sms_outbox: SmsOutbox | None = None,
         clock_control: ClockControl | None = None,
+        menu: MenuSource | None = None,
     ) -> None:
         self.gateway_url = gateway_url
+        self.menu_source = menu
         self.clock_control = clock_control
         self.account = account
         self.fake = fake
@@ -182,6 +185,10 @@ class Simulator:
         pushes = [describe_push(call, self.fake.news) for call in self.fake.sent_to(openid)]
         return merged_chat(follower, pushes)
 
+    async def menu_buttons(self) -> list[dict[str, str]]:
+        """The buttons a follower can tap (sandbox.menu_row)."""
+        return await menu_row(self.menu_source, self.fake, self.account.appid)
+
     async def recent_sms(self, limit: int = 10) -> list[dict[str, str]]:
         """The sandbox SMS outbox (newest first), or nothing when no sandbox SMS sender is configured."""
         if self.sms_outbox is None:
@@ -236,7 +243,7 @@ async def _state(request: web.Request) -> web.Response:
             "account": {"appid": account.appid, "username": account.username, "modes": list(account.modes)},
             "default_mode": account.default_mode,
             "followers": [f.to_json() for f in simulator.chats.followers.values()],
-            "menu": simulator.fake.menu_clicks(account.appid) or simulator.fake.menu_clicks(),
+            "menu": await simulator.menu_buttons(),
             "sms": await simulator.recent_sms(),
             "actions": sorted(ACTIONS),
             "clock": _clock_state(simulator),
@@ -322,13 +329,15 @@ def build_sandbox_app(
     sms_outbox: SmsOutbox | None = None,
     clock_control: ClockControl | None = None,
     history: Callable[[Simulator], Awaitable[object]] | None = None,
+    menu: MenuSource | None = None,
 ) -> web.Application:
     """The simulator as an application to mount with `app.add_subapp("/sandbox", ...)`.
 
     `gateway_url` is where callbacks go: an absolute URL, or a path ("/wechat") on the server that
     serves the page. `account` signs them (see SandboxAccount.from_settings); `fake` is the FakeWeChat
     the gateway's API client talks to, whose recorded sends become the chat's pushes; `sms_outbox` is
-    `services.sms_outbox` (optional). `history`, when given, runs once at start-up to bring back the
+    `services.sms_outbox` (optional); `menu` reads the published custom menu (the menu row draws it).
+    `history`, when given, runs once at start-up to bring back the
     followers and chats a previous run left (sandbox.restore.restore_chats on the demo's database).
     """
     simulator = Simulator(
@@ -338,6 +347,7 @@ def build_sandbox_app(
         clock=clock,
         sms_outbox=sms_outbox,
         clock_control=clock_control,
+        menu=menu,
     )
     app = web.Application(middlewares=[choose_language])
     app[SIMULATOR] = simulator
@@ -372,6 +382,7 @@ def add_sandbox_routes(
     sms_outbox: SmsOutbox | None = None,
     clock_control: ClockControl | None = None,
     history: Callable[[Simulator], Awaitable[object]] | None = None,
+    menu: MenuSource | None = None,
     prefix: str = "/sandbox",
 ) -> Simulator:
     """Mount the simulator under `prefix` of `app` (see build_sandbox_app); returns it for inspection."""
@@ -383,6 +394,7 @@ def add_sandbox_routes(
         sms_outbox=sms_outbox,
         clock_control=clock_control,
         history=history,
+        menu=menu,
     )
 
     async def to_page(_request: web.Request) -> web.StreamResponse:

@@ -20,6 +20,7 @@ from handlers.optout import optout_router
 from identity.services import build_identity_services, warn_if_unencrypted
 from journeys.scheduler import SchedulerHandle, start_scheduler
 from publishing.links import LinkTracker
+from publishing.menu import published_menu
 from publishing.replybook import ContentReplyBook
 from sandbox.callbacks import SandboxAccount
 from sandbox.fake_wechat import FakeWeChat
@@ -91,6 +92,8 @@ def build_web_app(services: Services, *, sandbox: Sandbox | None = None, schedul
             clock_control=sandbox.clock_control,
             # The followers and chats of the last run come back from the database.
             history=lambda simulator: restore_chats(services.db, simulator),
+            # The menu row shows what was last published through the menu API (console or `scrm menu`).
+            menu=lambda: published_menu(services.db, SandboxAccount.from_settings(services.settings).appid),
         )
 
     async def home(_request: web.Request) -> web.StreamResponse:

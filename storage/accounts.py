@@ -1,4 +1,5 @@
-"""The official accounts as stored (`accounts`): looked up by appid, the default one, the list."""
+"""The official accounts a deployment serves (`accounts`): looked up by appid, the default one, the list,
+which one the console acts for, and its kind."""
 
 from __future__ import annotations
 
@@ -6,6 +7,18 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.models.core import Account
+
+
+async def account_kind(session: AsyncSession, appid: str) -> str:
+    """`service` or `subscription`; an account only configured in the settings counts as a service account."""
+    kind = (await session.exec(select(Account.kind).where(Account.appid == appid))).first()
+    return kind or "service"
+
+
+async def default_appid(session: AsyncSession, fallback: str) -> str:
+    """The account the console acts for: the one marked default, else the first, else `fallback` (settings)."""
+    statement = select(Account.appid).order_by(col(Account.is_default).desc(), col(Account.id)).limit(1)
+    return (await session.exec(statement)).first() or fallback
 
 
 async def account_by_appid(session: AsyncSession, appid: str) -> Account | None:
@@ -25,3 +38,13 @@ async def appids_with_secret(session: AsyncSession) -> list[str]:
     """The accounts that have an appsecret, in the order they were added."""
     statement = select(Account.appid).where(col(Account.appsecret) != "").order_by(col(Account.id))
     return list((await session.exec(statement)).all())
+
+
+__all__ = [
+    "account_by_appid",
+    "account_kind",
+    "accounts_by_appid",
+    "appids_with_secret",
+    "default_accounts",
+    "default_appid",
+]

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import exists, func, update
+from sqlalchemy import exists, func, insert, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 from sqlmodel import col, delete, select
@@ -128,8 +128,11 @@ async def add_codes(session: AsyncSession, pool: CouponPool, codes: Iterable[str
         statement = select(CouponCode.code).where(col(CouponCode.pool_id) == pool.id, col(CouponCode.code).in_(chunk))
         existing.update((await session.exec(statement)).all())
     fresh = [code for code in wanted if code not in existing]
-    session.add_all(CouponCode(pool_id=pool.id, code=code, loaded_at=now) for code in fresh)
-    await session.flush()
+    # Plain multi-row INSERTs in slices: a file of 100 000 codes never holds the event loop for long,
+    # as each slice awaits the database before the next is built.
+    for start in range(0, len(fresh), 1000):
+        rows = [{"pool_id": pool.id, "code": code, "loaded_at": now} for code in fresh[start : start + 1000]]
+        await session.exec(insert(CouponCode).values(rows))
     free = await unclaimed_count(session, pool.id)
     pool.low_stock = free <= pool.low_water_mark
     session.add(pool)

@@ -20,7 +20,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from storage.models.consent import Consent
 from storage.models.content import Journey, Template, TemplateVersion
 from storage.models.core import Follower, Profile
-from storage.models.pushes import JourneyRun, MassSend, PushAttribution
+from storage.models.pushes import JourneyRun, PushAttribution
 
 
 def _table(model: type[SQLModel]) -> Table:
@@ -46,11 +46,6 @@ async def journey_rows(session: AsyncSession, ids: Collection[int]) -> Sequence[
 
 async def has_templates(session: AsyncSession) -> bool:
     return (await session.exec(select(Template.id).limit(1))).first() is not None
-
-
-async def mass_sends_by_schedule(session: AsyncSession) -> Sequence[MassSend]:
-    """Every mass send, planned or done, by the time it was scheduled for."""
-    return (await session.exec(select(MassSend).order_by(col(MassSend.scheduled_at)))).all()
 
 
 async def template_named(session: AsyncSession, name: str) -> Template | None:

@@ -21,6 +21,7 @@ from console.queries.dashboard import (
     totals,
 )
 from console.rendering import render_page
+from publishing.coupons import pool_statuses
 from storage.backlogs import outbox_backlog, scheduler_lease, unprocessed_events
 
 DAYS_SHOWN = 14
@@ -62,6 +63,7 @@ async def dashboard(request: web.Request) -> web.StreamResponse:
         funnel = await overall_funnel(session)
         by_channel = await funnel_by_channel(session)
         by_journey = await funnel_by_journey(session)
+        coupons = await pool_statuses(session)
         days, outcomes = await push_outcomes_by_day(
             session, now=services.clock.now(), days=DAYS_SHOWN, dialect=services.db.dialect
         )
@@ -70,6 +72,7 @@ async def dashboard(request: web.Request) -> web.StreamResponse:
         "dashboard.html",
         totals=overall,
         engine=engine,
+        coupons=coupons,
         by_channel=[replace(row, label=_channel_label(row.label)) for row in by_channel],
         days=DAYS_SHOWN,
         funnel_svg=funnel_chart(_stages(funnel), title=_("Funnel from follower to repeat buyer")),

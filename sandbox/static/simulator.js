@@ -8,6 +8,7 @@
   let current = null;
   let lastChat = "";
   let lastSms = "";
+  let lastMenu = "";
   let timer = null;
   // The page's words, translated on the server (see sandbox/page.py: script_texts).
   const TEXTS = JSON.parse(el("texts").textContent);
@@ -63,14 +64,37 @@
   }
 
   function renderMenu(buttons) {
+    const key = JSON.stringify(buttons);
+    if (key === lastMenu) return;
+    lastMenu = key;
     const menu = el("menu");
     menu.replaceChildren();
+    let group = null;
     for (const entry of buttons) {
-      const button = node("button", "", entry.name || entry.key);
+      // Sub buttons sit together under their top-level button's name, as WeChat pops them up.
+      if (entry.group && (!group || group.dataset.name !== entry.group)) {
+        group = node("span", "menu-group");
+        group.dataset.name = entry.group;
+        group.append(node("span", "muted", entry.group + ":"));
+        menu.append(group);
+      } else if (!entry.group) {
+        group = null;
+      }
+      const button = node("button", "menu-button", entry.name || entry.key);
       button.type = "button";
-      button.title = entry.key;
-      button.addEventListener("click", () => act({ action: "click", key: entry.key }));
-      menu.append(button);
+      button.dataset.type = entry.type;
+      button.title = entry.type === "view" ? entry.url : entry.key;
+      if (entry.type === "view") {
+        button.addEventListener("click", () => {
+          // WeChat tells the account (VIEW event) as its browser opens the link; opened within the tap,
+          // so no popup blocker stops it.
+          window.open(entry.url, "_blank", "noopener");
+          act({ action: "view", url: entry.url });
+        });
+      } else {
+        button.addEventListener("click", () => act({ action: "click", key: entry.key }));
+      }
+      (group || menu).append(button);
     }
   }
 

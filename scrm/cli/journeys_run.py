@@ -1,4 +1,4 @@
-"""`scrm report journeys`, `scrm pushes status|dispatch|recover`, `scrm mass-send schedule|list`."""
+"""`scrm report journeys`, `scrm pushes status|dispatch|recover`, `scrm mass-send schedule|list|cancel`."""
 
 from __future__ import annotations
 
@@ -9,13 +9,13 @@ from typing import Any
 from base.clock import CHINA, SystemClock
 from base.settings import Settings
 from handlers.context import Services
-from journeys.mass_send import MassSendError
+from journeys.mass_plans import MassSendError, allowance, cancel_mass_send
 from journeys.report import format_report, journey_report
 from journeys.runtime import build_runtime
 from scrm.cli.common import print_json, settings_for, with_database
 from scrm.cli.main import UsageError
+from storage import mass_sends as mass_store
 from storage.db import Database
-from storage.journeys import mass_sends_by_schedule
 from storage.pushes import count_by_status
 from storage.reports import template_figures
 
@@ -48,14 +48,22 @@ def register(subparsers: Any) -> None:
     schedule = mass_actions.add_parser("schedule", help="plan a broadcast")
     schedule.add_argument("--name", required=True)
     schedule.add_argument("--template", required=True, help="a published mass_news template")
-    schedule.add_argument("--segment", default="all", help="a profile segment, or 'all' (default)")
+    schedule.add_argument(
+        "--segment",
+        default="all",
+        help="'all' (default), a profile segment, tag:<profile tag> or saved:<saved segment>",
+    )
     schedule.add_argument("--at", required=True, help="China time, YYYY-MM-DD HH:MM")
     schedule.add_argument("--monthly", action="store_true", help="repeat on the same day every month")
     schedule.add_argument("--appid", default="", help="the account (default: WECHAT_APPID)")
     schedule.set_defaults(run=_mass_schedule)
-    listing = mass_actions.add_parser("list", help="planned and past broadcasts")
+    listing = mass_actions.add_parser("list", help="planned and past broadcasts, WeChat's results, this month's count")
     listing.add_argument("--json", action="store_true")
+    listing.add_argument("--appid", default="", help="the account whose monthly count to show (default: WECHAT_APPID)")
     listing.set_defaults(run=_mass_list)
+    cancel = mass_actions.add_parser("cancel", help="cancel a broadcast still waiting for its time")
+    cancel.add_argument("id", type=int)
+    cancel.set_defaults(run=_mass_cancel)
 
 
 def _report_journeys(args: argparse.Namespace) -> int:
@@ -172,22 +180,46 @@ def _mass_schedule(args: argparse.Namespace) -> int:
 
 
 def _mass_list(args: argparse.Namespace) -> int:
-    async def show(db: Database, _settings: Settings) -> int:
+    async def show(db: Database, settings: Settings) -> int:
+        appid = args.appid or settings.wechat_appid
         async with db.session() as session:
-            plans = await mass_sends_by_schedule(session)
-        rows = [
-            {
-                "id": p.id, "name": p.name, "segment": p.segment, "status": p.status, "monthly": p.monthly,
-                "scheduled_at": p.scheduled_at.astimezone(CHINA).strftime("%Y-%m-%d %H:%M"),
-                "recipients": p.recipients, "left_out_monthly_limit": p.skipped_monthly_limit,
-            }
-            for p in plans
-        ]  # fmt: skip
+            plans = sorted(await mass_store.list_plans(session, limit=1000), key=lambda p: p.scheduled_at)
+            results = await mass_store.plan_results(session, plans)
+            counter = await allowance(session, appid, SystemClock().now()) if appid else None
+        rows = []
+        for p in plans:
+            found = results.get(p.id or 0)
+            rows.append(
+                {
+                    "id": p.id, "name": p.name, "segment": p.segment, "status": p.status, "monthly": p.monthly,
+                    "scheduled_at": p.scheduled_at.astimezone(CHINA).strftime("%Y-%m-%d %H:%M"),
+                    "recipients": p.recipients, "left_out_monthly_limit": p.skipped_monthly_limit,
+                    "sent": found.sent if found and found.reported else None,
+                    "errors": found.errors if found and found.reported else None,
+                    "filtered": found.filtered if found and found.reported else None,
+                }
+            )  # fmt: skip
+        used = None if counter is None else {"appid": appid, "used": counter.used, "limit": counter.limit,
+                                               "per": counter.period}  # fmt: skip
         if args.json:
-            print_json(rows)
-        else:
-            for row in rows or [{"name": "no mass sends planned"}]:
-                print("  ".join(f"{k}={v}" for k, v in row.items()))
+            print_json({"mass_sends": rows, "this_period": used})
+            return 0
+        if used is not None:
+            print(f"{appid}: {used['used']} of {used['limit']} mass sends this {used['per']} (China time)")
+        for row in rows or [{"name": "no mass sends planned"}]:
+            print("  ".join(f"{k}={v}" for k, v in row.items()))
         return 0
 
     return with_database(show)
+
+
+def _mass_cancel(args: argparse.Namespace) -> int:
+    async def cancel(db: Database, _settings: Settings) -> int:
+        try:
+            plan = await cancel_mass_send(db, args.id, by="cli", now=SystemClock().now())
+        except MassSendError as error:
+            raise UsageError(str(error)) from None
+        print(f"mass send {plan.name} #{plan.id} cancelled")
+        return 0
+
+    return with_database(cancel)

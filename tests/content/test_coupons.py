@@ -1,4 +1,6 @@
-"""Coupon pools: unique codes under concurrent dispatchers, idempotent draws, low-stock warnings."""
+"""Coupon pools: unique codes under concurrent dispatchers, idempotent draws, low-stock warnings.
+
+Every draw goes through the dispatcher's CouponDrawer, the one path journeys use."""
 
 from __future__ import annotations
 
@@ -9,34 +11,41 @@ import uuid
 import pytest
 
 from base.clock import FakeClock
-from publishing.coupons import CouponError, draw_coupon, load_codes, parse_codes, pool_statuses
+from journeys.coupons import CouponDrawer
+from publishing.coupons import CouponError, load_codes, parse_codes, pool_statuses
 from storage.db import Database
+
+
+async def _free(db: Database) -> int:
+    async with db.session() as session:
+        return sum(status.free for status in await pool_statuses(session))
 
 
 @pytest.mark.storage
 async def test_a_push_drawing_twice_gets_the_same_code(db: Database, clock: FakeClock) -> None:
     async with db.transaction() as session:
         await load_codes(session, "new20", ["A1", "A2", "A3"], now=clock.now(), low_water_mark=0)
-    async with db.transaction() as session:
-        first = await draw_coupon(session, "new20", push_id=7, follower_id=1, now=clock.now())
-    async with db.transaction() as session:
-        again = await draw_coupon(session, "new20", push_id=7, follower_id=1, now=clock.now())
-        other = await draw_coupon(session, "new20", push_id=8, follower_id=2, now=clock.now())
-    assert first.code == again.code
-    assert other.code != first.code
-    assert (again.remaining, other.remaining) == (2, 1)
+    drawer = CouponDrawer(db, clock)
+    first = await drawer.draw_for([(7, "new20", 1)])
+    assert await _free(db) == 2
+    again = await drawer.draw_for([(7, "new20", 1), (8, "new20", 2)])
+    assert again[7] == first[7] is not None
+    assert again[8] not in (None, first[7])
+    assert await _free(db) == 1
 
 
 @pytest.mark.storage
-async def test_an_empty_pool_says_so_and_an_unknown_pool_is_named(db: Database, clock: FakeClock) -> None:
+async def test_an_empty_pool_and_an_unknown_pool_draw_nothing_and_say_so(
+    db: Database, clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
     async with db.transaction() as session:
         await load_codes(session, "tiny", ["ONLY1"], now=clock.now(), low_water_mark=0)
-        await draw_coupon(session, "tiny", push_id=1, follower_id=None, now=clock.now())
-    async with db.transaction() as session:
-        with pytest.raises(CouponError, match="no code left"):
-            await draw_coupon(session, "tiny", push_id=2, follower_id=None, now=clock.now())
-        with pytest.raises(CouponError, match="no coupon pool named 'nope'"):
-            await draw_coupon(session, "nope", push_id=2, follower_id=None, now=clock.now())
+    drawer = CouponDrawer(db, clock)
+    assert await drawer.draw_for([(1, "tiny", None)]) == {1: "ONLY1"}
+    with caplog.at_level(logging.WARNING):
+        assert await drawer.draw_for([(2, "tiny", None), (3, "nope", None)]) == {2: None, 3: None}
+    assert "coupon pool 'tiny' is empty" in caplog.text
+    assert "unknown coupon pool 'nope'" in caplog.text
 
 
 @pytest.mark.storage
@@ -47,9 +56,8 @@ async def test_loading_again_adds_only_new_codes_and_clears_low_stock(
         _pool, added = await load_codes(session, "vip", ["V1", "V2", "V3"], now=clock.now(), low_water_mark=2)
     assert added == 3
     with caplog.at_level(logging.WARNING):
-        async with db.transaction() as session:
-            drawn = await draw_coupon(session, "vip", push_id=1, follower_id=None, now=clock.now())
-    assert drawn.low_stock and drawn.remaining == 2
+        drawn = await CouponDrawer(db, clock).draw_for([(1, "vip", None)])
+    assert drawn[1] is not None
     assert "coupon pool vip is running low: 2 codes left" in caplog.text
     async with db.session() as session:
         [status] = await pool_statuses(session)
@@ -79,16 +87,12 @@ async def test_dispatchers_with_their_own_engines_never_share_a_code(
     engines = [Database(db_url) for _ in range(4)]
 
     async def dispatcher(worker: int, engine: Database) -> list[str]:
+        drawer = CouponDrawer(engine, clock)
         drawn = []
         for n in range(16):  # 4 x 16 = 64 draws for 60 codes: the last ones find the pool empty
-            try:
-                async with engine.transaction() as session:
-                    result = await draw_coupon(
-                        session, pool, push_id=worker * 1000 + n, follower_id=None, now=clock.now()
-                    )
-                drawn.append(result.code)
-            except CouponError:
-                pass
+            code = (await drawer.draw_for([(worker * 1000 + n, pool, None)]))[worker * 1000 + n]
+            if code is not None:
+                drawn.append(code)
         return drawn
 
     try:

@@ -21,7 +21,6 @@ STILL_BUILDING_SQL: dict[str, str] = {
     "orders/rollup.py": "the import's raw aggregate statements (orders helper)",
     "orders/scratch.py": "a dry run's scratch SQLite file (orders helper)",
     "journeys/enrolment.py": "enrolment claims and cancels (journeys helper)",
-    "journeys/mass_send.py": "mass sends (journeys helper)",
     "journeys/report.py": "the journey report (journeys helper)",
     "console/queries/profiles.py": "profile search (console profiles helper)",
     "console/views/journeys.py": "the journeys page (console journeys helper)",

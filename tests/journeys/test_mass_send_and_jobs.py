@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+import pytest
 from aiohttp import web
 from sqlmodel import select
 
@@ -13,6 +14,7 @@ from base.settings import Settings
 from content.model import JourneyDefinition
 from handlers.context import Services
 from journeys import jobs
+from journeys.mass_send import MassSendError
 from journeys.runtime import build_runtime
 from publishing.publish import save_journey
 from sandbox.fake_wechat import FakeWeChat
@@ -48,10 +50,22 @@ async def test_mass_send_respects_four_a_month_and_resends_safely(
     async with wired_dispatcher(db, clock, settings) as wired:
         _serve_uploadnews(wired.fake)
         runtime = build_runtime(Services(db=db, settings=wired.settings, clock=clock, wechat_api=wired.api))
-        for week in range(5):
+        for week in range(4):
             await runtime.mass_sender.schedule(
                 name=f"weekly-{week}", appid=APPID, template="march_news", segment="all",
-                at=clock.now() + timedelta(days=7 * week, hours=1) if week < 4 else clock.now() + timedelta(days=20),
+                at=clock.now() + timedelta(days=7 * week, hours=1),
+            )  # fmt: skip
+        # A fifth in the same China month is refused when it is planned, saying why.
+        with pytest.raises(MassSendError, match="already has 4 mass sends in .* WeChat allows 4 a month"):
+            await runtime.mass_sender.schedule(
+                name="weekly-4", appid=APPID, template="march_news", segment="all", at=clock.now() + timedelta(days=20)
+            )
+        # One planned past that check (a monthly repeat, say) still reaches nobody already at 4.
+        async with db.transaction() as session:
+            first = (await session.exec(select(MassSend).where(MassSend.name == "weekly-0"))).one()
+            session.add(
+                MassSend(name="weekly-4", appid=APPID, template_version_id=first.template_version_id, segment="all",
+                         scheduled_at=clock.now() + timedelta(days=20), created_at=clock.now())
             )  # fmt: skip
         for _ in range(5):
             clock.advance(days=7)

@@ -74,7 +74,7 @@ async def test_channel_scan_follows_then_scans(sandbox: Sandbox) -> None:
 async def test_menu_click_and_unfollow(sandbox: Sandbox) -> None:
     sandbox.fake.menus[APPID] = {"button": [{"type": "click", "name": "绑定手机", "key": "BIND_PHONE"}]}
     state = await (await sandbox.client.get("/sandbox/api/state")).json()
-    assert state["menu"] == [{"name": "绑定手机", "key": "BIND_PHONE"}]
+    assert state["menu"] == [{"name": "绑定手机", "type": "click", "key": "BIND_PHONE", "url": "", "group": ""}]
     await _new_follower(sandbox)
     await _act(sandbox, "o-alice", action="follow")
     await _act(sandbox, "o-alice", action="click", key="BIND_PHONE")

@@ -1,0 +1,31 @@
+"""The simulator's menu row: the account's published custom menu, as buttons a follower can tap."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from content.menu import Menu
+from sandbox.fake_wechat import FakeWeChat
+
+# The menu WeChat shows the account's followers, as last published (publishing.menu.published_menu).
+MenuSource = Callable[[], Awaitable[Menu | None]]
+
+
+async def menu_row(source: MenuSource | None, fake: FakeWeChat, appid: str) -> list[dict[str, str]]:
+    """Each tappable button with its type, key or URL, and the name of the group a sub button sits in.
+
+    Without a published menu, the CLICK buttons the fake API last received are shown, so a menu created
+    by other means than the console still appears.
+    """
+    menu = await source() if source is not None else None
+    if menu is None:
+        clicks = fake.menu_clicks(appid) or fake.menu_clicks()
+        return [{"name": item["name"], "type": "click", "key": item["key"], "url": "", "group": ""} for item in clicks]
+    return [
+        {"name": button.name, "type": button.type, "key": button.key, "url": button.url, "group": group}
+        for top in menu.buttons
+        for button, group in ([(sub, top.name) for sub in top.sub_buttons] or [(top, "")])
+    ]
+
+
+__all__ = ["MenuSource", "menu_row"]
