@@ -13,8 +13,6 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy.exc import IntegrityError
-
 from base.clock import real_clock, start_of_china_day
 from base.metrics import count_pushes
 from identity.unionids import UnionidFetcher
@@ -22,9 +20,10 @@ from journeys.catalogue import enabled_journeys
 from journeys.enrolment import NO_PURCHASE
 from journeys.report import journey_report
 from journeys.runtime import JourneyRuntime
-from storage.followers import followers_subscribed_before
+from storage.events import NewEvent, insert_event_once
 from storage.inbound import purge_deliveries
-from storage.models.core import AuditEntry, DomainEvent
+from storage.journeys import subscribed_since_with_last_order
+from storage.models.core import AuditEntry
 from storage.profile_list import unenrolled_followers
 
 log = logging.getLogger(__name__)
@@ -89,34 +88,28 @@ async def process_domain_events(rt: JourneyRuntime) -> dict[str, int]:
     return {**total, "runs_advanced": moved}
 
 
-async def _emit(rt: JourneyRuntime, events: list[DomainEvent]) -> int:
+async def _emit(rt: JourneyRuntime, events: list[NewEvent]) -> int:
     """Insert scan events; a dedup_key already present means this scan already emitted it."""
     created = 0
     for event in events:
-        try:
-            async with rt.services.db.transaction() as session:
-                session.add(event)
-            created += 1
-        except IntegrityError:
-            continue
+        created += await insert_event_once(rt.services.db, event)
     return created
 
 
 async def scan_no_purchase(rt: JourneyRuntime) -> int:
     """Emit `no_purchase` for followers with no order for N days (per journey with that trigger)."""
     now = rt.services.clock.now()
-    events: list[DomainEvent] = []
+    events: list[NewEvent] = []
     async with rt.services.db.session() as session:
         journeys = [j for j in await enabled_journeys(session) if j.definition.trigger.kind == "no_purchase"]
         for journey in journeys:
             cutoff = now - timedelta(days=int(journey.definition.trigger.days or 0))
-            rows = await followers_subscribed_before(session, cutoff)
-            for follower_id, subscribed_at, last_order_at in rows:
+            for follower_id, subscribed_at, last_order_at in await subscribed_since_with_last_order(session, cutoff):
                 anchor = last_order_at or subscribed_at
                 if anchor is None or anchor > cutoff:
                     continue
                 events.append(
-                    DomainEvent(
+                    NewEvent(
                         kind=NO_PURCHASE, occurred_at=now, follower_id=follower_id,
                         payload={"journey_id": journey.id, "days": journey.definition.trigger.days},
                         dedup_key=f"no_purchase:{journey.id}:{follower_id}:{anchor.isoformat()}",
@@ -133,7 +126,7 @@ async def scan_segments(rt: JourneyRuntime) -> int:
     event at all: this scan is how its audience enters it.
     """
     now = rt.services.clock.now()
-    events: list[DomainEvent] = []
+    events: list[NewEvent] = []
     async with rt.services.db.session() as session:
         journeys = [j for j in await enabled_journeys(session) if j.definition.trigger.kind == "segment_entered"]
         for journey in journeys:
@@ -141,7 +134,7 @@ async def scan_segments(rt: JourneyRuntime) -> int:
             assert journey.id is not None
             rows = await unenrolled_followers(session, journey_id=journey.id, segment=segment, now=now)
             events += [
-                DomainEvent(
+                NewEvent(
                     kind="segment_entered", occurred_at=now, follower_id=fid, profile_id=pid,
                     payload={"segment": segment, "source": "scan"},
                     dedup_key=f"segment_scan:{journey.id}:{fid}:{segment}"[:255],

@@ -1,7 +1,7 @@
 """Followers as the gateway sees them: found or created by (appid, openid) in one upsert, then updated.
 
-The upserts run through a `GroupCommit` (they are on every callback's path); the `mark_*` functions and
-`add_domain_event` work inside the caller's session and leave committing to it.
+The upserts run through a `GroupCommit` (they are on every callback's path); the `mark_*` functions change
+a follower in the caller's session and leave committing to it.
 """
 
 from __future__ import annotations
@@ -17,11 +17,11 @@ from sqlalchemy import text
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.orm import make_transient_to_detached
-from sqlmodel import col, select
+from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.group_commit import ChainedStatement, GroupCommit, Write, parse_sqlite_time, sqlite_time
-from storage.models.core import DomainEvent, Follower, Profile
+from storage.models.core import Follower
 from storage.types import UTCDateTime
 
 _table = Follower.__table__  # type: ignore[attr-defined]
@@ -296,45 +296,8 @@ def mark_scanned(follower: Follower, *, at: datetime, scene: str) -> None:
     follower.updated_at = at
 
 
-def add_domain_event(
-    session: AsyncSession, follower: Follower, kind: str, *, at: datetime, payload: dict[str, Any], dedup_key: str
-) -> DomainEvent:
-    """Queue a domain event about this follower for the journeys (the caller's commit publishes it).
-
-    `dedup_key` is the inbound delivery's key, so the same callback can never publish the event twice.
-    """
-    event = DomainEvent(
-        kind=kind,
-        occurred_at=at,
-        appid=follower.appid,
-        follower_id=follower.id,
-        profile_id=follower.profile_id,
-        payload=payload,
-        dedup_key=f"{kind}:{dedup_key}"[:255],
-    )
-    session.add(event)
-    return event
-
-
-async def followers_subscribed_before(
-    session: AsyncSession, cutoff: datetime
-) -> list[tuple[int, datetime | None, datetime | None]]:
-    """(follower id, subscribed at, their profile's last order) of followers subscribed since `cutoff` or
-    earlier (the no-purchase scan decides from these which have bought nothing since)."""
-    rows = (
-        await session.exec(
-            select(Follower.id, Follower.subscribed_at, Profile.last_order_at)
-            .outerjoin(Profile, col(Profile.id) == col(Follower.profile_id))
-            .where(Follower.status == "subscribed", col(Follower.subscribed_at) <= cutoff)
-        )
-    ).all()
-    return [(int(fid), subscribed, last) for fid, subscribed, last in rows if fid is not None]
-
-
 __all__ = [
     "FollowerRecord",
-    "followers_subscribed_before",
-    "add_domain_event",
     "ensure_follower",
     "ensure_write",
     "find_follower",
