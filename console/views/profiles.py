@@ -16,11 +16,8 @@ from console.profile_form import MAX_PAGE, form_values, parse_filter
 from console.queries.profiles import (
     SearchError,
     filter_choices,
-    find_by_openid_or_name,
     find_by_phone,
-    followers_without_profile,
     looks_like_phone,
-    profile_detail,
     profile_timeline_lines,
 )
 from console.rendering import redirect, render_page
@@ -29,6 +26,7 @@ from console.security import actor_name
 from console.timeline import kind_name
 from orders.rfm import SEGMENTS
 from storage.models.core import Profile
+from storage.profile_detail import followers_without_profile, profile_detail, profiles_by_openid_or_name
 from storage.profile_list import COUNT_CAP, SORTS, list_profiles
 
 
@@ -62,7 +60,7 @@ async def profile_search(request: web.Request) -> web.StreamResponse:
                 except SearchError as error:
                     problem = str(error)
         else:
-            profiles = await find_by_openid_or_name(session, query)
+            profiles = await profiles_by_openid_or_name(session, query)
             unbound = await followers_without_profile(session, query)
     return render_page(
         request,
