@@ -64,6 +64,8 @@ _EXPLICIT_EXTENSION = re.compile(r"^(?P<head>.+?)\s*(?:转|分机|ext\.?|x|,|;)\
 _DASH_EXTENSION = re.compile(r"^(?P<head>.+)-(?P<ext>\d{1,6})$")
 _PREFIX = re.compile(r"^(?:\(\+?86\)|（\+?86）|\+86|0086|86-|86(?=1\d{10}$))")
 _SEPARATORS = re.compile(r"[\s\-()（）.]")
+# A mobile as people write it, for the fast path: its groups, with the prefix and separators left out.
+_SPELLED_MOBILE = re.compile(r"(?:\+86|0086|86)?[ -]?(1[3-9][0-9])[ -]?([0-9]{4})[ -]?([0-9]{4})")
 _CACHE_LIMIT = 50_000  # bounded: peak memory must not grow with the file
 _cache: dict[str, PhoneVerdict] = {}
 _NO_PHONE: Final = PhoneVerdict(EMPTY)
@@ -148,7 +150,14 @@ def classify_phone(raw: str | None) -> PhoneVerdict:
     if cached is None:
         # Fast path: most cells are plain 11-digit mobiles, or carry Excel's two commonest damages to
         # one, a leading apostrophe or a float's ".0" (the slow path gives the same verdict for them).
-        core = stripped[1:] if stripped[:1] == "'" else stripped[:-2] if stripped.endswith(".0") else stripped
+        float_damaged = stripped[:1] != "'" and stripped.endswith(".0")
+        core = stripped[1:] if stripped[:1] == "'" else stripped[:-2] if float_damaged else stripped
+        if len(core) != 11 and not float_damaged:
+            # The written forms of a mobile: +86/0086/86 before it, spaces or dashes between its 3-4-4
+            # groups. Anything else (masks, extensions, landlines, a float's ".0" after such a form,
+            # which the full rules read differently) takes the full rules.
+            spelled = _SPELLED_MOBILE.fullmatch(core)
+            core = "".join(spelled.groups()) if spelled else ""
         if len(core) == 11 and _CLEAN_MOBILE.fullmatch(core) and _CN_MOBILE.fullmatch(core):
             cached = PhoneVerdict(MOBILE, "+86" + core, "", core[-4:])
         else:

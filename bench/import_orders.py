@@ -147,9 +147,14 @@ async def _ensure_database(url: str) -> None:
 def child(url: str, path: Path, data_key: bytes) -> None:
     """Run one import and print its figures as JSON (peak memory is this process's max RSS)."""
     result = asyncio.run(_import(url, path, data_key))
-    result["peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    own, reader = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    result["peak_mb"] = own.ru_maxrss / 1024
     # The reader worker process (orders.feed), waited for by the importer: its own peak.
-    result["reader_peak_mb"] = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    result["reader_peak_mb"] = reader.ru_maxrss / 1024
+    # CPU seconds, which other work on a shared machine inflates far less than the elapsed time (the
+    # importer's include its start-up and, on SQLite, the database's own work; PostgreSQL's is not here).
+    result["cpu_s"] = own.ru_utime + own.ru_stime
+    result["reader_cpu_s"] = reader.ru_utime + reader.ru_stime
     # After the peaks are read: the floor's own reads would count as the import's memory otherwise.
     result["floor"] = asyncio.run(_floor(url))
     print(json.dumps(result))
@@ -164,6 +169,10 @@ def _floor_line(name: str, rows: int, goal: int, floor: dict[str, list[float]], 
         f"the import is {import_rate / rate:.2f}x the floor (goal 0.7x); "
         f"the goal of {goal:,} rows/s is {'below' if rate >= goal else 'ABOVE'} it"
     )
+
+
+def _per_row(seconds: float, rows: int) -> str:
+    return f"{seconds:.1f} s ({seconds / rows * 1e6:.0f} us a row)"
 
 
 def main() -> int:
@@ -184,6 +193,7 @@ def main() -> int:
     if not path.exists():
         print(f"generating {args.rows:,} rows -> {path}", flush=True)
         generate(path, args.rows, today)
+    print(f"load average (1, 5, 15 min) at the start: {' '.join(f'{v:.2f}' for v in os.getloadavg())}", flush=True)
     data_key = b"" if args.no_key else os.urandom(32)
     print(f"data key: {'none' if args.no_key else 'set (cells sealed, hints masked)'}", flush=True)
     size_mb = path.stat().st_size / 1e6
@@ -213,12 +223,15 @@ def main() -> int:
             f"{name}: {result['seconds']:.1f} s = {rate:,.0f} rows/s (goal {goal:,}: "
             f"{'met' if rate >= goal else 'MISSED'}); {float(result['seconds']) / floor:.1f}x the bare csv.reader "
             f"time; peak {result['peak_mb']:.0f} MB (reader process {result['reader_peak_mb']:.0f} MB); "
+            f"CPU {_per_row(result['cpu_s'], args.rows)} importer + {_per_row(result['reader_cpu_s'], args.rows)} "
+            "reader; "
             f"orders {result['orders_created']:,}, profiles {result['profiles_created']:,}, "
             f"events {result['events']:,}, "
             f"hints {sum(result['hints_by_kind'].values()):,}, rejected {result['rejected']:,}",
             flush=True,
         )
         print(_floor_line(name, args.rows, goal, result["floor"], rate), flush=True)
+        print(f"load average (1, 5, 15 min) after {name}: {' '.join(f'{v:.2f}' for v in os.getloadavg())}", flush=True)
     return 0
 
 

@@ -20,6 +20,7 @@ from console.rendering import build_environments
 from console.security import audit_writes, authenticate, require_csrf, security_headers
 from console.views import (
     accounts,
+    channels,
     coupons,
     dashboard,
     deliveries,
@@ -30,26 +31,21 @@ from console.views import (
     login,
     mass_sends,
     menu,
+    profile_export,
     profiles,
+    reports,
+    segments,
     templates,
     users,
 )
 from handlers.context import Services
 
 STATIC = Path(__file__).parent / "static"
+# segments and profile_export before profiles: /profiles/{profile_id} would take "segments" for an id.
 PAGES = (
-    login,
-    language,
-    dashboard,
-    templates,
-    journey_editor,
-    journeys,
-    imports,
-    profiles,
-    deliveries,
-    accounts,
-    users,
-)
+    login, language, dashboard, templates, journey_editor, journeys, imports, segments, profile_export, profiles,
+    deliveries, channels, reports, accounts, users,
+)  # fmt: skip
 PAGES_OF_CAMPAIGNS = (coupons, mass_sends, menu)
 FAVICON = STATIC / "favicon.ico"
 # Upload limit: the largest order export we accept, plus room for the multipart envelope.

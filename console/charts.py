@@ -68,7 +68,7 @@ def grouped_bar_chart(
     categories: Sequence[str], series: Sequence[Series], *, width: int = 720, height: int = 260, title: str = ""
 ) -> Markup:
     """Bars side by side per category (e.g. a funnel's stages per channel), with a legend."""
-    if not categories:
+    if not categories or not any(any(one.values) for one in series):
         return empty_chart(_no_data(title), width=width)
     left, bottom, top_pad = 40, 40, 30
     plot_w, plot_h = width - left - 10, height - bottom - top_pad

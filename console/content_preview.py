@@ -7,7 +7,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
-from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from base.clock import Clock
@@ -17,7 +16,8 @@ from content.issues import Issue
 from content.sandbox import RenderError
 from content.templates import RenderedMessage, render_body
 from content.validation import validate_template_body
-from storage.models.core import Follower, Profile
+from storage.identity import followers_of_profile, recent_buyers
+from storage.models.core import Profile
 from wechat.replies import ImageReply, NewsReply, TextReply
 
 
@@ -102,22 +102,16 @@ async def preview_context(session: AsyncSession, profile_id: int | None, clock: 
     profile = await session.get(Profile, profile_id)
     if profile is None:
         return sample_context()
-    statement = select(Follower).where(Follower.profile_id == profile_id).order_by(col(Follower.id)).limit(1)
-    follower = (await session.exec(statement)).first()
+    first = await followers_of_profile(session, profile_id, limit=1)
+    follower = first[0] if first else None
     return build_render_context(follower, profile, None, clock.now())
 
 
 async def preview_profiles(session: AsyncSession, limit: int = 30) -> list[tuple[int, str]]:
     """Recent buyers to preview against, labelled with name and masked phone only."""
-    statement = (
-        select(Profile)
-        .where(col(Profile.erased_at).is_(None))
-        .order_by(col(Profile.last_order_at).desc(), col(Profile.id).desc())
-        .limit(limit)
-    )
     return [
         (profile.id, f"{profile.name or '—'} · {profile.phone_masked} · {profile.segment}")
-        for profile in (await session.exec(statement)).all()
+        for profile in await recent_buyers(session, limit)
         if profile.id is not None
     ]
 

@@ -94,6 +94,12 @@ LABELS: dict[str, dict[str, str]] = {
         "lapsed": N_("lapsed"),
     },
     "consent": {"granted": N_("granted"), "refused": N_("refused")},
+    "profile_sort": {
+        "last_order": N_("last order"),
+        "spend": N_("spend"),
+        "orders": N_("orders"),
+        "newest": N_("newest profile"),
+    },
 }
 
 

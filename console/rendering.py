@@ -37,6 +37,8 @@ NOTICES = {
     "mass_scheduled": N_("Mass send planned."),
     "mass_cancelled": N_("Mass send cancelled."),
     "menu_published": N_("Menu published: followers see it now."),
+    "segment_deleted": N_("The saved segment was deleted."),
+    "channel_created": N_("Channel created: its QR code is ready."),
 }
 
 

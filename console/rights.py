@@ -8,14 +8,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from handlers.context import Services
 from identity.erase import ErasureReport, erase_subject
 from identity.export import export_subject
 from identity.subjects import Subject
-from storage.models.core import Follower, Profile
+from storage.identity import followers_of_profile
+from storage.models.core import Profile
 
 
 async def subject_of_profile(session: AsyncSession, services: Services, profile_id: int) -> Subject | None:
@@ -23,8 +23,7 @@ async def subject_of_profile(session: AsyncSession, services: Services, profile_
     profile = await session.get(Profile, profile_id)
     if profile is None:
         return None
-    statement = select(Follower).where(Follower.profile_id == profile_id).order_by(col(Follower.id))
-    followers = list((await session.exec(statement)).all())
+    followers = await followers_of_profile(session, profile_id)
     e164 = services.vault.unseal(profile.phone_sealed) if profile.phone_sealed else None
     return Subject(profile, followers, e164)
 

@@ -13,9 +13,8 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlmodel import select
-
 from base.settings import Settings
+from storage.accounts import account_by_appid, default_accounts
 from storage.db import Database
 from storage.models.core import Account
 from wechat.crypto import AccountCrypto
@@ -99,12 +98,12 @@ class AccountDirectory:
         return served
 
     async def _load(self, key: str) -> ServedAccount | None:
-        if key == DEFAULT:
-            statement = select(Account).where(Account.is_default == True)  # noqa: E712 - SQL expression
-        else:
-            statement = select(Account).where(Account.appid == key)
         async with self._db.session() as session:
-            account = (await session.exec(statement)).first()
+            if key == DEFAULT:
+                defaults = await default_accounts(session)
+                account = defaults[0] if defaults else None
+            else:
+                account = await account_by_appid(session, key)
         if account is None:
             return None
         if not account.token:

@@ -21,7 +21,6 @@ from gateway.accounts import AccountDirectory, ServedAccount
 from gateway.background import BackgroundWork
 from gateway.dedup import DuplicateGate
 from handlers.context import HandlerContext, Services
-from handlers.middlewares import follower, follower_write
 from handlers.router import Dispatcher
 from storage.inbound import finish_delivery
 from wechat.crypto import DecryptError, signature_matches, timestamp_is_fresh
@@ -142,9 +141,6 @@ class CallbackEndpoint:
         self.background = background
         # WeChat retries in real time: the ledger's times are wall time (the purge job reads them so too).
         self.gate = DuplicateGate(services.db, real_clock(services.clock))
-        # With the follower middleware in the chain, its write is committed with the claim: one hop to
-        # the writer and one transaction per callback instead of two.
-        self._record_with_claim = follower in dispatcher.middlewares
 
     def _fresh(self, timestamp: str) -> bool:
         # WeChat signs with the wall clock: a demo clock's speed-up must not shrink the replay window.
@@ -195,7 +191,9 @@ class CallbackEndpoint:
         self, request: web.Request, served: ServedAccount, opened: OpenedCallback, deadline: float
     ) -> tuple[web.StreamResponse, str]:
         event = opened.event
-        write = follower_write(event, served.appid, self.services.clock.now()) if self._record_with_claim else None
+        # The follower middleware's write (when it is in the chain) is committed with the claim: one hop
+        # to the writer and one transaction per callback instead of two.
+        write = self.dispatcher.write_with_claim(event, served.appid, self.services.clock.now())
         claim = await self.gate.claim(event, served.appid, then=write)
         delivery_id = claim.delivery_id
         if delivery_id is None:

@@ -15,7 +15,7 @@ from identity.sms.sandbox import SandboxSmsSender
 from publishing.links import LinkTracker
 from storage.conversations import ConversationStore
 from storage.db import Database
-from storage.engagement import Signal, signals_write
+from storage.events import NewEvent, events_write
 from storage.followers import FollowerRecord
 from storage.group_commit import group_commit
 from storage.models.core import Account, Follower
@@ -100,8 +100,9 @@ class HandlerContext:
         # Work to run after the reply has been sent (e.g. delivering held pushes): never delays the reply.
         self.after_reply: list[Callable[[], Awaitable[None]]] = []
         # What the follower did, for their profile's timeline (see `record_signal`).
-        self.signals: list[Signal] = []
-        self.data: dict[str, Any] = {}
+        self.signals: list[NewEvent] = []
+        # The handler that answered (module.qualname), for the error log; None before the router chose.
+        self.handler: str | None = None
 
     def record_signal(self, event: Inbound, kind: str, payload: dict[str, Any]) -> None:
         """Keep `kind` on the follower's timeline, as a domain event written once the reply is on its way.
@@ -118,15 +119,15 @@ class HandlerContext:
         if profile_id is None and self.follower_record is not None:
             profile_id = self.follower_record.profile_id
         self.signals.append(
-            Signal(
+            NewEvent(
                 kind=kind, occurred_at=self.clock.now(), appid=self.account.appid, follower_id=follower_id,
-                profile_id=profile_id, payload=payload, dedup_key=event.dedup_key,
+                profile_id=profile_id, payload=payload, dedup_key=f"{kind}:{event.dedup_key}",
             )
         )  # fmt: skip
 
     async def _write_signals(self) -> None:
         signals, self.signals = self.signals, []
-        await group_commit(self.db).run(signals_write(signals))
+        await group_commit(self.db).run(events_write(signals, once=True))
 
     @property
     def clock(self) -> Clock:

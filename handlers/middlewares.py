@@ -45,7 +45,7 @@ async def errors(event: Inbound, ctx: HandlerContext, call_next: CallNext) -> Re
             event.message_id,
             event.key,
             ctx.account.appid,
-            ctx.data.get("handler", "-"),
+            ctx.handler or "-",
             extra={"msg_id": event.message_id, "kind": event.key},
         )
         if not event.is_interaction or isinstance(event, UnsubscribeEvent):
@@ -92,28 +92,36 @@ def follower_write(event: Inbound, appid: str, at: datetime) -> Write[FollowerRe
     )
 
 
-async def follower(event: Inbound, ctx: HandlerContext, call_next: CallNext) -> Reply | None:
+class _Follower:
     """Find or create the follower and record this interaction, committed before the handler runs.
 
     Committing first makes the interaction durable even when the handler fails. The gateway normally
-    commits `follower_write` together with the delivery's claim (one transaction, see
-    `storage.inbound.claim_and_write`) and leaves the row in `ctx.follower_record`; otherwise (a dispatcher
-    fed directly, or that write failed) it is written here, through the process's group commit.
+    commits `write_with_claim` (`follower_write`) together with the delivery's claim (one transaction,
+    see `storage.inbound.claim_and_write`) and leaves the row in `ctx.follower_record`; otherwise (a
+    dispatcher fed directly, or that write failed) it is written here, through the process's group commit.
     """
-    if ctx.follower_record is None:
-        write = follower_write(event, ctx.account.appid, ctx.clock.now())
-        ctx.follower_record = await group_commit(ctx.db).run(write)
-    record = ctx.follower_record
-    # The same person may already be a known customer through the brand's other account. Commit at
-    # once, like the interaction: later steps write in their own transactions and would wait on us.
-    if record.unionid and record.profile_id is None:
-        session, found = ctx.require_session(), ctx.require_follower()
-        if await link_by_unionid(session, found, now=ctx.clock.now()):
-            await session.commit()
-    if event.is_interaction:
-        for hook in ctx.services.interaction_hooks:
-            ctx.after_reply.append(_bind_hook(hook, ctx, event))
-    return await call_next(event, ctx)
+
+    def write_with_claim(self, event: Inbound, appid: str, at: datetime) -> Write[FollowerRecord]:
+        return follower_write(event, appid, at)
+
+    async def __call__(self, event: Inbound, ctx: HandlerContext, call_next: CallNext) -> Reply | None:
+        if ctx.follower_record is None:
+            write = follower_write(event, ctx.account.appid, ctx.clock.now())
+            ctx.follower_record = await group_commit(ctx.db).run(write)
+        record = ctx.follower_record
+        # The same person may already be a known customer through the brand's other account. Commit at
+        # once, like the interaction: later steps write in their own transactions and would wait on us.
+        if record.unionid and record.profile_id is None:
+            session, found = ctx.require_session(), ctx.require_follower()
+            if await link_by_unionid(session, found, now=ctx.clock.now()):
+                await session.commit()
+        if event.is_interaction:
+            for hook in ctx.services.interaction_hooks:
+                ctx.after_reply.append(_bind_hook(hook, ctx, event))
+        return await call_next(event, ctx)
+
+
+follower = _Follower()
 
 
 def _bind_hook(hook: InteractionHook, ctx: HandlerContext, event: Inbound) -> Callable[[], Awaitable[None]]:

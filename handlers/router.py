@@ -15,9 +15,12 @@ import inspect
 import re
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from datetime import datetime
+from typing import Any, Protocol, runtime_checkable
 
 from handlers.context import HandlerContext
+from storage.followers import FollowerRecord
+from storage.group_commit import Write
 from wechat.events import ClickEvent, Event, Inbound, TextMessage
 from wechat.replies import Reply
 
@@ -26,6 +29,16 @@ Filter = Callable[[Any, HandlerContext], bool | Awaitable[bool]]
 # A middleware wraps the rest of the chain: `await call_next(event, ctx)` runs it.
 CallNext = Callable[[Inbound, HandlerContext], Awaitable[Reply | None]]
 Middleware = Callable[[Inbound, HandlerContext, CallNext], Awaitable[Reply | None]]
+
+
+@runtime_checkable
+class WritesWithClaim(Protocol):
+    """A middleware whose write the transport may commit in the delivery's claim transaction; the row
+    written then reaches it as `ctx.follower_record` (see handlers.middlewares.follower)."""
+
+    def __call__(self, event: Inbound, ctx: HandlerContext, call_next: CallNext) -> Awaitable[Reply | None]: ...
+
+    def write_with_claim(self, event: Inbound, appid: str, at: datetime) -> Write[FollowerRecord]: ...
 
 
 @dataclass(frozen=True)
@@ -81,11 +94,18 @@ class Dispatcher:
         self.router = router
         self.middlewares = list(middlewares)
 
+    def write_with_claim(self, event: Inbound, appid: str, at: datetime) -> Write[FollowerRecord] | None:
+        """The write a middleware of this chain asks to be committed with the delivery's claim, if any."""
+        for middleware in self.middlewares:
+            if isinstance(middleware, WritesWithClaim):
+                return middleware.write_with_claim(event, appid, at)
+        return None
+
     async def _call_handler(self, event: Inbound, ctx: HandlerContext) -> Reply | None:
         route = await self.router.resolve(event, ctx)
         if route is None:
             return None
-        ctx.data["handler"] = f"{route.handler.__module__}.{route.handler.__qualname__}"
+        ctx.handler = f"{route.handler.__module__}.{route.handler.__qualname__}"
         return await route.handler(event, ctx)
 
     async def feed(self, event: Inbound, ctx: HandlerContext) -> Reply | None:

@@ -5,7 +5,8 @@ from __future__ import annotations
 from handlers.context import HandlerContext
 from handlers.replybook import reply_book
 from handlers.router import Router
-from storage.followers import add_domain_event, mark_scanned
+from storage.events import add_event, follower_event
+from storage.followers import mark_scanned
 from wechat.events import ScanEvent
 from wechat.replies import Reply
 
@@ -20,7 +21,12 @@ async def record_scan(event: ScanEvent, ctx: HandlerContext) -> Reply | None:
     now = ctx.clock.now()
     mark_scanned(follower, at=now, scene=event.scene)
     session.add(follower)
-    add_domain_event(session, follower, "scanned", at=now, payload={"scene": event.scene}, dedup_key=event.dedup_key)
+    add_event(
+        session,
+        follower_event(
+            follower, "scanned", at=now, payload={"scene": event.scene}, dedup_key=f"scanned:{event.dedup_key}"
+        ),
+    )
     if not event.scene:
         return None
     return await reply_book(ctx).scan(ctx.account.appid, event.scene)

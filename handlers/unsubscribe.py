@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from handlers.context import HandlerContext
 from handlers.router import Router
-from storage.followers import add_domain_event, mark_unsubscribed
+from storage.events import add_event, follower_event
+from storage.followers import mark_unsubscribed
 from wechat.events import UnsubscribeEvent
 from wechat.replies import Reply
 
@@ -19,5 +20,7 @@ async def forget_follower(event: UnsubscribeEvent, ctx: HandlerContext) -> Reply
     now = ctx.clock.now()
     mark_unsubscribed(follower, at=now)
     session.add(follower)
-    add_domain_event(session, follower, "unfollowed", at=now, payload={}, dedup_key=event.dedup_key)
+    add_event(
+        session, follower_event(follower, "unfollowed", at=now, payload={}, dedup_key=f"unfollowed:{event.dedup_key}")
+    )
     return None

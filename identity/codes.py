@@ -12,11 +12,10 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, func, or_
-from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from base.clock import start_of_china_day
+from storage.identity import codes_sent_since, last_code_sent_after, newest_unused_code
 from storage.models.identity import SmsCode
 
 CODE_TTL = timedelta(minutes=5)
@@ -58,29 +57,23 @@ def hash_code(code: str, *, phone_key: str, follower_id: int, pepper: bytes = b"
     return hmac.new(key, message, hashlib.sha256).hexdigest()
 
 
-async def _count_since(session: AsyncSession, where: ColumnElement[bool], since: datetime) -> int:
-    statement = select(func.count()).select_from(SmsCode).where(where, col(SmsCode.sent_at) > since)
-    return int((await session.exec(statement)).one())
+async def _most_sent_since(session: AsyncSession, since: datetime, *, follower_id: int, phone_key: str) -> int:
+    """The larger of the codes sent after `since` to the phone and to the follower."""
+    to_phone = await codes_sent_since(session, since, phone_key=phone_key)
+    return max(to_phone, await codes_sent_since(session, since, follower_id=follower_id))
 
 
 async def check_send_allowed(session: AsyncSession, *, follower_id: int, phone_key: str, now: datetime) -> None:
     """Raise `CodeRateLimited` when one more code would exceed a limit for the phone or the follower."""
-    same_subject = or_(col(SmsCode.phone_key) == phone_key, col(SmsCode.follower_id) == follower_id)
     minute_ago = now - timedelta(minutes=1)
-    for where in (col(SmsCode.phone_key) == phone_key, col(SmsCode.follower_id) == follower_id):
-        if await _count_since(session, where, minute_ago) >= SENDS_PER_MINUTE:
-            last = (
-                await session.exec(
-                    select(func.max(SmsCode.sent_at)).where(same_subject, col(SmsCode.sent_at) > minute_ago)
-                )
-            ).one()
-            wait = (last + timedelta(minutes=1) - now) if last is not None else timedelta(minutes=1)
-            raise CodeRateLimited("one code a minute", max(wait, timedelta(seconds=1)))
-    day_start = start_of_china_day(now)
-    for where in (col(SmsCode.phone_key) == phone_key, col(SmsCode.follower_id) == follower_id):
-        # Strictly after midnight minus a microsecond: a code sent at midnight counts for the new day.
-        if await _count_since(session, where, day_start - timedelta(microseconds=1)) >= SENDS_PER_DAY:
-            raise CodeRateLimited("five codes a day", None)
+    if await _most_sent_since(session, minute_ago, follower_id=follower_id, phone_key=phone_key) >= SENDS_PER_MINUTE:
+        last = await last_code_sent_after(session, minute_ago, phone_key=phone_key, follower_id=follower_id)
+        wait = (last + timedelta(minutes=1) - now) if last is not None else timedelta(minutes=1)
+        raise CodeRateLimited("one code a minute", max(wait, timedelta(seconds=1)))
+    # Strictly after midnight minus a microsecond: a code sent at midnight counts for the new day.
+    since = start_of_china_day(now) - timedelta(microseconds=1)
+    if await _most_sent_since(session, since, follower_id=follower_id, phone_key=phone_key) >= SENDS_PER_DAY:
+        raise CodeRateLimited("five codes a day", None)
 
 
 async def issue_code(
@@ -112,13 +105,7 @@ async def check_code(
     session: AsyncSession, *, follower_id: int, phone_key: str, typed: str, now: datetime, pepper: bytes = b""
 ) -> CodeCheck:
     """Check the newest code sent to this follower for this phone; a match uses it up."""
-    statement = (
-        select(SmsCode)
-        .where(SmsCode.follower_id == follower_id, SmsCode.phone_key == phone_key, col(SmsCode.used_at).is_(None))
-        .order_by(col(SmsCode.id).desc())
-        .limit(1)
-    )
-    row = (await session.exec(statement)).first()
+    row = await newest_unused_code(session, follower_id=follower_id, phone_key=phone_key)
     if row is None:
         return CodeCheck("missing")
     if row.expires_at <= now:

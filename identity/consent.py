@@ -4,22 +4,16 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from storage.identity import latest_consent
 from storage.models.consent import Consent
 
 MARKETING = "marketing"
 
 
 async def current_consent(session: AsyncSession, follower_id: int, purpose: str = MARKETING) -> Consent | None:
-    statement = (
-        select(Consent)
-        .where(Consent.follower_id == follower_id, Consent.purpose == purpose)
-        .order_by(col(Consent.id).desc())
-        .limit(1)
-    )
-    return (await session.exec(statement)).first()
+    return await latest_consent(session, follower_id, purpose)
 
 
 async def has_marketing_consent(session: AsyncSession, follower_id: int) -> bool:

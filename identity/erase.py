@@ -3,7 +3,7 @@
 The profile row stays as an anonymous aggregate (order counts, spend, segment) under a key that no number
 hashes to; followers stay for channel and funnel counts under a random pseudonym instead of the openid;
 rows of other tables lose their declared personal columns and every trace of the person's identifiers
-(see identity.personal_data). The erasure itself is recorded with a keyed hash of the number.
+(see storage.personal_data). The erasure itself is recorded with a keyed hash of the number.
 """
 
 from __future__ import annotations
@@ -13,26 +13,26 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select, update
-from sqlmodel import SQLModel, col
-from sqlmodel import select as model_select
+from sqlmodel import SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 import storage.models  # noqa: F401  (every table must be registered before the walk)
 from base.vault import erasure_hash, mask_phone
 from identity.linking import audit
 from identity.optout import withdraw_marketing
-from identity.personal_data import (
+from identity.subjects import Subject
+from storage.identity import erasure_recorded, orders_of_profile
+from storage.models.identity import Erasure
+from storage.personal_data import (
     EXPLICIT_TABLES,
     SubjectKeys,
+    delete_row,
     policy_for,
+    rows_of_subject,
     scrub_value,
     searchable_columns,
-    subject_condition,
+    update_row,
 )
-from identity.subjects import Subject
-from storage.models.identity import Erasure
-from storage.models.orders import Order
 
 
 @dataclass
@@ -66,10 +66,9 @@ async def _weak_values(session: AsyncSession, subject: Subject) -> set[str]:
     """Names, cities and phone hints held about the person: scrubbed from their rows only."""
     values: set[str] = set()
     profile = subject.profile
-    if profile is not None:
+    if profile is not None and profile.id is not None:
         values.update(v for v in (profile.name, profile.city, profile.phone_masked) if v)
-        orders = await session.exec(model_select(Order).where(Order.profile_id == profile.id))
-        for order in orders.all():
+        for order in await orders_of_profile(session, profile.id):
             values.update(v for v in (order.receiver_name, order.receiver_city, order.phone_hint) if v)
     if subject.e164:
         values.add(mask_phone(subject.e164))
@@ -101,15 +100,13 @@ async def _walk_tables(session: AsyncSession, keys: SubjectKeys, replacements: l
         if table.name in EXPLICIT_TABLES:
             continue
         policy = policy_for(table.name)
-        primary = list(table.primary_key.columns)
-        rows = (await connection.execute(select(table).where(subject_condition(table, keys)))).mappings().all()
+        rows = await rows_of_subject(connection, table, keys)
         if not rows:
             continue
         touched[table.name] = len(rows)
         for row in rows:
-            match = [pk == row[pk.name] for pk in primary]
             if policy.delete_rows:
-                await connection.execute(delete(table).where(*match))
+                await delete_row(connection, table, row)
                 continue
             changes: dict[str, Any] = {k: v for k, v in policy.clear.items() if k in table.columns}
             for column in searchable_columns(table):
@@ -119,7 +116,7 @@ async def _walk_tables(session: AsyncSession, keys: SubjectKeys, replacements: l
                 if scrubbed != row[column.name]:
                     changes[column.name] = scrubbed
             if changes:
-                await connection.execute(update(table).where(*match).values(**changes))
+                await update_row(connection, table, row, changes)
     return touched
 
 
@@ -179,5 +176,4 @@ async def erase_subject(
 
 async def was_erased(session: AsyncSession, identifier: str, data_key: bytes = b"") -> bool:
     """Whether a number (E.164) was erased before: lets an import decline to bring it back."""
-    statement = model_select(Erasure.id).where(col(Erasure.subject_hash) == erasure_hash(identifier, data_key))
-    return (await session.exec(statement)).first() is not None
+    return await erasure_recorded(session, erasure_hash(identifier, data_key))

@@ -7,7 +7,6 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel import SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -15,10 +14,9 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 import storage.models  # noqa: F401  (every table must be registered before the walk)
 from base.vault import PhoneVault
 from identity.erase import subject_keys
-from identity.personal_data import subject_condition
 from identity.subjects import Subject
 from storage.formats import cells_by_header
-from storage.orders import IMPORT_RUNS
+from storage.personal_data import import_run_headers, rows_of_subject
 
 # Sections named in the document; any other table holding the person's rows appears under "other".
 SECTIONS = {
@@ -58,12 +56,9 @@ def _row(table: str, mapping: Any) -> dict[str, Any]:
 async def _name_order_cells(connection: AsyncConnection, orders: list[dict[str, Any]], data_key: bytes) -> None:
     """Give each order's exported cells their column names, from the run that imported them (cells
     sealed under the data key are opened first)."""
-    runs = IMPORT_RUNS
-    run_ids = {order["import_run_id"] for order in orders if order["import_run_id"] is not None}
-    headers: dict[int, list[str]] = {}
-    if run_ids:
-        found = await connection.execute(select(runs.c.id, runs.c.headers).where(runs.c.id.in_(run_ids)))
-        headers = {run_id: names for run_id, names in found}
+    headers = await import_run_headers(
+        connection, (order["import_run_id"] for order in orders if order["import_run_id"] is not None)
+    )
     vault = PhoneVault(data_key)
     for order in orders:
         sealed = order.pop("cells", None)
@@ -90,11 +85,7 @@ async def export_subject(
     for table in SQLModel.metadata.sorted_tables:
         if table.name == "profiles":
             continue
-        statement = select(table).where(subject_condition(table, keys))
-        primary = list(table.primary_key.columns)
-        if primary:
-            statement = statement.order_by(*primary)
-        rows = [_row(table.name, r) for r in (await connection.execute(statement)).mappings().all()]
+        rows = [_row(table.name, r) for r in await rows_of_subject(connection, table, keys, ordered=True)]
         if not rows:
             continue
         if table.name == "orders":

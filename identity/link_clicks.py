@@ -26,6 +26,7 @@ from typing import Any, Literal
 from base.link_tokens import LinkClaim
 from identity.erase import is_erased_follower
 from storage.db import Database
+from storage.events import NewEvent
 from storage.links import ClickKey, FollowerState, GroupFacts, write_click_group
 
 log = logging.getLogger(__name__)
@@ -110,8 +111,8 @@ class ClickRecorder:
                 planned.append((i, values, tracked))
             return [values for _i, values, _tracked in planned]
 
-        def events_for(inserted: set[ClickKey]) -> list[dict[str, Any]]:
-            events: list[dict[str, Any]] = []
+        def events_for(inserted: set[ClickKey]) -> list[NewEvent]:
+            events: list[NewEvent] = []
             for i, values, tracked in planned:
                 if values["visitor"] is not None and _key(values) not in inserted:
                     continue
@@ -135,7 +136,7 @@ def _key(values: dict[str, Any]) -> tuple[Any, ...]:
     return values["delivery_kind"], values["delivery_id"], values["link_index"], values["visitor"]
 
 
-def _event(click: Click, values: dict[str, Any], follower: FollowerState) -> dict[str, Any]:
+def _event(click: Click, values: dict[str, Any], follower: FollowerState) -> NewEvent:
     """The `link_clicked` domain event on the opener's timeline (journeys may react to it)."""
     payload = {
         "delivery": click.claim.delivery,
@@ -147,14 +148,14 @@ def _event(click: Click, values: dict[str, Any], follower: FollowerState) -> dic
         "template_version_id": click.claim.version_id,
         "forwarded": values["forwarded"],
     }
-    return {
-        "kind": "link_clicked",
-        "occurred_at": click.at,
-        "appid": follower.appid,
-        "follower_id": follower.id,
-        "profile_id": follower.profile_id,
-        "payload": payload,
-    }
+    return NewEvent(
+        kind="link_clicked",
+        occurred_at=click.at,
+        appid=follower.appid,
+        follower_id=follower.id,
+        profile_id=follower.profile_id,
+        payload=payload,
+    )
 
 
 def _click_values(click: Click, journey_id: int | None, step_key: str, opener: FollowerState | None) -> dict[str, Any]:

@@ -12,11 +12,19 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from base.vault import PhoneVault, mask_phone
-from storage.models.core import AuditEntry, DomainEvent, Follower, Profile
+from storage.events import add_event, follower_event
+from storage.identity import (
+    followers_by_unionids,
+    followers_of_profile,
+    linked_profiles_of_unionid,
+    open_follower_link,
+    phone_held_by_other_follower,
+    profile_by_phone_key,
+)
+from storage.models.core import AuditEntry, Follower, Profile
 from storage.models.identity import FollowerLink
 
 PROOF_SMS = "sms_code"
@@ -50,8 +58,7 @@ def audit(session: AsyncSession, *, actor: str, action: str, target: str, at: da
 
 async def find_profile(session: AsyncSession, vault: PhoneVault, e164: str) -> Profile | None:
     """The profile keyed by this E.164 number, if any."""
-    statement = select(Profile).where(Profile.phone_key == vault.lookup_key(e164))
-    return (await session.exec(statement)).first()
+    return await profile_by_phone_key(session, vault.lookup_key(e164))
 
 
 async def get_or_create_profile(
@@ -82,21 +89,15 @@ async def get_or_create_profile(
 
 async def held_by_other_follower(session: AsyncSession, follower: Follower, phone_key: str) -> bool:
     """Whether another follower of the same account is linked to the profile of this phone."""
-    statement = (
-        select(Follower.id)
-        .join(Profile, col(Profile.id) == col(Follower.profile_id))
-        .where(Profile.phone_key == phone_key, Follower.appid == follower.appid, Follower.id != follower.id)
-        .limit(1)
+    assert follower.id is not None
+    return await phone_held_by_other_follower(
+        session, appid=follower.appid, follower_id=follower.id, phone_key=phone_key
     )
-    return (await session.exec(statement)).first() is not None
 
 
 async def open_link(session: AsyncSession, follower_id: int) -> FollowerLink | None:
     """The follower's current link row, if linked."""
-    statement = select(FollowerLink).where(
-        FollowerLink.follower_id == follower_id, col(FollowerLink.unlinked_at).is_(None)
-    )
-    return (await session.exec(statement)).first()
+    return await open_follower_link(session, follower_id)
 
 
 async def _close_link(
@@ -136,16 +137,7 @@ async def _attach(
         proof=proof,
         phone=profile.phone_masked,
     )
-    session.add(
-        DomainEvent(
-            kind="phone_bound",
-            occurred_at=now,
-            appid=follower.appid,
-            follower_id=follower.id,
-            profile_id=profile.id,
-            payload={"proof": proof},
-        )
-    )
+    add_event(session, follower_event(follower, "phone_bound", at=now, payload={"proof": proof}))
 
 
 async def link_follower(
@@ -167,12 +159,8 @@ async def link_follower(
     profile, created = await get_or_create_profile(session, vault, e164, now)
     assert profile.id is not None
     outcome = LinkOutcome(profile, created)
-    holders = await session.exec(
-        select(Follower).where(
-            Follower.appid == follower.appid, Follower.profile_id == profile.id, Follower.id != follower.id
-        )
-    )
-    for holder in holders.all():
+    holders = await followers_of_profile(session, profile.id, appid=follower.appid, except_id=follower.id)
+    for holder in holders:
         await _close_link(session, holder, actor=actor, reason=f"phone proven by follower:{follower.id}", now=now)
         audit(
             session,
@@ -225,11 +213,9 @@ async def link_unionid_siblings(
     """
     if not follower.unionid:
         return []
-    siblings = await session.exec(
-        select(Follower).where(Follower.unionid == follower.unionid, Follower.id != follower.id)
-    )
+    siblings = await followers_by_unionids(session, [follower.unionid], except_id=follower.id)
     linked: list[Follower] = []
-    for sibling in siblings.all():
+    for sibling in siblings:
         if sibling.profile_id == profile.id:
             continue
         if sibling.profile_id is not None:
@@ -256,10 +242,8 @@ async def link_by_unionid(session: AsyncSession, follower: Follower, *, now: dat
     """
     if not follower.unionid or follower.profile_id is not None:
         return None
-    statement = select(Follower.profile_id).where(
-        Follower.unionid == follower.unionid, Follower.id != follower.id, col(Follower.profile_id).is_not(None)
-    )
-    profile_ids = set((await session.exec(statement)).all())
+    assert follower.id is not None
+    profile_ids = await linked_profiles_of_unionid(session, follower.unionid, except_id=follower.id)
     if len(profile_ids) != 1:
         return None
     profile = await session.get(Profile, profile_ids.pop())

@@ -11,8 +11,9 @@ from datetime import datetime
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from identity.consent import MARKETING, record_consent
+from storage.events import add_event, follower_event
 from storage.models.consent import Consent
-from storage.models.core import DomainEvent, Follower
+from storage.models.core import Follower
 
 # Compared after strip() and casefold(): `TD`, `td`, ` Unsubscribe ` all count.
 OPT_OUT_WORDS = frozenset({"td", "退订", "取消订阅", "unsubscribe"})
@@ -38,15 +39,8 @@ async def withdraw_marketing(
         source=source,
         profile_id=follower.profile_id,
     )
-    session.add(
-        DomainEvent(
-            kind="consent_withdrawn",
-            occurred_at=now,
-            appid=follower.appid,
-            follower_id=follower.id,
-            profile_id=follower.profile_id,
-            payload={"purpose": MARKETING, "source": source},
-        )
+    add_event(
+        session, follower_event(follower, "consent_withdrawn", at=now, payload={"purpose": MARKETING, "source": source})
     )
     await session.flush()
     return consent

@@ -18,14 +18,12 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from sqlalchemy import func
-from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from base.clock import start_of_china_day
 from identity.linking import audit, follower_target
-from storage.models.core import AuditEntry, Follower, Profile
-from storage.models.orders import Order
+from storage.identity import audit_entries_since, profile_orders_newest_first
+from storage.models.core import Follower
 
 FAILED_ACTION = "identity.proof_failed"
 MIN_ORDER_NO_LENGTH = 8
@@ -71,16 +69,7 @@ def _fen_text(fen: int) -> str:
 
 async def pick_question(session: AsyncSession, phone_key: str) -> OrderQuestion | None:
     """A question about the orders of the profile keyed by `phone_key`, or None when it has none."""
-    profile_id = (await session.exec(select(Profile.id).where(Profile.phone_key == phone_key))).first()
-    if profile_id is None:
-        return None
-    orders = (
-        await session.exec(
-            select(Order)
-            .where(Order.profile_id == profile_id)
-            .order_by(col(Order.ordered_at).desc().nulls_last(), col(Order.id).desc())
-        )
-    ).all()
+    orders = await profile_orders_newest_first(session, phone_key)
     if not orders:
         return None
     salt = secrets.token_hex(8)
@@ -140,13 +129,6 @@ async def record_failure(session: AsyncSession, follower: Follower, now: datetim
 
 async def failed_answers_today(session: AsyncSession, follower_id: int, now: datetime) -> int:
     """Wrong order answers of this follower since the start of the China day."""
-    statement = (
-        select(func.count())
-        .select_from(AuditEntry)
-        .where(
-            AuditEntry.action == FAILED_ACTION,
-            AuditEntry.target == f"follower:{follower_id}",
-            col(AuditEntry.at) >= start_of_china_day(now),
-        )
+    return await audit_entries_since(
+        session, action=FAILED_ACTION, target=f"follower:{follower_id}", since=start_of_china_day(now)
     )
-    return int((await session.exec(statement)).one())

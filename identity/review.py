@@ -10,13 +10,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func
-from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from base.phones import MOBILE
 from identity.linking import PROOF_ADMIN, audit
-from storage.models.core import Profile
+from storage.identity import (
+    candidate_pairs,
+    candidates_with_order_and_profile,
+    other_candidates_of_order,
+    weak_match_pairs,
+)
 from storage.models.identity import IdentityCandidate
 from storage.models.orders import Order
 
@@ -47,28 +50,11 @@ class CandidateView:
 
 async def find_candidates(session: AsyncSession, *, now: datetime) -> int:
     """Record new candidate matches; returns how many were added (known ones are not repeated)."""
-    last4 = func.substr(Profile.phone_masked, func.length(Profile.phone_masked) - 3, 4)
-    statement = (
-        select(Order.id, Profile.id)
-        .join(
-            Profile,
-            (last4 == col(Order.hint_last4))
-            & (col(Profile.name) == col(Order.receiver_name))
-            & (col(Profile.city) == col(Order.receiver_city)),
-        )
-        .where(
-            col(Order.profile_id).is_(None),
-            col(Order.hint_last4).is_not(None),
-            col(Order.hint_kind).is_not(None),
-            col(Order.hint_kind) != MOBILE,
-            col(Profile.erased_at).is_(None),
-        )
-    )
-    pairs = (await session.exec(statement)).all()
-    existing = set((await session.exec(select(IdentityCandidate.order_id, IdentityCandidate.profile_id))).all())
+    pairs = await weak_match_pairs(session, strong_kind=MOBILE)
+    existing = await candidate_pairs(session)
     added = 0
     for order_id, profile_id in pairs:
-        if order_id is None or profile_id is None or (order_id, profile_id) in existing:
+        if (order_id, profile_id) in existing:
             continue
         session.add(IdentityCandidate(order_id=order_id, profile_id=profile_id, found_at=now))
         existing.add((order_id, profile_id))
@@ -79,16 +65,8 @@ async def find_candidates(session: AsyncSession, *, now: datetime) -> int:
 
 async def list_candidates(session: AsyncSession, *, status: str | None = PENDING) -> list[CandidateView]:
     """Candidates with what an admin needs to decide (oldest first)."""
-    statement = (
-        select(IdentityCandidate, Order, Profile)
-        .join(Order, col(Order.id) == col(IdentityCandidate.order_id))
-        .join(Profile, col(Profile.id) == col(IdentityCandidate.profile_id))
-        .order_by(col(IdentityCandidate.id))
-    )
-    if status is not None:
-        statement = statement.where(IdentityCandidate.status == status)
     views: list[CandidateView] = []
-    for candidate, order, profile in (await session.exec(statement)).all():
+    for candidate, order, profile in await candidates_with_order_and_profile(session, status=status):
         assert candidate.id is not None and order.id is not None and profile.id is not None
         views.append(
             CandidateView(
@@ -131,14 +109,11 @@ async def confirm_candidate(session: AsyncSession, candidate_id: int, *, actor: 
     session.add(order)
     candidate.status, candidate.decided_at, candidate.decided_by = CONFIRMED, now, actor
     session.add(candidate)
-    others = await session.exec(
-        select(IdentityCandidate).where(
-            IdentityCandidate.order_id == candidate.order_id,
-            IdentityCandidate.id != candidate.id,
-            IdentityCandidate.status == PENDING,
-        )
+    assert candidate.id is not None
+    others = await other_candidates_of_order(
+        session, order_id=candidate.order_id, except_id=candidate.id, status=PENDING
     )
-    for other in others.all():
+    for other in others:
         other.status, other.decided_at, other.decided_by = REJECTED, now, actor
         session.add(other)
     audit(

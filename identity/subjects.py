@@ -5,11 +5,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from base.phones import classify_phone
 from base.vault import PhoneVault
+from storage.identity import followers_by_openid, followers_by_unionids, followers_of_profile, profile_by_phone_key
 from storage.models.core import Follower, Profile
 
 
@@ -57,16 +57,11 @@ async def find_subject(session: AsyncSession, vault: PhoneVault, query: str, *, 
         verdict = classify_phone(query)
         if not verdict.is_key or verdict.e164 is None:
             raise SubjectNotFound(f"{query!r} is not a mobile number that can key a profile ({verdict.kind})")
-        profile = (
-            await session.exec(select(Profile).where(Profile.phone_key == vault.lookup_key(verdict.e164)))
-        ).first()
+        profile = await profile_by_phone_key(session, vault.lookup_key(verdict.e164))
         if profile is None:
             raise SubjectNotFound("no profile holds that phone number")
         return await _with_followers(session, profile, verdict.e164)
-    statement = select(Follower).where(Follower.openid == query)
-    if appid:
-        statement = statement.where(Follower.appid == appid)
-    followers = list((await session.exec(statement)).all())
+    followers = await followers_by_openid(session, query, appid=appid)
     if not followers:
         raise SubjectNotFound("no follower has that openid" + (f" on {appid}" if appid else ""))
     profile_ids = {f.profile_id for f in followers if f.profile_id is not None}
@@ -88,8 +83,8 @@ async def find_subject(session: AsyncSession, vault: PhoneVault, query: str, *, 
 
 async def _with_followers(session: AsyncSession, profile: Profile, e164: str | None) -> Subject:
     # Only followers linked now: one displaced earlier may be someone else who once held the number.
-    statement = select(Follower).where(Follower.profile_id == profile.id).order_by(col(Follower.id))
-    followers = list((await session.exec(statement)).all())
+    assert profile.id is not None
+    followers = await followers_of_profile(session, profile.id)
     subject = Subject(profile, followers, e164)
     await _add_unionid_siblings(session, subject)
     return subject
@@ -101,5 +96,4 @@ async def _add_unionid_siblings(session: AsyncSession, subject: Subject) -> None
     if not unionids:
         return
     known = subject.follower_ids
-    statement = select(Follower).where(col(Follower.unionid).in_(sorted(unionids))).order_by(col(Follower.id))
-    subject.followers.extend(f for f in (await session.exec(statement)).all() if f.id not in known)
+    subject.followers.extend(f for f in await followers_by_unionids(session, unionids) if f.id not in known)

@@ -9,12 +9,10 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from sqlmodel import col, select
-
 from base.clock import Clock
 from identity.linking import link_by_unionid
 from storage.db import Database
-from storage.models.core import Follower
+from storage.identity import accounts_missing_unionids, followers_missing_unionid
 
 log = logging.getLogger(__name__)
 
@@ -43,13 +41,7 @@ class UnionidFetcher:
     async def run(self) -> dict[str, int]:
         totals = {"checked": 0, "learned": 0, "linked": 0}
         async with self.db.session() as session:
-            appids = (
-                await session.exec(
-                    select(Follower.appid)
-                    .where(col(Follower.unionid).is_(None), Follower.status == "subscribed")
-                    .distinct()
-                )
-            ).all()
+            appids = await accounts_missing_unionids(session)
         for appid in appids:
             while totals["checked"] < self.per_run:
                 asked = await self._batch(appid, totals)
@@ -59,21 +51,7 @@ class UnionidFetcher:
 
     async def _batch(self, appid: str, totals: dict[str, int]) -> int:
         async with self.db.session() as session:
-            followers = list(
-                (
-                    await session.exec(
-                        select(Follower)
-                        .where(
-                            Follower.appid == appid,
-                            col(Follower.unionid).is_(None),
-                            Follower.status == "subscribed",
-                            col(Follower.id) > self._after.get(appid, 0),
-                        )
-                        .order_by(col(Follower.id))
-                        .limit(BATCH)
-                    )
-                ).all()
-            )
+            followers = await followers_missing_unionid(session, appid, after_id=self._after.get(appid, 0), limit=BATCH)
             if not followers:
                 return 0
             try:

@@ -3,11 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, cast
-
-from sqlalchemy import Table
-from sqlalchemy import select as core_select
-from sqlmodel import SQLModel, col, select
+from typing import Any
 
 from base.clock import Clock
 from content.fields import StepContext, build_render_context
@@ -17,13 +13,9 @@ from journeys.coupons import CouponDrawer
 from journeys.ports import RenderFailed, RenderRequest
 from publishing.links import LinkTracker
 from storage.db import Database
-from storage.models.content import TemplateVersion
+from storage.journeys import people_to_render, template_versions
 from storage.models.core import Follower, Profile
 from wechat.api.client import WeChatAPI
-
-
-def _table(model: type[SQLModel]) -> Table:
-    return cast(Table, model.__table__)  # type: ignore[attr-defined]  # SQLModel sets it on table models
 
 
 class WeChatSender:
@@ -75,8 +67,7 @@ class ContentRenderer:
         if not missing:
             return
         async with self.db.session() as session:
-            rows = (await session.exec(select(TemplateVersion).where(col(TemplateVersion.id).in_(missing)))).all()
-        found = {row.id: row for row in rows}
+            found = await template_versions(session, missing)
         for version_id in missing:
             row = found.get(version_id)
             if row is None:
@@ -88,18 +79,9 @@ class ContentRenderer:
                 self._bodies[version_id] = RenderFailed(f"template version {version_id} is malformed: {error}")
 
     async def _people(self, follower_ids: list[int]) -> tuple[dict[int, Follower], dict[int, Profile]]:
-        """Followers and their profiles, read with plain SELECTs: the renderer only reads them, so
-        building detached instances (`model_construct`) spares the ORM's per-row bookkeeping."""
-        follower_table, profile_table = _table(Follower), _table(Profile)
+        """Followers and their profiles, as detached read-only instances."""
         async with self.db.engine.connect() as conn:
-            rows = await conn.execute(core_select(follower_table).where(follower_table.c.id.in_(follower_ids)))
-            followers = {row.id: Follower.model_construct(**row._mapping) for row in rows}
-            profile_ids = sorted({f.profile_id for f in followers.values() if f.profile_id is not None})
-            profiles: dict[int, Profile] = {}
-            if profile_ids:
-                rows = await conn.execute(core_select(profile_table).where(profile_table.c.id.in_(profile_ids)))
-                profiles = {row.id: Profile.model_construct(**row._mapping) for row in rows}
-        return followers, profiles
+            return await people_to_render(conn, follower_ids)
 
     async def render_many(self, requests: Sequence[RenderRequest]) -> list[dict[str, Any] | RenderFailed]:
         await self._load_bodies([r.template_version_id for r in requests])

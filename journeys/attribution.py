@@ -13,10 +13,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.journey_runs import credited_orders, sent_pushes_of_profiles
+from storage.journeys import attribution_of_order
 from storage.models.core import DomainEvent
 from storage.models.pushes import Push, PushAttribution
 
@@ -90,11 +90,7 @@ async def mark_refunded(session: AsyncSession, payload: dict[str, Any]) -> None:
     """A refunded order no longer counts as revenue of the push it was credited to."""
     order_no = str(payload.get("order_no") or "")
     platform = str(payload.get("platform") or "")
-    credit = (
-        await session.exec(
-            select(PushAttribution).where(PushAttribution.platform == platform, PushAttribution.order_no == order_no)
-        )
-    ).first()
+    credit = await attribution_of_order(session, platform=platform, order_no=order_no)
     if credit is not None and not credit.refunded:
         credit.refunded = True
         session.add(credit)

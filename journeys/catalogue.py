@@ -6,11 +6,10 @@ import logging
 from dataclasses import dataclass
 
 from pydantic import ValidationError
-from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from content.model import JourneyDefinition
-from storage.models.content import Journey, Template
+from storage.journeys import enabled_journey_rows, journey_rows, template_named
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +33,7 @@ class PublishedTemplate:
 
 async def enabled_journeys(session: AsyncSession) -> list[LiveJourney]:
     """Every enabled journey whose stored definition parses; broken ones are logged and left out."""
-    rows = (await session.exec(select(Journey).where(col(Journey.enabled).is_(True)).order_by(col(Journey.id)))).all()
+    rows = await enabled_journey_rows(session)
     live: list[LiveJourney] = []
     for row in rows:
         try:
@@ -51,7 +50,7 @@ async def journeys_by_id(session: AsyncSession, ids: set[int]) -> dict[int, Live
     """Definitions of the given journeys, enabled or not (running runs finish their journey)."""
     if not ids:
         return {}
-    rows = (await session.exec(select(Journey).where(col(Journey.id).in_(sorted(ids))))).all()
+    rows = await journey_rows(session, ids)
     found: dict[int, LiveJourney] = {}
     for row in rows:
         try:
@@ -66,7 +65,7 @@ async def journeys_by_id(session: AsyncSession, ids: set[int]) -> dict[int, Live
 
 async def published_template(session: AsyncSession, name: str) -> PublishedTemplate | None:
     """The version a push of template `name` renders now (None when missing or never published)."""
-    template = (await session.exec(select(Template).where(Template.name == name))).first()
+    template = await template_named(session, name)
     if template is None or template.current_version_id is None:
         return None
     return PublishedTemplate(template.current_version_id, template.kind, template.purpose)

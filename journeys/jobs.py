@@ -13,9 +13,6 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy.exc import IntegrityError
-from sqlmodel import col, select
-
 from base.clock import real_clock, start_of_china_day
 from base.metrics import count_pushes
 from identity.unionids import UnionidFetcher
@@ -23,9 +20,11 @@ from journeys.catalogue import enabled_journeys
 from journeys.enrolment import NO_PURCHASE
 from journeys.report import journey_report
 from journeys.runtime import JourneyRuntime
+from storage.events import NewEvent, insert_event_once
 from storage.inbound import purge_deliveries
-from storage.models.core import AuditEntry, DomainEvent, Follower, Profile
-from storage.models.pushes import JourneyRun
+from storage.journeys import subscribed_since_with_last_order
+from storage.models.core import AuditEntry
+from storage.profile_list import unenrolled_followers
 
 log = logging.getLogger(__name__)
 
@@ -89,40 +88,28 @@ async def process_domain_events(rt: JourneyRuntime) -> dict[str, int]:
     return {**total, "runs_advanced": moved}
 
 
-async def _emit(rt: JourneyRuntime, events: list[DomainEvent]) -> int:
+async def _emit(rt: JourneyRuntime, events: list[NewEvent]) -> int:
     """Insert scan events; a dedup_key already present means this scan already emitted it."""
     created = 0
     for event in events:
-        try:
-            async with rt.services.db.transaction() as session:
-                session.add(event)
-            created += 1
-        except IntegrityError:
-            continue
+        created += await insert_event_once(rt.services.db, event)
     return created
 
 
 async def scan_no_purchase(rt: JourneyRuntime) -> int:
     """Emit `no_purchase` for followers with no order for N days (per journey with that trigger)."""
     now = rt.services.clock.now()
-    events: list[DomainEvent] = []
+    events: list[NewEvent] = []
     async with rt.services.db.session() as session:
         journeys = [j for j in await enabled_journeys(session) if j.definition.trigger.kind == "no_purchase"]
         for journey in journeys:
             cutoff = now - timedelta(days=int(journey.definition.trigger.days or 0))
-            rows = (
-                await session.exec(
-                    select(Follower.id, Follower.subscribed_at, Profile.last_order_at)
-                    .outerjoin(Profile, col(Profile.id) == col(Follower.profile_id))
-                    .where(Follower.status == "subscribed", col(Follower.subscribed_at) <= cutoff)
-                )
-            ).all()
-            for follower_id, subscribed_at, last_order_at in rows:
+            for follower_id, subscribed_at, last_order_at in await subscribed_since_with_last_order(session, cutoff):
                 anchor = last_order_at or subscribed_at
-                if follower_id is None or anchor is None or anchor > cutoff:
+                if anchor is None or anchor > cutoff:
                     continue
                 events.append(
-                    DomainEvent(
+                    NewEvent(
                         kind=NO_PURCHASE, occurred_at=now, follower_id=follower_id,
                         payload={"journey_id": journey.id, "days": journey.definition.trigger.days},
                         dedup_key=f"no_purchase:{journey.id}:{follower_id}:{anchor.isoformat()}",
@@ -134,34 +121,25 @@ async def scan_no_purchase(rt: JourneyRuntime) -> int:
 async def scan_segments(rt: JourneyRuntime) -> int:
     """Emit `segment_entered` for followers already in a journey's segment but never enrolled in it.
 
-    Imports emit the event when a profile changes segment; this catches journeys created afterwards.
+    Imports emit the event when a profile changes segment; this catches journeys created afterwards. A
+    journey whose segment is `saved:<name>` (a segment saved from the console's profile list) has no such
+    event at all: this scan is how its audience enters it.
     """
     now = rt.services.clock.now()
-    events: list[DomainEvent] = []
+    events: list[NewEvent] = []
     async with rt.services.db.session() as session:
         journeys = [j for j in await enabled_journeys(session) if j.definition.trigger.kind == "segment_entered"]
         for journey in journeys:
             segment = str(journey.definition.trigger.segment)
-            enrolled = select(JourneyRun.follower_id).where(JourneyRun.journey_id == journey.id)
-            rows = (
-                await session.exec(
-                    select(Follower.id, Follower.profile_id)
-                    .join(Profile, col(Profile.id) == col(Follower.profile_id))
-                    .where(
-                        Profile.segment == segment,
-                        Follower.status == "subscribed",
-                        col(Follower.id).not_in(enrolled),
-                    )
-                )
-            ).all()
+            assert journey.id is not None
+            rows = await unenrolled_followers(session, journey_id=journey.id, segment=segment, now=now)
             events += [
-                DomainEvent(
+                NewEvent(
                     kind="segment_entered", occurred_at=now, follower_id=fid, profile_id=pid,
                     payload={"segment": segment, "source": "scan"},
-                    dedup_key=f"segment_scan:{journey.id}:{fid}:{segment}",
+                    dedup_key=f"segment_scan:{journey.id}:{fid}:{segment}"[:255],
                 )
                 for fid, pid in rows
-                if fid is not None
             ]  # fmt: skip
     return await _emit(rt, events)
 

@@ -12,16 +12,11 @@ import os
 import socket
 import uuid
 from datetime import timedelta
-from typing import cast
-
-from sqlalchemy import Table, case, insert, update
-from sqlalchemy.exc import IntegrityError
 
 from base.clock import Clock
 from storage.db import Database
-from storage.models.pushes import SchedulerLease
+from storage.leases import give_up, take_or_renew
 
-LEASES = cast(Table, SchedulerLease.__table__)  # type: ignore[attr-defined]
 DEFAULT_TTL = timedelta(seconds=30)
 
 
@@ -56,34 +51,8 @@ class LeaderLease:
     async def try_acquire(self) -> bool:
         """Take the lease if free or expired, renew it if ours; True when this process holds it now."""
         now = self.clock.now()
-        statement = (
-            update(LEASES)
-            .where(LEASES.c.name == self.name, (LEASES.c.holder == self.holder) | (LEASES.c.expires_at <= now))
-            .values(
-                holder=self.holder,
-                expires_at=now + self.ttl,
-                acquired_at=case((LEASES.c.holder == self.holder, LEASES.c.acquired_at), else_=now),
-            )
-        )
-        async with self.db.engine.begin() as conn:
-            if (await conn.execute(statement)).rowcount == 1:
-                return True
-        try:
-            async with self.db.engine.begin() as conn:
-                await conn.execute(
-                    insert(LEASES).values(
-                        name=self.name, holder=self.holder, acquired_at=now, expires_at=now + self.ttl
-                    )
-                )
-        except IntegrityError:
-            return False  # someone else holds it
-        return True
+        return await take_or_renew(self.db, name=self.name, holder=self.holder, now=now, until=now + self.ttl)
 
     async def release(self) -> None:
         """Give the lease up at once (a clean shutdown), so a follower takes over without waiting."""
-        async with self.db.engine.begin() as conn:
-            await conn.execute(
-                update(LEASES)
-                .where(LEASES.c.name == self.name, LEASES.c.holder == self.holder)
-                .values(expires_at=self.clock.now())
-            )
+        await give_up(self.db, name=self.name, holder=self.holder, now=self.clock.now())

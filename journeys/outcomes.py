@@ -13,13 +13,13 @@ from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
-from sqlalchemy import insert, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from journeys.reactions import SendResult
 from storage.db import Database
 from storage.engagement import insert_template_receipts
-from storage.pushes import CONSENTS, FOLLOWERS, apply_outcomes, cancel_open_pushes, insert_attempts, pause_api
+from storage.journeys import revoke_consent, set_follower_status
+from storage.pushes import apply_outcomes, cancel_open_pushes, insert_attempts, pause_api
 
 if TYPE_CHECKING:
     from journeys.dispatcher import DispatcherConfig
@@ -182,11 +182,7 @@ class OutcomeWriter:
     ) -> None:
         follower_id = int(row["follower_id"])
         if result.follower_status:
-            await conn.execute(
-                update(FOLLOWERS)
-                .where(FOLLOWERS.c.id == follower_id)
-                .values(status=result.follower_status, updated_at=now)
-            )
+            await set_follower_status(conn, follower_id, result.follower_status, now=now)
             await cancel_open_pushes(
                 conn,
                 now=now,
@@ -200,9 +196,7 @@ class OutcomeWriter:
                 conn, api=api, until=result.pause_until, errcode=result.errcode, reason=result.reason, now=now
             )
         if result.revoke_consent:
-            await conn.execute(
-                insert(CONSENTS).values(
-                    follower_id=follower_id, profile_id=row.get("profile_id"), purpose=result.revoke_consent,
-                    granted=False, text_shown="", source=f"wechat_{result.errcode}", at=now,
-                )
+            await revoke_consent(
+                conn, follower_id=follower_id, profile_id=row.get("profile_id"), purpose=result.revoke_consent,
+                source=f"wechat_{result.errcode}", now=now,
             )  # fmt: skip

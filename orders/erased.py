@@ -9,10 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlmodel import select
-
 from storage.db import Database
-from storage.models.identity import Erasure
+from storage.orders import erased_subject_hashes
 
 REASON = "erased person: their data is not imported again"
 
@@ -26,6 +24,5 @@ class ErasedNumbers:
 
     @classmethod
     async def load(cls, db: Database, data_key: bytes) -> ErasedNumbers:
-        async with db.session() as session:
-            hashes = frozenset((await session.exec(select(Erasure.subject_hash))).all())
-        return cls(hashes, data_key)
+        async with db.engine.connect() as conn:
+            return cls(await erased_subject_hashes(conn), data_key)

@@ -36,7 +36,7 @@ from orders.transactions import COMMIT_SECONDS, Committed, TransactionGroup
 from orders.wire import WireBatch
 from orders.writer import BatchOutcome, BatchWriter
 from storage.db import Database
-from storage.orders import finish_run, start_run
+from storage.orders import checkpoint_passive, finish_run, sqlite_import_settings, start_run
 
 # rows done, bytes read, bytes in the file
 ProgressCallback = Callable[[int, int, int], None]
@@ -203,7 +203,9 @@ async def _write_batches(
             report.add_rejects(batch.rejects)
             if on_rejects is not None and batch.rejects:
                 on_rejects(report, reader.table.headers, batch.rejects)
-            updated_ids.update(pid for pid in outcome.changed_profile_ids if pid not in writer.created_here)
+            # Profiles the batch created are left out as a set first: in a big file most are new.
+            existed = outcome.changed_profile_ids - outcome.new_profile_ids
+            updated_ids.update(pid for pid in existed if pid not in writer.created_here)
             touched.update(outcome.profile_ids)
             report.profiles_created += len(outcome.new_profile_ids) + len(outcome.new_profile_keys)
             report.profiles_updated = len(updated_ids)
@@ -232,7 +234,7 @@ async def import_connection(db: Database) -> AsyncIterator[AsyncConnection]:
     async with db.engine.connect() as conn:
         sqlite = db.dialect == "sqlite"
         if sqlite:
-            await _sqlite_settings(conn, SQLITE_IMPORT_CACHE_KIB, SQLITE_IMPORT_CHECKPOINT_PAGES)
+            await sqlite_import_settings(conn, SQLITE_IMPORT_CACHE_KIB, SQLITE_IMPORT_CHECKPOINT_PAGES)
         try:
             yield conn
         finally:
@@ -240,15 +242,9 @@ async def import_connection(db: Database) -> AsyncIterator[AsyncConnection]:
                 if conn.in_transaction():
                     await conn.rollback()
                 # PASSIVE: copies what it can without waiting for readers (the gateway's) to finish.
-                await conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
+                await checkpoint_passive(conn)
                 # The connection goes back to the pool: with the defaults, as the gateway expects it.
-                await _sqlite_settings(conn, SQLITE_DEFAULT_CACHE_KIB, SQLITE_DEFAULT_CHECKPOINT_PAGES)
-
-
-async def _sqlite_settings(conn: AsyncConnection, cache_kib: int, checkpoint_pages: int) -> None:
-    await conn.exec_driver_sql(f"PRAGMA cache_size=-{cache_kib}")
-    await conn.exec_driver_sql(f"PRAGMA wal_autocheckpoint={checkpoint_pages}")
-    await conn.commit()
+                await sqlite_import_settings(conn, SQLITE_DEFAULT_CACHE_KIB, SQLITE_DEFAULT_CHECKPOINT_PAGES)
 
 
 async def _try_out(conn: AsyncConnection, writer: BatchWriter, batch: WireBatch, clock: Clock) -> BatchOutcome:

@@ -2,7 +2,7 @@
 
 A line-level export (one row per item or sub-order) can list an order's lines anywhere in the file, so
 every order stays open until the file ends. Most exports keep an order's lines together: the orders
-seen most recently stay in memory, and the oldest are written to a scratch database (`orders.scratch`)
+seen most recently stay in memory, and the oldest are written to a scratch database (`storage.scratch`)
 once more than `limit` are open, coming back if a later line names them. A 600,000-line file held
 300,000 orders at about 3.4 KB each (1 GB) before this; now memory stays flat however long the file.
 """
@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from base.phones import PhoneVerdict
 from base.vault import PhoneVault
-from orders.scratch import scratch_database
+from storage.scratch import SPILL_TABLES, scratch_database, spill, spilled_in_order, take_spilled
 
 if TYPE_CHECKING:
     from orders.records import OrderRecord
@@ -37,9 +37,7 @@ class OpenOrders:
         self._vault = vault if vault is not None and vault.encrypted else None
         self._memory: dict[str, OrderRecord] = {}
         self._spilled = 0
-        self._db = scratch_database(
-            "CREATE TABLE spilled (seq INTEGER PRIMARY KEY, order_no TEXT NOT NULL UNIQUE, record BLOB NOT NULL)"
-        )
+        self._db = scratch_database(*SPILL_TABLES)
 
     def __len__(self) -> int:
         return len(self._memory) + self._spilled
@@ -49,12 +47,11 @@ class OpenOrders:
         record = self._memory.get(order_no)
         if record is not None or not self._spilled:
             return record
-        row = self._db.execute("SELECT seq, record FROM spilled WHERE order_no = ?", (order_no,)).fetchone()
-        if row is None:
+        data = take_spilled(self._db, order_no)
+        if data is None:
             return None
-        self._db.execute("DELETE FROM spilled WHERE seq = ?", (row[0],))
         self._spilled -= 1
-        spilled = self._unpack(row[1])
+        spilled = self._unpack(data)
         self.add(spilled)
         return spilled
 
@@ -68,21 +65,14 @@ class OpenOrders:
         # Never the newest: the caller is about to add lines to it, and a spilled copy would miss them.
         count = min(SPILL_AT_ONCE, len(self._memory) - 1)
         oldest = [self._memory.pop(order_no) for order_no in list(self._memory)[:count]]
-        self._db.execute("BEGIN")
-        self._db.executemany(
-            "INSERT INTO spilled (order_no, record) VALUES (?, ?)",
-            ((record.order_no, self._pack(record)) for record in oldest),
-        )
-        self._db.execute("COMMIT")
+        spill(self._db, ((record.order_no, self._pack(record)) for record in oldest))
         self._spilled += len(oldest)
 
     def drain(self) -> Iterator[OrderRecord]:
         """Every open order, spilled ones first (they were seen first), then those in memory; then closes."""
         try:
-            rows = self._db.execute("SELECT record FROM spilled ORDER BY seq")
-            while chunk := rows.fetchmany(SPILL_AT_ONCE):
-                for (data,) in chunk:
-                    yield self._unpack(data)
+            for data in spilled_in_order(self._db, SPILL_AT_ONCE):
+                yield self._unpack(data)
             yield from self._memory.values()
         finally:
             self.close()

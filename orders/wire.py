@@ -53,8 +53,6 @@ class WireBatch:
     keys: list[str | None]
     # Lookup key -> (E.164, receiver name, receiver city) of the batch's usable phones.
     people: dict[str, tuple[str, str | None, str | None]]
-    # The payload of the order's purchase and completion events (see `order_payload`).
-    payloads: list[str]
     rejects: list[RejectedRow]
     rows_read: int
     position: int
@@ -140,7 +138,6 @@ class WireEncoder:
         """A reader batch as a wire batch; erased people's orders are dropped and counted."""
         orders: list[tuple[Any, ...]] = []
         keys: list[str | None] = []
-        payloads: list[str] = []
         people: dict[str, tuple[str, str | None, str | None]] = {}
         hints: Counter[str] = Counter()
         erased = 0
@@ -160,21 +157,19 @@ class WireEncoder:
                 # The first receiver name seen for a number wins; a nameless first sighting gives way.
                 if known is None or (known[1] is None and record.receiver_name):
                     people[key] = (e164, record.receiver_name, record.receiver_city)
-            wire = self.order(record)
-            orders.append(wire)
+            orders.append(self.order(record))
             keys.append(key)
-            amount = (record.paid_fen or record.total_fen or 0) - record.refund_fen
-            payloads.append(order_payload(self._platform, wire, amount, record.ordered_at))
         rejects = batch.rejects
         if self._sealing and rejects:
             phones, personal = self._phone_headers, self._personal_headers
             rejects = [mask_reject(row, phones, personal) for row in rejects]
-        return WireBatch(orders, keys, people, payloads, rejects, batch.rows_read, batch.position, hints, erased)
+        return WireBatch(orders, keys, people, rejects, batch.rows_read, batch.position, hints, erased)
 
 
 def order_payload(platform: str, wire: tuple[Any, ...], amount: int, ordered_at: datetime | None) -> str:
-    """The JSON payload of an order's domain events, written as text directly: an import emits more
-    events than it has orders, and this costs a fraction of json.dumps on a dict."""
+    """The JSON payload of an order's domain events, written as text directly (a fraction of json.dumps
+    on a dict). The writer builds it only for the orders it writes events for: most orders of a file are
+    too old to have any (orders.writer.EVENTS_WITHIN)."""
     # Order numbers and platform names hold only [0-9A-Za-z_-] (see orders.cells.clean_order_no), and
     # the product list is JSON text already, so nothing here needs escaping.
     products, first_product = wire[7], wire[8]

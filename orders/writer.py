@@ -49,7 +49,8 @@ _PROFILE_AT = _AT["profile_id"]
 _SPLIT = WIRE_COLUMNS.index("phone_hint")  # wire fields before this go before profile_id
 _LAYOUT = ("platform", *WIRE_COLUMNS[:_SPLIT], "profile_id", *WIRE_COLUMNS[_SPLIT:], "import_run_id", "created_at")
 assert (*_LAYOUT, "updated_at") == ORDER_WRITE_COLUMNS, "a record is platform + wire tuple + bookkeeping"
-_TIMES_AT = (_AT["ordered_at"], _AT["paid_at"], _AT["completed_at"])
+_ORDERED_AT, _PAID_AT, _COMPLETED_AT = _AT["ordered_at"], _AT["paid_at"], _AT["completed_at"]
+_TOTAL_FEN_AT, _PAID_FEN_AT, _REFUND_FEN_AT = _AT["total_fen"], _AT["paid_fen"], _AT["refund_fen"]
 # Domain events are written only for orders this recent (by their latest time) when imported: the
 # journeys' purchase window (journeys.enrolment.ORDER_ENROLS_WITHIN, which a test keeps equal). An older
 # order can neither start a journey nor reach the goal of one, so its events would only cost the import
@@ -193,7 +194,7 @@ class BatchWriter:
         events: list[tuple[Any, ...]] = []
         newly_purchased: dict[int, list[tuple[tuple[Any, ...], str, bool]]] = defaultdict(list)
         current_of = self._current
-        for record, payload in zip(records, batch.payloads, strict=True):
+        for record in records:
             order_no, profile_id = record[1], record[_PROFILE_AT]
             before = existing.get(order_no)
             if self._same(before, current_of(record)):
@@ -207,6 +208,7 @@ class BatchWriter:
                     old_status = before[status_index] if before is not None and status_index is not None else None
                     if before is None or status_index is not None:
                         recent = _recent(record, cutoff)
+                        payload = _payload(record) if recent else ""  # an old order gets no event
                         if recent:
                             events.extend(self._status_events(record, payload, old_status, stamp))
                         if record[_AT["status"]] in PURCHASED and old_status not in PURCHASED:
@@ -305,10 +307,15 @@ class BatchWriter:
         # first purchase from a concurrent import since this run last looked, even one this run created
         # in an earlier transaction: its history is read under a lock on the profile's row, which every
         # importer takes before deciding "first", so two imports can never both decide it.
-        bought = (self._purchased_here, self._open_purchased)
-        known = (*bought, self._open_created, created_now)
-        unknown = [pid for pid in newly_purchased if not any(pid in ids for ids in known)]
-        with_history = {pid for pid in newly_purchased if any(pid in ids for ids in bought)}
+        # Plain sets first: most profiles of a big file are answered there, before the bitmaps.
+        open_bought, bought_here, open_created = self._open_purchased, self._purchased_here, self._open_created
+        unknown: list[int] = []
+        with_history: set[int] = set()
+        for pid in newly_purchased:
+            if pid in open_bought or pid in bought_here:
+                with_history.add(pid)
+            elif pid not in created_now and pid not in open_created:
+                unknown.append(pid)
         if unknown:
             unknown.sort()
             await lock_profiles(conn, self.dialect, unknown)
@@ -332,8 +339,21 @@ class BatchWriter:
 
 def _recent(record: tuple[Any, ...], cutoff: Any) -> bool:
     """Whether an order's latest time is at or after `cutoff` (both in the driver's form), or it has none."""
-    times = [record[at] for at in _TIMES_AT if record[at] is not None]
-    return not times or max(times) >= cutoff
+    ordered, paid, completed = record[_ORDERED_AT], record[_PAID_AT], record[_COMPLETED_AT]
+    if completed is not None and completed >= cutoff:
+        return True  # the usual recent order is settled by its last time alone
+    if paid is not None and paid >= cutoff:
+        return True
+    if ordered is not None:
+        return bool(ordered >= cutoff)
+    return paid is None and completed is None
+
+
+def _payload(record: tuple[Any, ...]) -> str:
+    """The payload of an order's purchase and completion events (see orders.wire.order_payload)."""
+    amount = (record[_PAID_FEN_AT] or record[_TOTAL_FEN_AT] or 0) - record[_REFUND_FEN_AT]
+    # record[1:] starts like a wire tuple (the fields order_payload reads come before the split).
+    return order_payload(record[0], record[1:], amount, stored_time(record[_ORDERED_AT]))
 
 
 def _event(kind: str, key: str, record: tuple[Any, ...], payload: str, at: Any) -> tuple[Any, ...]:

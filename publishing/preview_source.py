@@ -10,7 +10,6 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from base.phones import normalise_mobile
@@ -23,6 +22,7 @@ from content.preview import PreviewInput
 from content.sandbox import RenderError
 from content.templates import TemplateBody, parse_body, render_body
 from storage import content as store
+from storage.identity import followers_by_openid, followers_of_profile, profile_by_phone_key
 from storage.models.core import Follower, Profile
 
 
@@ -71,16 +71,12 @@ async def find_subject(session: AsyncSession, who: str, vault: PhoneVault, appid
     """A follower by openid, or a profile by mobile number (with one of its followers when linked)."""
     e164 = normalise_mobile(who)
     if e164 is not None:
-        statement = select(Profile).where(Profile.phone_key == vault.lookup_key(e164))
-        profile = (await session.exec(statement)).first()
-        if profile is None:
+        profile = await profile_by_phone_key(session, vault.lookup_key(e164))
+        if profile is None or profile.id is None:
             raise PreviewError("no profile has that phone number")
-        linked = select(Follower).where(Follower.profile_id == profile.id).order_by(col(Follower.id))
-        return Subject((await session.exec(linked)).first(), profile)
-    query = select(Follower).where(Follower.openid == who)
-    if appid:
-        query = query.where(Follower.appid == appid)
-    followers = (await session.exec(query)).all()
+        linked = await followers_of_profile(session, profile.id, limit=1)
+        return Subject(linked[0] if linked else None, profile)
+    followers = await followers_by_openid(session, who, appid=appid)
     if not followers:
         raise PreviewError(f"no follower with openid {who!r} (or it is not a valid mobile number)")
     if len(followers) > 1:

@@ -14,7 +14,6 @@ from datetime import timedelta
 from pathlib import Path
 
 import yaml
-from sqlmodel import func, select
 
 from base.clock import CHINA, Clock
 from base.settings import Settings
@@ -24,9 +23,9 @@ from publishing.menu import publish_menu, save_menu
 from publishing.publish import load_directory
 from storage.console import create_user, list_users
 from storage.db import Database
+from storage.import_runs import has_import_runs
+from storage.journeys import has_templates
 from storage.menus import custom_menu
-from storage.models.content import Template
-from storage.models.orders import ImportRun
 from wechat.api.client import WeChatAPI
 from wechat.api.errors import WeChatError
 
@@ -61,7 +60,7 @@ async def seed_demo(db: Database, settings: Settings, clock: Clock) -> str:
 
 async def _seed_content(db: Database, clock: Clock) -> None:
     async with db.session() as session:
-        if (await session.exec(select(func.count()).select_from(Template))).one():
+        if await has_templates(session):
             return
     await load_directory(db, SEED_CONTENT, now=clock.now(), by="demo")
 
@@ -140,7 +139,7 @@ def demo_orders_csv(path: Path, clock: Clock, count: int = 240) -> Path:
 
 async def _seed_orders(db: Database, settings: Settings, clock: Clock) -> None:
     async with db.session() as session:
-        if (await session.exec(select(func.count()).select_from(ImportRun))).one():
+        if await has_import_runs(session):
             return
     with tempfile.TemporaryDirectory() as folder:
         path = await asyncio.to_thread(demo_orders_csv, Path(folder) / "ExportOrderList202611230900.csv", clock)

@@ -9,7 +9,7 @@ from sqlalchemy import select as core_select
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from storage.models.core import DomainEvent, Follower
+from storage.models.core import Account, DomainEvent, Follower
 from storage.models.engagement import Channel
 from storage.models.orders import Order
 
@@ -28,6 +28,12 @@ async def all_channels(session: AsyncSession, appid: str | None = None) -> list[
     if appid is not None:
         statement = statement.where(Channel.appid == appid)
     return list((await session.exec(statement)).all())
+
+
+async def account_choices(session: AsyncSession) -> list[tuple[str, str]]:
+    """(appid, name) of every configured account, the default first: where a channel can be created."""
+    statement = select(Account.appid, Account.name).order_by(col(Account.is_default).desc(), col(Account.appid))
+    return [(str(appid), str(name or "")) for appid, name in (await session.exec(statement)).all()]
 
 
 @dataclass(frozen=True)
@@ -107,4 +113,4 @@ async def channel_figures(session: AsyncSession, appid: str, scenes: list[str]) 
     return figures
 
 
-__all__ = ["ChannelFigures", "all_channels", "channel_by_id", "channel_by_scene", "channel_figures"]
+__all__ = ["ChannelFigures", "account_choices", "all_channels", "channel_by_id", "channel_by_scene", "channel_figures"]

@@ -6,8 +6,6 @@ keyword replies, template-message results, bindings, clicks...) merged with its 
 
 from __future__ import annotations
 
-import json
-import sqlite3
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -20,14 +18,12 @@ from sqlmodel import col
 from sqlmodel import select as model_select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from storage.group_commit import Write, sqlite_time
-from storage.models.core import DomainEvent, Follower
+from storage.models.core import DomainEvent, Follower, InboundEvent
 from storage.models.engagement import MassSendResult, TemplateReceipt
 from storage.models.orders import Order
 
 RECEIPTS = cast(Table, TemplateReceipt.__table__)  # type: ignore[attr-defined]
 MASS_RESULTS = cast(Table, MassSendResult.__table__)  # type: ignore[attr-defined]
-EVENTS = cast(Table, DomainEvent.__table__)  # type: ignore[attr-defined]
 
 
 async def insert_template_receipts(conn: AsyncConnection, rows: Sequence[Mapping[str, Any]]) -> None:
@@ -48,62 +44,6 @@ async def insert_template_receipts(conn: AsyncConnection, rows: Sequence[Mapping
     # One row per msgid per statement: PostgreSQL refuses to update the same row twice in one INSERT.
     latest = {(row["appid"], row["msg_id"]): {"status": "", **row} for row in rows}
     await conn.execute(taken_over, list(latest.values()))
-
-
-@dataclass(frozen=True)
-class Signal:
-    """Something a follower did that the profile's timeline keeps (a menu tap, a keyword reply...).
-
-    Written as a domain event, so journeys can react to it too; `dedup_key` is the delivery's key, so a
-    callback never records its signal twice.
-    """
-
-    kind: str
-    occurred_at: datetime
-    appid: str
-    follower_id: int
-    profile_id: int | None
-    payload: dict[str, Any]
-    dedup_key: str
-
-    def row(self) -> tuple[Any, ...]:
-        key = f"{self.kind}:{self.dedup_key}"[:255]
-        return (self.kind, self.occurred_at, self.appid, self.follower_id, self.profile_id, self.payload, key)
-
-
-_SIGNAL_COLUMNS = "kind, occurred_at, appid, follower_id, profile_id, payload, dedup_key"
-_SQLITE_SIGNALS = (
-    "INSERT INTO domain_events (kind, occurred_at, appid, follower_id, profile_id, payload, dedup_key)"
-    " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (dedup_key) DO NOTHING"
-)
-_PG_SIGNALS = (
-    "INSERT INTO domain_events (kind, occurred_at, appid, follower_id, profile_id, payload, dedup_key)"
-    " VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7) ON CONFLICT (dedup_key) DO NOTHING"
-)
-
-
-def signals_write(signals: Sequence[Signal]) -> Write[None]:
-    """The hot-path write of a delivery's signals (after its reply, through the group commit)."""
-    rows = [signal.row() for signal in signals]
-
-    def sqlite_step(cursor: sqlite3.Cursor) -> None:
-        cursor.executemany(
-            _SQLITE_SIGNALS,
-            [(k, sqlite_time(at), a, f, p, json.dumps(payload), key) for k, at, a, f, p, payload, key in rows],
-        )
-
-    async def engine_step(conn: AsyncConnection) -> None:
-        dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-        names = _SIGNAL_COLUMNS.split(", ")
-        values = [dict(zip(names, row, strict=True)) for row in rows]
-        await conn.execute(dialect.insert(EVENTS).values(values).on_conflict_do_nothing(index_elements=["dedup_key"]))
-
-    async def driver_step(connection: Any) -> None:
-        await connection.executemany(
-            _PG_SIGNALS, [(k, at, a, f, p, json.dumps(payload), key) for k, at, a, f, p, payload, key in rows]
-        )
-
-    return Write(sqlite_step, engine_step, driver_step)
 
 
 @dataclass(frozen=True)
@@ -209,13 +149,30 @@ async def profile_timeline(session: AsyncSession, profile_id: int, limit: int = 
     return entries[:limit]
 
 
+async def chat_deliveries(
+    session: AsyncSession, followers: Sequence[tuple[str, str]], limit: int = 100
+) -> list[InboundEvent]:
+    """The newest messages these (appid, openid) followers typed or sent, with the replies they got, as long
+    as the callback ledger keeps them; events (follows, taps) are on the timeline as domain events already."""
+    openids = sorted({openid for _appid, openid in followers})
+    if not openids:
+        return []
+    statement = (
+        model_select(InboundEvent)
+        .where(col(InboundEvent.openid).in_(openids), col(InboundEvent.kind).not_like("event%"))
+        .order_by(col(InboundEvent.received_at).desc(), col(InboundEvent.id).desc())
+        .limit(limit)
+    )
+    wanted = set(followers)
+    return [row for row in (await session.exec(statement)).all() if (row.appid, row.openid) in wanted]
+
+
 __all__ = [
-    "Signal",
+    "chat_deliveries",
     "TemplateOutcome",
     "TimelineEntry",
     "insert_template_receipts",
     "profile_timeline",
     "record_mass_send_result",
     "record_template_result",
-    "signals_write",
 ]

@@ -1,7 +1,7 @@
 """Followers as the gateway sees them: found or created by (appid, openid) in one upsert, then updated.
 
-The upserts run through a `GroupCommit` (they are on every callback's path); the `mark_*` functions and
-`add_domain_event` work inside the caller's session and leave committing to it.
+The upserts run through a `GroupCommit` (they are on every callback's path); the `mark_*` functions change
+a follower in the caller's session and leave committing to it.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.group_commit import ChainedStatement, GroupCommit, Write, parse_sqlite_time, sqlite_time
-from storage.models.core import DomainEvent, Follower
+from storage.models.core import Follower
 from storage.types import UTCDateTime
 
 _table = Follower.__table__  # type: ignore[attr-defined]
@@ -296,29 +296,8 @@ def mark_scanned(follower: Follower, *, at: datetime, scene: str) -> None:
     follower.updated_at = at
 
 
-def add_domain_event(
-    session: AsyncSession, follower: Follower, kind: str, *, at: datetime, payload: dict[str, Any], dedup_key: str
-) -> DomainEvent:
-    """Queue a domain event about this follower for the journeys (the caller's commit publishes it).
-
-    `dedup_key` is the inbound delivery's key, so the same callback can never publish the event twice.
-    """
-    event = DomainEvent(
-        kind=kind,
-        occurred_at=at,
-        appid=follower.appid,
-        follower_id=follower.id,
-        profile_id=follower.profile_id,
-        payload=payload,
-        dedup_key=f"{kind}:{dedup_key}"[:255],
-    )
-    session.add(event)
-    return event
-
-
 __all__ = [
     "FollowerRecord",
-    "add_domain_event",
     "ensure_follower",
     "ensure_write",
     "find_follower",

@@ -8,7 +8,6 @@ the same visitor already opened the same delivery's link.
 
 from __future__ import annotations
 
-import json
 import secrets
 import sqlite3
 from collections.abc import Callable, Sequence
@@ -16,16 +15,17 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, func, insert, select
+from sqlalchemy import Table, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel import SQLModel
 
 from storage.db import Database
+from storage.events import NewEvent, insert_events, sqlite_insert_events
 from storage.group_commit import group_commit, sqlite_time
 from storage.models.consent import Consent
 from storage.models.content import TemplateVersion
-from storage.models.core import DomainEvent, Follower
+from storage.models.core import Follower
 from storage.models.links import LinkClick, LinkKey
 from storage.models.pushes import MassSend, Push
 
@@ -39,7 +39,6 @@ KEYS = _table(LinkKey)
 FOLLOWERS = _table(Follower)
 CONSENTS = _table(Consent)
 PUSHES = _table(Push)
-EVENTS = _table(DomainEvent)
 
 
 @dataclass(frozen=True)
@@ -147,10 +146,10 @@ async def insert_clicks(conn: AsyncConnection, postgres: bool, rows: Sequence[di
     return {(row[0], row[1], row[2], row[3]) for row in result}
 
 
-async def insert_click_events(conn: AsyncConnection, events: Sequence[dict[str, Any]]) -> None:
+async def insert_click_events(conn: AsyncConnection, events: Sequence[NewEvent]) -> None:
     """`link_clicked` domain events on the openers' timelines (journeys may react to them)."""
     if events:
-        await conn.execute(insert(EVENTS), list(events))
+        await insert_events(conn, events)
 
 
 @dataclass(frozen=True)
@@ -164,7 +163,7 @@ class GroupFacts:
 
 # Given the facts, the click rows to insert; given the keys inserted, the domain events to add.
 PlanClicks = Callable[[GroupFacts], list[dict[str, Any]]]
-EventsFor = Callable[[set[ClickKey]], list[dict[str, Any]]]
+EventsFor = Callable[[set[ClickKey]], list[NewEvent]]
 
 
 async def write_click_group(
@@ -202,18 +201,7 @@ async def write_click_group(
             found = cursor.fetchone()
             if found is not None:
                 inserted.add((found[0], found[1], found[2], found[3]))
-        for event in events_for(inserted):
-            cursor.execute(
-                _SQLITE_EVENT,
-                (
-                    event["kind"],
-                    sqlite_time(event["occurred_at"]),
-                    event["appid"],
-                    event["follower_id"],
-                    event["profile_id"],
-                    json.dumps(event["payload"]),
-                ),
-            )
+        sqlite_insert_events(cursor, events_for(inserted))
 
     await group_commit(db).submit(sqlite_step, engine_step)
 
@@ -253,9 +241,6 @@ _SQLITE_CLICK = (
     f"INSERT INTO link_clicks ({', '.join(_CLICK_COLUMNS)}) VALUES ({_marks(len(_CLICK_COLUMNS))})"  # noqa: S608 - fixed columns
     " ON CONFLICT (delivery_kind, delivery_id, link_index, visitor) DO NOTHING"
     " RETURNING delivery_kind, delivery_id, link_index, visitor"
-)
-_SQLITE_EVENT = (
-    "INSERT INTO domain_events (kind, occurred_at, appid, follower_id, profile_id, payload) VALUES (?, ?, ?, ?, ?, ?)"
 )
 
 

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel import SQLModel
 
 import storage.models.core  # noqa: F401  (registers domain_events)
+import storage.models.identity  # noqa: F401  (registers erasures)
 import storage.models.orders  # noqa: F401  (registers the tables below)
 from storage.formats import ORDER_WRITE_COLUMNS
 
@@ -24,6 +25,7 @@ ORDERS: Table = SQLModel.metadata.tables["orders"]
 IMPORT_RUNS: Table = SQLModel.metadata.tables["import_runs"]
 IMPORT_REJECTS: Table = SQLModel.metadata.tables["import_rejects"]
 DOMAIN_EVENTS: Table = SQLModel.metadata.tables["domain_events"]
+ERASURES: Table = SQLModel.metadata.tables["erasures"]
 
 # The domain event columns of the tuples `insert_records` takes for DOMAIN_EVENTS.
 EVENT_COLUMNS = ("kind", "occurred_at", "profile_id", "payload", "dedup_key", "appid", "follower_id", "processed_at")
@@ -244,3 +246,21 @@ async def orders_of_profile(conn: AsyncConnection, profile_id: int) -> list[dict
     """Every order linked to a profile, oldest first (identity proof questions, data export)."""
     query = select(ORDERS).where(ORDERS.c.profile_id == profile_id).order_by(ORDERS.c.ordered_at, ORDERS.c.id)
     return [dict(row._mapping) for row in await conn.execute(query)]
+
+
+async def erased_subject_hashes(conn: AsyncConnection) -> frozenset[str]:
+    """The keyed hash of every erased person's number (see base.vault.erasure_hash)."""
+    return frozenset((await conn.execute(select(ERASURES.c.subject_hash))).scalars())
+
+
+async def sqlite_import_settings(conn: AsyncConnection, cache_kib: int, checkpoint_pages: int) -> None:
+    """SQLite: this connection's page cache and how many WAL pages trigger a checkpoint (see
+    orders.importer.import_connection), committed at once."""
+    await conn.exec_driver_sql(f"PRAGMA cache_size=-{int(cache_kib)}")
+    await conn.exec_driver_sql(f"PRAGMA wal_autocheckpoint={int(checkpoint_pages)}")
+    await conn.commit()
+
+
+async def checkpoint_passive(conn: AsyncConnection) -> None:
+    """SQLite: copy what the WAL holds into the database, without waiting for readers to finish."""
+    await conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")

@@ -240,6 +240,10 @@ async def profile_ids(
 
 __all__ = [
     "SAVED_PREFIX",
+    "ExportRow",
+    "delete_segment",
+    "export_chunk",
+    "unenrolled_followers",
     "matching_ids",
     "save_segment",
     "saved_segment",
@@ -288,3 +292,94 @@ async def save_segment(
 
 async def saved_segments(session: AsyncSession) -> list[SavedSegment]:
     return list((await session.exec(select(SavedSegment).order_by(col(SavedSegment.name)))).all())
+
+
+async def delete_segment(session: AsyncSession, name: str) -> bool:
+    """Forget the saved segment `name` (caller commits); False when there was none."""
+    row = (await session.exec(select(SavedSegment).where(SavedSegment.name == name))).first()
+    if row is None:
+        return False
+    await session.delete(row)
+    return True
+
+
+@dataclass(frozen=True)
+class ExportRow:
+    """The columns of the profile list's CSV, one profile."""
+
+    id: int
+    name: str
+    phone_masked: str
+    phone_sealed: str
+    city: str
+    segment: str
+    r_score: int
+    f_score: int
+    m_score: int
+    order_count: int
+    total_spent_fen: int
+    last_order_at: datetime | None
+    created_at: datetime
+
+
+async def export_chunk(
+    session: AsyncSession, spec: ProfileFilter, *, now: datetime, after: int, limit: int = 2_000
+) -> list[ExportRow]:
+    """The next `limit` matching profiles with an id above `after`, by id: a whole export walks these
+    chunks (each in its own short session), so neither side ever holds more than one chunk in memory."""
+    if spec.contradicts_itself():
+        return []
+    names = (
+        "id", "name", "phone_masked", "phone_sealed", "city", "segment", "r_score", "f_score", "m_score",
+        "order_count", "total_spent_fen", "last_order_at", "created_at",
+    )  # fmt: skip
+    p = Profile
+    statement = (
+        core_select(*(getattr(Profile.__table__.c, name) for name in names))  # type: ignore[attr-defined]
+        .where(and_(*_conditions(spec, now)), col(p.id) > after)
+        .order_by(col(p.id))
+        .limit(limit)
+    )
+    conn = await session.connection()
+    rows = (await conn.execute(statement)).all()
+    return [
+        ExportRow(
+            int(r[0] or 0),
+            r[1] or "",
+            r[2] or "",
+            r[3] or "",
+            r[4] or "",
+            r[5],
+            int(r[6]),
+            int(r[7]),
+            int(r[8]),
+            int(r[9]),
+            int(r[10]),
+            r[11],
+            r[12],
+        )  # fmt: skip
+        for r in rows
+    ]
+
+
+async def unenrolled_followers(
+    session: AsyncSession, *, journey_id: int, segment: str, now: datetime
+) -> list[tuple[int, int]]:
+    """(follower id, profile id) of subscribed followers whose profile is in `segment` (an RFM segment, or
+    `saved:<name>` for a saved segment's filter) and who never had a run of the journey."""
+    in_segment: ColumnElement[bool]
+    if segment.startswith(SAVED_PREFIX):
+        spec = await saved_segment(session, segment[len(SAVED_PREFIX) :])
+        if spec is None or spec.contradicts_itself():
+            return []
+        in_segment = col(Follower.profile_id).in_(matching_ids(spec, now))
+    else:
+        in_segment = col(Profile.segment) == segment
+    enrolled = core_select(col(JourneyRun.follower_id)).where(col(JourneyRun.journey_id) == journey_id)
+    statement = (
+        core_select(col(Follower.id), col(Follower.profile_id))
+        .join(Profile, col(Profile.id) == col(Follower.profile_id))
+        .where(in_segment, col(Follower.status) == "subscribed", col(Follower.id).not_in(enrolled))
+    )
+    conn = await session.connection()
+    return [(int(fid), int(pid)) for fid, pid in (await conn.execute(statement)).all() if fid is not None and pid]

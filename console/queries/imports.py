@@ -6,10 +6,10 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.db import Database
+from storage.import_runs import latest_audit_entries, latest_runs, rejects_after, rejects_by_line
 from storage.models.core import AuditEntry
 from storage.models.orders import ImportReject, ImportRun
 
@@ -41,11 +41,8 @@ def failed_import_entry(
 
 async def recent_imports(session: AsyncSession, limit: int = 20) -> list[ImportRun | FailedImport]:
     """The latest runs and failed uploads together, newest first."""
-    runs: list[ImportRun | FailedImport] = list(
-        (await session.exec(select(ImportRun).order_by(col(ImportRun.id).desc()).limit(limit))).all()
-    )
-    statement = select(AuditEntry).where(AuditEntry.action == IMPORT_FAILED).order_by(col(AuditEntry.id).desc())
-    for entry in (await session.exec(statement.limit(limit))).all():
+    runs: list[ImportRun | FailedImport] = list(await latest_runs(session, limit))
+    for entry in await latest_audit_entries(session, IMPORT_FAILED, limit):
         started = entry.detail.get("started_at")
         runs.append(
             FailedImport(
@@ -60,13 +57,7 @@ async def recent_imports(session: AsyncSession, limit: int = 20) -> list[ImportR
 
 
 async def first_rejects(session: AsyncSession, run_id: int, limit: int = 100) -> list[ImportReject]:
-    statement = (
-        select(ImportReject)
-        .where(ImportReject.import_run_id == run_id)
-        .order_by(col(ImportReject.line_no), col(ImportReject.id))
-        .limit(limit)
-    )
-    return list((await session.exec(statement)).all())
+    return await rejects_by_line(session, run_id, limit)
 
 
 async def all_rejects(db: Database, run_id: int) -> AsyncIterator[list[ImportReject]]:
@@ -74,13 +65,7 @@ async def all_rejects(db: Database, run_id: int) -> AsyncIterator[list[ImportRej
     after = 0
     while True:
         async with db.session() as session:
-            statement = (
-                select(ImportReject)
-                .where(ImportReject.import_run_id == run_id, col(ImportReject.id) > after)
-                .order_by(col(ImportReject.id))
-                .limit(_CSV_PAGE)
-            )
-            page = list((await session.exec(statement)).all())
+            page = await rejects_after(session, run_id, after_id=after, limit=_CSV_PAGE)
         if not page:
             return
         yield page

@@ -6,7 +6,6 @@ import re
 from typing import Any
 
 from aiohttp import web
-from sqlmodel import col, select
 
 from base.i18n import N_, _
 from console.access import admin_only
@@ -15,6 +14,7 @@ from console.formatting import china_time_of_iso
 from console.keys import LOCALE, SERVICES
 from console.lookup import get_or_404
 from console.rendering import redirect, render_page
+from storage.accounts import account_by_appid, accounts_by_appid, default_accounts
 from storage.models.core import Account
 
 _APPID = re.compile(r"^wx[0-9a-zA-Z]{16}$")
@@ -63,7 +63,7 @@ def validate_account_form(form: dict[str, str], *, existing: Account | None) -> 
 @admin_only
 async def account_list(request: web.Request) -> web.StreamResponse:
     async with request.app[SERVICES].db.session() as session:
-        accounts = list((await session.exec(select(Account).order_by(col(Account.appid)))).all())
+        accounts = await accounts_by_appid(session)
     settings = request.app[SERVICES].settings
     return render_page(
         request,
@@ -93,7 +93,7 @@ async def account_save(request: web.Request) -> web.StreamResponse:
     form = await _form_values(request)
     values, errors = validate_account_form(form, existing=existing)
     async with services.db.transaction() as session:
-        clash = (await session.exec(select(Account).where(Account.appid == values["appid"]))).first()
+        clash = await account_by_appid(session, values["appid"])
         if clash is not None and (existing is None or clash.id != existing.id):
             errors.append(_("Another account already uses AppID %(appid)s.") % {"appid": values["appid"]})
         if errors:
@@ -107,7 +107,7 @@ async def account_save(request: web.Request) -> web.StreamResponse:
             for key, value in values.items():
                 setattr(account, key, value)
         if account.is_default:
-            for other in (await session.exec(select(Account).where(col(Account.is_default).is_(True)))).all():
+            for other in await default_accounts(session):
                 if other.id != account.id:
                     other.is_default = False
                     session.add(other)
@@ -139,7 +139,7 @@ async def account_test(request: web.Request) -> web.StreamResponse:
         audit(
             request, session, "console.account_tested", account.appid, ok=result["ok"], message=result["message"][:200]
         )
-        accounts = list((await session.exec(select(Account).order_by(col(Account.appid)))).all())
+        accounts = await accounts_by_appid(session)
     return render_page(
         request,
         "accounts.html",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
 
 from aiohttp import web
 
@@ -11,18 +12,22 @@ from console.access import admin_only
 from console.audit import audit
 from console.keys import AUDITED, SERVICES, VIEWER
 from console.lookup import path_id
+from console.profile_form import MAX_PAGE, form_values, parse_filter
 from console.queries.profiles import (
     SearchError,
-    find_by_openid_or_name,
+    filter_choices,
     find_by_phone,
-    followers_without_profile,
     looks_like_phone,
-    profile_detail,
+    profile_timeline_lines,
 )
 from console.rendering import redirect, render_page
 from console.rights import erase_profile, export_profile
 from console.security import actor_name
+from console.timeline import kind_name
+from orders.rfm import SEGMENTS
 from storage.models.core import Profile
+from storage.profile_detail import followers_without_profile, profile_detail, profiles_by_openid_or_name
+from storage.profile_list import COUNT_CAP, SORTS, list_profiles
 
 
 def phone_for(request: web.Request, profile: Profile) -> str:
@@ -36,25 +41,27 @@ def phone_for(request: web.Request, profile: Profile) -> str:
 
 
 async def profile_search(request: web.Request) -> web.StreamResponse:
+    """The profile list: a search by phone, openid or name when `q` is given, else the filtered list."""
     query = request.query.get("q", "").strip()[:100]
+    if not query:
+        return await render_profile_list(request, request.query)
     services = request.app[SERVICES]
     viewer = request[VIEWER]
     profiles: list[Profile] = []
     unbound = []
     problem = ""
-    if query:
-        async with services.db.session() as session:
-            if looks_like_phone(query):
-                if not viewer.is_admin:
-                    problem = _("Searching by phone number is for admins; search by openid or name instead.")
-                else:
-                    try:
-                        profiles = await find_by_phone(session, services.vault, query)
-                    except SearchError as error:
-                        problem = str(error)
+    async with services.db.session() as session:
+        if looks_like_phone(query):
+            if not viewer.is_admin:
+                problem = _("Searching by phone number is for admins; search by openid or name instead.")
             else:
-                profiles = await find_by_openid_or_name(session, query)
-                unbound = await followers_without_profile(session, query)
+                try:
+                    profiles = await find_by_phone(session, services.vault, query)
+                except SearchError as error:
+                    problem = str(error)
+        else:
+            profiles = await profiles_by_openid_or_name(session, query)
+            unbound = await followers_without_profile(session, query)
     return render_page(
         request,
         "profiles.html",
@@ -62,6 +69,42 @@ async def profile_search(request: web.Request) -> web.StreamResponse:
         problem=problem,
         rows=[(profile, phone_for(request, profile)) for profile in profiles],
         unbound=unbound,
+    )
+
+
+async def render_profile_list(
+    request: web.Request,
+    values: Mapping[str, str],
+    *,
+    errors: Sequence[str] = (),
+    status: int = 200,
+    segment_name: str = "",
+) -> web.Response:
+    """One page of the filtered list (`values`: the filter's fields, from the URL or a posted form)."""
+    services = request.app[SERVICES]
+    wanted = parse_filter(values)
+    async with services.db.session() as session:
+        listing = await list_profiles(session, wanted.spec, now=services.clock.now(), page=wanted.page)
+        choices = await filter_choices(session)
+    return render_page(
+        request,
+        "profiles.html",
+        status=status,
+        query="",
+        problem="",
+        # The list shows masked numbers only: a full number is read one profile at a time, audited.
+        rows=[(profile, profile.phone_masked) for profile in listing.profiles],
+        listing=listing,
+        wanted=wanted,
+        form=form_values(wanted.spec),
+        choices=choices,
+        segments=SEGMENTS,
+        sorts=SORTS,
+        count_cap=COUNT_CAP,
+        errors=list(errors),
+        segment_name=segment_name,
+        segment_example="vip_shanghai",
+        max_page=MAX_PAGE,
     )
 
 
@@ -75,6 +118,7 @@ async def _render_profile(
     services = request.app[SERVICES]
     async with services.db.session() as session:
         detail = await profile_detail(session, profile_id)
+        timeline = [] if detail is None else await profile_timeline_lines(session, detail)
     if detail is None:
         raise web.HTTPNotFound(text=_("No such profile."))
     phone = phone_for(request, detail.profile)
@@ -87,6 +131,8 @@ async def _render_profile(
         "profile.html",
         status=status,
         detail=detail,
+        timeline=timeline,
+        kind_name=kind_name,
         phone=phone,
         rights=request[VIEWER].is_admin,
         errors=list(errors),

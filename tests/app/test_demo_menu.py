@@ -36,7 +36,13 @@ def test_the_demo_menu_reaches_the_sandbox(tmp_path: Path) -> None:
                 continue
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/sandbox/api/state", timeout=5) as answer:  # noqa: S310
                 menu = json.loads(answer.read())["menu"]
-        assert [item["key"] for item in menu] == ["MENU_STORY", "MENU_STORES", "MENU_MEMBER"]
+        # The seed menu as published: three click buttons (one of them in a group) and the shop's link.
+        assert [(item["type"], item["key"] or item["url"]) for item in menu] == [
+            ("click", "MENU_STORY"),
+            ("click", "MENU_STORES"),
+            ("click", "MENU_MEMBER"),
+            ("view", "https://shop.example.com/"),
+        ]
     finally:
         process.kill()
         process.wait()

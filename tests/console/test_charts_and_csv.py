@@ -40,3 +40,8 @@ def test_formula_cells_are_neutralised_but_numbers_kept() -> None:
     chunk = csv_chunk([["line", "cell"], ["3", '="2025000001"']], with_bom=True)
     assert chunk.startswith("\ufeff".encode())
     assert '\'=""2025000001"""' in chunk.decode("utf-8-sig")
+
+
+def test_grouped_bars_without_any_value_say_so() -> None:
+    svg = str(grouped_bar_chart(["store-42"], [Series("Follows", [0])], title="What each channel brought"))
+    assert "What each channel brought: no data yet" in svg and "<rect" not in svg

@@ -1,12 +1,15 @@
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from base.clock import FakeClock
 from base.settings import Settings
 from handlers.context import HandlerContext, Services
+from handlers.middlewares import DEFAULT_MIDDLEWARES, errors
 from handlers.router import CallNext, Dispatcher, Router, key_is, text_in
 from storage.db import Database
+from storage.group_commit import group_commit
 from storage.models.core import Account
 from wechat.events import Inbound, build_event
 from wechat.replies import Reply, TextReply
@@ -67,3 +70,14 @@ async def test_middlewares_run_outermost_first(db: Database) -> None:
         build_event({**BASE, "MsgType": "image", "MsgId": "3"}), _ctx(db)
     )
     assert seen == ["errors>", "session>", "handler", "<session", "<errors"]
+
+
+async def test_the_follower_write_goes_with_the_claim_only_when_its_middleware_is_in_the_chain(db: Database) -> None:
+    text = build_event({**BASE, "MsgType": "text", "Content": "hi", "MsgId": "9"})
+    at = datetime(2026, 12, 5, 8, 0, tzinfo=UTC)
+    assert Dispatcher(Router("bare"), [errors]).write_with_claim(text, "wx1", at) is None
+    write = Dispatcher(Router("full"), DEFAULT_MIDDLEWARES).write_with_claim(text, "wx1", at)
+    assert write is not None
+    record = await group_commit(db).run(write)
+    assert record.values["openid"] == "o_1"
+    assert record.values["appid"] == "wx1"

@@ -11,7 +11,6 @@ from sqlmodel import SQLModel, select
 from base.vault import PhoneVault, erasure_hash, mask_phone
 from identity.erase import erase_subject, was_erased
 from identity.export import export_subject
-from identity.personal_data import is_json, searchable_columns
 from identity.sms.sandbox import SandboxSmsSender
 from identity.subjects import SubjectNotFound, find_subject
 from storage.db import Database
@@ -19,6 +18,7 @@ from storage.models.core import AuditEntry, Follower, Profile
 from storage.models.identity import Erasure
 from storage.models.orders import ImportReject, ImportRun, Order
 from storage.models.pushes import Push
+from storage.personal_data import is_json, searchable_columns
 from tests.identity.conftest import Chat, add_profile_with_orders, follower_of
 
 pytestmark = pytest.mark.storage

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+
 import pytest
 
 from base.phones import best_phone, classify_phone, normalise_mobile
@@ -83,6 +85,58 @@ def test_normalise_mobile_for_typed_input() -> None:
      "'1380013800", "138001380000.0", "'138****8000", "1.38001E+10", "'+8613800138000"],
 )  # fmt: skip
 def test_the_fast_path_agrees_with_the_full_rules(cell: str) -> None:
+    from base.phones import _cache, _classify_slow
+
+    _cache.clear()
+    assert classify_phone(cell) == _classify_slow(cell)
+
+
+def _spellings(rng: random.Random, count: int) -> list[str]:
+    """Phone cells as exports and people write them: mobiles and near-mobiles with every prefix,
+    grouping, Excel damage and suffix the fast path might wrongly take for a clean mobile."""
+    prefixes = ["", "", "+86", "0086", "86", "86-", "+86 ", "+86-", "0086 ", "0086-", "(+86)", "+85", "+1 ", "8", "086"]
+    cells = []
+    for _ in range(count):
+        head = rng.choice(["13", "14", "15", "16", "17", "18", "19", "12", "10", "11", "01", "02", "05"])
+        digits = head + "".join(rng.choice("0123456789") for _ in range(rng.choice([9, 9, 9, 8, 10, 6])))
+        if rng.random() < 0.5:  # grouped as people write it, 3-4-4 or otherwise
+            cut1, cut2 = rng.choice([(3, 7), (3, 7), (4, 8), (3, 6), (2, 7)])
+            sep = rng.choice([" ", "-", "  ", "- ", "\t"])
+            digits = sep.join((digits[:cut1], digits[cut1:cut2], digits[cut2:]))
+        cell = rng.choice(prefixes) + digits
+        roll = rng.random()
+        if roll < 0.1:
+            cell += ".0"
+        elif roll < 0.15:
+            cell += "-" + str(rng.randint(1, 99999))
+        elif roll < 0.2:
+            cell = "'" + cell
+        elif roll < 0.25:
+            cell = cell[:3] + "****" + cell[7:]
+        elif roll < 0.28:
+            cell += "转" + str(rng.randint(1, 9999))
+        elif roll < 0.3:
+            cell = f'="{cell}"'
+        cells.append(cell)
+    return cells
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_the_fast_path_agrees_with_the_full_rules_on_random_spellings(seed: int) -> None:
+    from base.phones import _cache, _classify_slow
+
+    for cell in _spellings(random.Random(seed), 1_000):
+        _cache.clear()
+        assert classify_phone(cell) == _classify_slow(cell.strip()), cell
+
+
+@pytest.mark.parametrize(
+    "cell",
+    ["+86 138 0013 8000", "0086-138-0013-8000", "86 13800138000", "+86-13800138000", "138 0013 8000", "138-0013-8000",
+     "+86 138 0013 8000.0", "86 13800138000.0", "+86 138 0013 800", "+86 128 0013 8000", "+86 138 0013 8000-12",
+     "+86 138 **** 8000", "010 1234 5678", "+86 10 1234 5678", "0086 138001380001"],
+)  # fmt: skip
+def test_the_fast_path_agrees_on_written_forms_of_a_mobile(cell: str) -> None:
     from base.phones import _cache, _classify_slow
 
     _cache.clear()

@@ -27,13 +27,13 @@ from base.vault import PhoneVault
 from console.queries.profiles import find_by_phone
 from identity.erase import erase_subject
 from identity.export import export_subject
-from identity.personal_data import searchable_columns
 from identity.subjects import find_subject
 from orders.importer import ImportOptions, import_file
 from orders.records import RejectedRow
 from orders.report import FileReport, RejectsWriter
-from orders.scratch import scratch_database
 from storage.db import Database
+from storage.personal_data import searchable_columns
+from storage.scratch import scratch_database
 from tests.orders import builders
 
 pytestmark = pytest.mark.storage

@@ -9,11 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from sqlmodel import col, select
-
 from base.settings import Settings
+from storage.accounts import account_by_appid, appids_with_secret
 from storage.db import Database
-from storage.models.core import Account
 from wechat.api.errors import UnknownAccount
 
 
@@ -48,7 +46,7 @@ class SettingsAndAccounts:
         if appid == self._settings.wechat_appid and self._settings.wechat_appsecret:
             return AccountCredentials(appid, self._settings.wechat_appsecret)
         async with self._db.session() as session:
-            account = (await session.exec(select(Account).where(Account.appid == appid))).first()
+            account = await account_by_appid(session, appid)
         if account is None or not account.appsecret:
             raise UnknownAccount(
                 f"no appsecret for {appid!r}: set WECHAT_APPSECRET for the default account, "
@@ -61,10 +59,7 @@ class SettingsAndAccounts:
         if self._settings.wechat_appid and self._settings.wechat_appsecret:
             found.append(self._settings.wechat_appid)
         async with self._db.session() as session:
-            rows = await session.exec(
-                select(Account.appid).where(col(Account.appsecret) != "").order_by(col(Account.id))
-            )
-            found.extend(appid for appid in rows if appid not in found)
+            found.extend(appid for appid in await appids_with_secret(session) if appid not in found)
         return found
 
 

@@ -5,18 +5,23 @@ A row belongs to a person when one of its columns names them: `follower_id`, `pr
 column contains one of their strong identifiers (phone number, openid, unionid). That rule covers tables
 added later without any declaration here. A feature that keeps personal data beyond those identifiers
 declares the columns to clear (`declare_personal_columns`) or that its rows go entirely (`delete_rows`).
+The statements that find, scrub and delete a person's rows are here too; identity.erase and
+identity.export decide what to do with them.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import JSON, ColumnElement, String, Table, Text, cast, false, or_
+from sqlalchemy import JSON, ColumnElement, RowMapping, String, Table, Text, cast, delete, false, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.schema import Column
 from sqlalchemy.types import TypeDecorator, TypeEngine
+
+from storage.orders import IMPORT_RUNS
 
 
 @dataclass(frozen=True)
@@ -150,3 +155,36 @@ def scrub_value(value: Any, replacements: list[tuple[str, str]]) -> Any:
     if isinstance(value, list):
         return [scrub_value(item, replacements) for item in value]
     return value
+
+
+async def rows_of_subject(
+    connection: AsyncConnection, table: Table, keys: SubjectKeys, *, ordered: bool = False
+) -> Sequence[RowMapping]:
+    """The table's rows that belong to the person (in primary-key order when `ordered`)."""
+    statement = select(table).where(subject_condition(table, keys))
+    if ordered:
+        statement = statement.order_by(*table.primary_key.columns)
+    return (await connection.execute(statement)).mappings().all()
+
+
+def _same_row(table: Table, row: RowMapping) -> list[ColumnElement[bool]]:
+    return [pk == row[pk.name] for pk in table.primary_key.columns]
+
+
+async def delete_row(connection: AsyncConnection, table: Table, row: RowMapping) -> None:
+    await connection.execute(delete(table).where(*_same_row(table, row)))
+
+
+async def update_row(connection: AsyncConnection, table: Table, row: RowMapping, changes: Mapping[str, Any]) -> None:
+    await connection.execute(update(table).where(*_same_row(table, row)).values(**changes))
+
+
+async def import_run_headers(connection: AsyncConnection, run_ids: Iterable[int]) -> dict[int, list[str]]:
+    """The header names each of these import runs kept, by run id."""
+    wanted = set(run_ids)
+    if not wanted:
+        return {}
+    found = await connection.execute(
+        select(IMPORT_RUNS.c.id, IMPORT_RUNS.c.headers).where(IMPORT_RUNS.c.id.in_(wanted))
+    )
+    return {run_id: names for run_id, names in found}
