@@ -5,12 +5,15 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-from sqlalchemy import select as sa_select
-from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from storage.models.content import Journey
-from storage.models.pushes import JourneyRun, Push, PushAttribution
+from storage.journey_report import (
+    credited_orders_per_step,
+    journey_names,
+    pushes_per_step_and_status,
+    runs_per_state,
+    sent_after_hold_per_step,
+)
 from storage.reports import clicks_per_step
 
 STATUS_COLUMNS = ("sent", "held", "pending", "expired", "skipped", "failed", "cancelled", "unknown")
@@ -18,7 +21,7 @@ STATUS_COLUMNS = ("sent", "held", "pending", "expired", "skipped", "failed", "ca
 
 async def journey_report(session: AsyncSession) -> list[dict[str, Any]]:
     """One entry per journey with runs or pushes: runs by state and steps with counts, orders, revenue."""
-    names = {j.id: j.name for j in (await session.exec(select(Journey))).all()}
+    names = await journey_names(session)
     steps: dict[tuple[int, int, str], dict[str, Any]] = {}
 
     def step_row(journey_id: int, index: int, key: str) -> dict[str, Any]:
@@ -28,30 +31,13 @@ async def journey_report(session: AsyncSession) -> list[dict[str, Any]]:
              "orders": 0, "revenue_fen": 0, "clicked": 0},
         )  # fmt: skip
 
-    conn = await session.connection()
-    by_status = await conn.execute(
-        sa_select(col(Push.journey_id), col(Push.step_index), col(Push.step_key), col(Push.status), func.count())
-        .where(col(Push.journey_id).is_not(None))
-        .group_by(col(Push.journey_id), col(Push.step_index), col(Push.step_key), col(Push.status))
-    )
-    for journey_id, index, key, status, count in by_status.all():
+    for journey_id, index, key, status, count in await pushes_per_step_and_status(session):
         bucket = "pending" if status in ("claimed", "sending") else status
         row = step_row(int(journey_id or 0), index, key)
         row[bucket] = row.get(bucket, 0) + int(count)
-    after_hold = await session.exec(
-        select(Push.journey_id, Push.step_index, Push.step_key, func.count())
-        .where(Push.status == "sent", col(Push.held_at).is_not(None), col(Push.journey_id).is_not(None))
-        .group_by(col(Push.journey_id), col(Push.step_index), col(Push.step_key))
-    )
-    for journey_id, index, key, count in after_hold.all():
+    for journey_id, index, key, count in await sent_after_hold_per_step(session):
         step_row(int(journey_id or 0), index, key)["delivered_after_hold"] = int(count)
-    credits = await conn.execute(
-        sa_select(col(PushAttribution.journey_id), col(PushAttribution.step_index), col(Push.step_key),
-                  col(PushAttribution.amount_fen), col(PushAttribution.refunded))
-        .join(Push, col(Push.id) == col(PushAttribution.push_id))
-        .where(col(PushAttribution.journey_id).is_not(None))
-    )  # fmt: skip
-    for journey_id, index, key, amount, refunded in credits.all():
+    for journey_id, index, key, amount, refunded in await credited_orders_per_step(session):
         row = step_row(int(journey_id or 0), index, key)
         row["orders"] += 1
         row["revenue_fen"] += 0 if refunded else int(amount)
@@ -64,12 +50,7 @@ async def journey_report(session: AsyncSession) -> list[dict[str, Any]]:
         row["click_rate"] = round(row["clicked"] / row["sent"], 4) if row["sent"] else 0.0
         row["purchase_rate"] = round(row["orders"] / row["sent"], 4) if row["sent"] else 0.0
     runs: dict[int, dict[str, int]] = defaultdict(dict)
-    run_counts = await session.exec(
-        select(JourneyRun.journey_id, JourneyRun.state, func.count()).group_by(
-            col(JourneyRun.journey_id), col(JourneyRun.state)
-        )
-    )
-    for journey_id, state, count in run_counts.all():
+    for journey_id, state, count in await runs_per_state(session):
         runs[journey_id][state] = int(count)
     report: list[dict[str, Any]] = []
     for journey_id in sorted(set(runs) | {key[0] for key in steps}):
