@@ -158,12 +158,12 @@ async def _refresh_chunk(db: Database, given: AsyncConnection | None, part: list
 async def _rescore(dialect: str, conn: AsyncConnection, part: list[int], now: datetime) -> set[int]:
     # Lock first, then read the orders: see current_aggregates.
     ordered = sorted(part)  # one lock order for concurrent importers
-    stored = await current_aggregates(conn, dialect, ordered)
-    summaries = await purchase_summaries(conn, dialect, ordered, PURCHASED)
+    stored = await current_aggregates(conn, ordered)
+    summaries = await purchase_summaries(conn, ordered, PURCHASED)
     # A segment change is an event only for a profile some follower is linked to: nobody else can be
     # enrolled or reach a goal by it, and a follower who binds later is enrolled by the segment scan
     # (journeys.jobs.scan_segments). A shop's first import would otherwise queue an event per buyer.
-    reachable = await profiles_with_followers(conn, dialect, ordered)
+    reachable = await profiles_with_followers(conn, ordered)
     scoring = Scoring(dialect, now)
     rows: list[tuple[Any, ...]] = []
     events: list[tuple[Any, ...]] = []
@@ -177,7 +177,7 @@ async def _rescore(dialect: str, conn: AsyncConnection, part: list[int], now: da
         rows.append((*values, scoring.stamp, profile_id))
         if values[_SEGMENT_AT] != before[_SEGMENT_AT] and values[_COUNT_AT] > 0 and profile_id in reachable:
             events.append(segment_event(profile_id, values, before[_SEGMENT_AT], scoring.stamp))
-    await write_aggregates(conn, dialect, rows)
+    await write_aggregates(conn, rows)
     events.sort(key=itemgetter(4))  # by dedup key: one lock order for concurrent importers
-    await insert_records(conn, dialect, DOMAIN_EVENTS, EVENT_COLUMNS, events, "(dedup_key) DO NOTHING")
+    await insert_records(conn, DOMAIN_EVENTS, EVENT_COLUMNS, events, "(dedup_key) DO NOTHING")
     return {row[-1] for row in rows}

@@ -135,21 +135,21 @@ class BatchWriter:
         if not self.links_profiles or not batch.people:
             return {}
         people = {key: NewPerson(*person) for key, person in batch.people.items()}
-        ids = await profile_ids(conn, self.dialect, list(people))
+        ids = await profile_ids(conn, list(people))
         missing = {key: person for key, person in people.items() if key not in ids}
         if self._memory is not None:
             outcome.new_profile_keys = await asyncio.to_thread(self._memory.unseen_profiles, missing)
             created: dict[str, int] = {}
         else:
-            created = await create_profiles(conn, self.dialect, self.vault, missing, now)
+            created = await create_profiles(conn, self.vault, missing, now)
             outcome.new_profile_ids = set(created.values())
             ids.update(created)
             if len(created) < len(missing):  # another import created these after the look: theirs
-                ids.update(await profile_ids(conn, self.dialect, [key for key in missing if key not in created]))
+                ids.update(await profile_ids(conn, [key for key in missing if key not in created]))
         # A profile that existed before gets a name or city from the file only where it has none.
         offering = [key for key in ids if key not in created and (people[key].name or people[key].city)]
         fills: list[dict[str, Any]] = []
-        for key, (name, city) in (await lacking_details(conn, self.dialect, offering)).items():
+        for key, (name, city) in (await lacking_details(conn, offering)).items():
             person = people[key]
             if (name is None and person.name) or (city is None and person.city):
                 fills.append({"profile_id": ids[key], "new_name": person.name, "new_city": person.city})
@@ -184,7 +184,7 @@ class BatchWriter:
             (platform, *wire[:_SPLIT], None if key is None else link(key), *wire[_SPLIT:], run_id, stamp, stamp)
             for wire, key in zip(batch.orders, batch.keys, strict=True)
         ]
-        existing = await stored_orders(conn, self.dialect, platform, [wire[0] for wire in batch.orders], self.compared)
+        existing = await stored_orders(conn, platform, [wire[0] for wire in batch.orders], self.compared)
         if self._memory is not None:
             await self._count_only(self._memory, records, existing, outcome)
             return outcome
@@ -223,13 +223,13 @@ class BatchWriter:
         # The events keyed by those orders cannot exist either; a first purchase is keyed by its profile
         # and still may. (SQLite reads outside the write transaction, so it keeps ON CONFLICT.)
         all_new = not existing and self.dialect == "postgresql"
-        await upsert_orders(conn, self.dialect, to_write, self.update_columns, all_new=all_new)
+        await upsert_orders(conn, to_write, self.update_columns, all_new=all_new)
         events.sort(key=itemgetter(4))  # by dedup key: one lock order for concurrent importers
         if all_new:
             fresh = [event for event in events if event[0] != "first_purchase"]
             events = [event for event in events if event[0] == "first_purchase"]
-            await insert_records(conn, self.dialect, DOMAIN_EVENTS, EVENT_COLUMNS, fresh, None)
-        await insert_records(conn, self.dialect, DOMAIN_EVENTS, EVENT_COLUMNS, events, "(dedup_key) DO NOTHING")
+            await insert_records(conn, DOMAIN_EVENTS, EVENT_COLUMNS, fresh, None)
+        await insert_records(conn, DOMAIN_EVENTS, EVENT_COLUMNS, events, "(dedup_key) DO NOTHING")
         await insert_rejects(
             conn,
             [
@@ -318,8 +318,8 @@ class BatchWriter:
                 unknown.append(pid)
         if unknown:
             unknown.sort()
-            await lock_profiles(conn, self.dialect, unknown)
-            with_history |= await purchased_profiles(conn, self.dialect, unknown, PURCHASED)
+            await lock_profiles(conn, unknown)
+            with_history |= await purchased_profiles(conn, unknown, PURCHASED)
         events: list[tuple[Any, ...]] = []
         ordered_at, paid_at = _AT["ordered_at"], _AT["paid_at"]
         for profile_id, purchases in newly_purchased.items():

@@ -132,11 +132,11 @@ async def follower_states(conn: AsyncConnection, follower_ids: Sequence[int]) ->
 ClickKey = tuple[str, int, int, str | None]
 
 
-async def insert_clicks(conn: AsyncConnection, postgres: bool, rows: Sequence[dict[str, Any]]) -> set[ClickKey]:
+async def insert_clicks(conn: AsyncConnection, rows: Sequence[dict[str, Any]]) -> set[ClickKey]:
     """Record clicks in one statement; returns the keys of those inserted (a visitor's repeat is not)."""
     if not rows:
         return set()
-    dialect = postgresql if postgres else sqlite
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
     statement = (
         dialect.insert(CLICKS)
         .on_conflict_do_nothing(index_elements=["delivery_kind", "delivery_id", "link_index", "visitor"])
@@ -188,7 +188,7 @@ async def write_click_group(
             await push_steps(conn, pushes),
             await marketing_consents(conn, openers),
         )
-        inserted = await insert_clicks(conn, db.is_postgres, plan(facts))
+        inserted = await insert_clicks(conn, plan(facts))
         await insert_click_events(conn, events_for(inserted))
 
     def sqlite_step(cursor: sqlite3.Cursor) -> None:

@@ -12,7 +12,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import Table, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel import SQLModel
 
@@ -35,10 +34,6 @@ CHUNK = 2000
 IN_LENGTHS = (8, 64, 256, 1024, CHUNK)
 
 
-def _insert(dialect: str, table: Table) -> Any:
-    return postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
-
-
 def chunks(values: Sequence[Any], size: int = CHUNK) -> Iterable[Sequence[Any]]:
     """Consecutive slices of at most `size` values."""
     for start in range(0, len(values), size):
@@ -46,19 +41,18 @@ def chunks(values: Sequence[Any], size: int = CHUNK) -> Iterable[Sequence[Any]]:
 
 
 async def stored_orders(
-    conn: AsyncConnection, dialect: str, platform: str, order_nos: Sequence[str], columns: Sequence[str]
+    conn: AsyncConnection, platform: str, order_nos: Sequence[str], columns: Sequence[str]
 ) -> dict[str, tuple[Any, ...]]:
     """The stored values of `columns` for the orders that already exist, by order number, as the driver
     returns them (SQLite: times and JSON as text; PostgreSQL: aware datetimes, JSON text)."""
     # The column names are ours (COMPARED_COLUMNS), never user text.
     sql = f"SELECT order_no, {', '.join(columns)} FROM orders WHERE platform = {{}} AND order_no {{match}}"  # noqa: S608
-    rows = await driver_select_in(conn, dialect, sql, order_nos, leading=(platform,))
+    rows = await driver_select_in(conn, sql, order_nos, leading=(platform,))
     return {row[0]: row[1:] for row in rows}
 
 
 async def insert_records(
     conn: AsyncConnection,
-    dialect: str,
     table: Table,
     columns: Sequence[str],
     records: list[tuple[Any, ...]],
@@ -71,7 +65,7 @@ async def insert_records(
     """
     if not records:
         return
-    if dialect == "postgresql":
+    if conn.dialect.name == "postgresql":
         if conflict is None:
             raw = await conn.get_raw_connection()
             await raw.driver_connection.copy_records_to_table(  # type: ignore[union-attr]
@@ -124,7 +118,7 @@ async def copy_then_merge(
 
 
 async def driver_select_in(
-    conn: AsyncConnection, dialect: str, sql: str, values: Sequence[Any], leading: Sequence[Any] = ()
+    conn: AsyncConnection, sql: str, values: Sequence[Any], leading: Sequence[Any] = ()
 ) -> list[tuple[Any, ...]]:
     """Rows of `sql` for many values, straight through the driver (raw driver values come back).
 
@@ -132,7 +126,7 @@ async def driver_select_in(
     the tested column is followed by its membership test (`= ANY($n)` or `IN (?, ...)`).
     """
     found: list[tuple[Any, ...]] = []
-    if dialect == "postgresql":
+    if conn.dialect.name == "postgresql":
         marks = [f"${n}" for n in range(1, len(leading) + 1)]
         statement = sql.format(*marks, match=f"= ANY(${len(leading) + 1})")
         for part in chunks(values, 20_000):
@@ -157,7 +151,6 @@ async def driver_select_in(
 
 async def upsert_orders(
     conn: AsyncConnection,
-    dialect: str,
     records: list[tuple[Any, ...]],
     update_columns: Iterable[str],
     *,
@@ -175,38 +168,36 @@ async def upsert_orders(
         return
     records.sort(key=_order_no_of)
     if all_new:
-        await insert_records(conn, dialect, ORDERS, ORDER_WRITE_COLUMNS, records, None)
+        await insert_records(conn, ORDERS, ORDER_WRITE_COLUMNS, records, None)
         return
     updates = ", ".join(f"{name} = excluded.{name}" for name in update_columns)
     conflict = f"(platform, order_no) DO UPDATE SET {updates}"
-    await insert_records(conn, dialect, ORDERS, ORDER_WRITE_COLUMNS, records, conflict)
+    await insert_records(conn, ORDERS, ORDER_WRITE_COLUMNS, records, conflict)
 
 
 def _order_no_of(record: tuple[Any, ...]) -> Any:
     return record[1]
 
 
-async def purchased_profiles(
-    conn: AsyncConnection, dialect: str, profile_ids: Sequence[int], statuses: Iterable[str]
-) -> set[int]:
+async def purchased_profiles(conn: AsyncConnection, profile_ids: Sequence[int], statuses: Iterable[str]) -> set[int]:
     """Which of these profiles already have at least one order counted as a purchase."""
     # The statuses are our own constants (orders.cells), never user text: safe to inline.
     counted = ", ".join(f"'{status}'" for status in sorted(statuses))
     sql = f"SELECT DISTINCT profile_id FROM orders WHERE status IN ({counted}) AND profile_id {{match}}"  # noqa: S608
-    return {row[0] for row in await driver_select_in(conn, dialect, sql, sorted(profile_ids))}
+    return {row[0] for row in await driver_select_in(conn, sql, sorted(profile_ids))}
 
 
-async def lock_profiles(conn: AsyncConnection, dialect: str, profile_ids: Sequence[int]) -> None:
+async def lock_profiles(conn: AsyncConnection, profile_ids: Sequence[int]) -> None:
     """PostgreSQL: lock these profiles' rows (in id order) until the transaction ends, so importers that
     decide which purchase of a profile is its first do so one at a time, each seeing the other's.
 
     `FOR NO KEY UPDATE`: orders still reference the rows meanwhile (their foreign key takes a key-share
     lock, which this does not block). SQLite needs nothing: an import holds the database's write lock.
     """
-    if dialect != "postgresql" or not profile_ids:
+    if conn.dialect.name != "postgresql" or not profile_ids:
         return
     sql = "SELECT id FROM profiles WHERE id {match} ORDER BY id FOR NO KEY UPDATE"
-    await driver_select_in(conn, dialect, sql, sorted(profile_ids))
+    await driver_select_in(conn, sql, sorted(profile_ids))
 
 
 async def start_run(conn: AsyncConnection, values: Mapping[str, Any]) -> int:

@@ -24,25 +24,23 @@ from storage.orders import copy_then_merge, driver_select_in, insert_records
 PROFILES: Table = SQLModel.metadata.tables["profiles"]
 
 
-async def profile_ids(conn: AsyncConnection, dialect: str, phone_keys: Sequence[str]) -> dict[str, int]:
+async def profile_ids(conn: AsyncConnection, phone_keys: Sequence[str]) -> dict[str, int]:
     """Existing profiles' ids by lookup key (read from the lookup key's index alone)."""
     rows = await driver_select_in(
-        conn, dialect, "SELECT phone_key, id FROM profiles WHERE phone_key {match}", sorted(phone_keys)
+        conn, "SELECT phone_key, id FROM profiles WHERE phone_key {match}", sorted(phone_keys)
     )
     return dict(rows)
 
 
-async def lacking_details(
-    conn: AsyncConnection, dialect: str, phone_keys: Sequence[str]
-) -> dict[str, tuple[str | None, str | None]]:
+async def lacking_details(conn: AsyncConnection, phone_keys: Sequence[str]) -> dict[str, tuple[str | None, str | None]]:
     """(name, city) of those of these profiles that lack either, read through the small partial index
     of such profiles (`ix_profiles_lacking_details`): most profiles have both, and are not read."""
-    hint = " INDEXED BY ix_profiles_lacking_details" if dialect == "sqlite" else ""
+    hint = " INDEXED BY ix_profiles_lacking_details" if conn.dialect.name == "sqlite" else ""
     sql = (
         f"SELECT phone_key, name, city FROM profiles{hint} "  # noqa: S608 - no user text
         "WHERE (name IS NULL OR city IS NULL) AND phone_key {match}"
     )
-    return {key: (name, city) for key, name, city in await driver_select_in(conn, dialect, sql, sorted(phone_keys))}
+    return {key: (name, city) for key, name, city in await driver_select_in(conn, sql, sorted(phone_keys))}
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,7 +53,7 @@ class NewPerson:
 
 
 async def create_profiles(
-    conn: AsyncConnection, dialect: str, vault: PhoneVault, people: Mapping[str, NewPerson], now: datetime
+    conn: AsyncConnection, vault: PhoneVault, people: Mapping[str, NewPerson], now: datetime
 ) -> dict[str, int]:
     """Create profiles for these lookup keys unless they exist (sorted: one lock order for everyone), and
     return the id of each one this call created.
@@ -66,7 +64,7 @@ async def create_profiles(
     """
     if not people:
         return {}
-    stamp = now if dialect == "postgresql" else sqlite_time(now)
+    stamp = now if conn.dialect.name == "postgresql" else sqlite_time(now)
     seal = vault.seal
     # Tuples in the driver's form (JSON as text), straight to the driver: a big import creates many.
     records = [
@@ -74,11 +72,11 @@ async def create_profiles(
         for key, person in sorted(people.items())
     ]
     conflict = "(phone_key) DO NOTHING"
-    if dialect == "postgresql":
+    if conn.dialect.name == "postgresql":
         created = await copy_then_merge(conn, PROFILES, list(_NEW_PROFILE_COLUMNS), records, conflict, "phone_key, id")
         return dict(created)
-    await insert_records(conn, dialect, PROFILES, _NEW_PROFILE_COLUMNS, records, conflict)
-    return await profile_ids(conn, dialect, list(people))
+    await insert_records(conn, PROFILES, _NEW_PROFILE_COLUMNS, records, conflict)
+    return await profile_ids(conn, list(people))
 
 
 # A new profile: who it is, its aggregates before any order counts, its time stamps.
@@ -135,7 +133,7 @@ def stored_time(value: Any) -> datetime | None:
 
 
 async def purchase_summaries(
-    conn: AsyncConnection, dialect: str, profile_ids: Sequence[int], purchased: Iterable[str]
+    conn: AsyncConnection, profile_ids: Sequence[int], purchased: Iterable[str]
 ) -> dict[int, PurchaseSummary]:
     """Set-based totals per profile, for these profiles only: one grouped query per chunk, by profile and
     main product, folded into one summary per profile here."""
@@ -148,7 +146,7 @@ async def purchase_summaries(
     )
     ordered = sorted(profile_ids)
     summaries = {profile_id: PurchaseSummary(profile_id) for profile_id in ordered}
-    for profile_id, product, count, total, first, last in await driver_select_in(conn, dialect, by_product, ordered):
+    for profile_id, product, count, total, first, last in await driver_select_in(conn, by_product, ordered):
         summary = summaries[profile_id]
         summary.order_count += count
         summary.total_spent_fen += int(total or 0)  # PostgreSQL sums bigints as numeric
@@ -179,9 +177,7 @@ AGGREGATE_COLUMNS = (
 TOP_PRODUCTS_AT = AGGREGATE_COLUMNS.index("top_products")
 
 
-async def current_aggregates(
-    conn: AsyncConnection, dialect: str, profile_ids: Sequence[int]
-) -> dict[int, tuple[Any, ...]]:
+async def current_aggregates(conn: AsyncConnection, profile_ids: Sequence[int]) -> dict[int, tuple[Any, ...]]:
     """The aggregate columns as stored now (`AGGREGATE_COLUMNS` tuples, as the driver returns them), to
     update only profiles whose values change.
 
@@ -191,15 +187,15 @@ async def current_aggregates(
     holds the write lock from before this read (storage.db.take_write_lock), which does the same.
     """
     sql = f"SELECT id, {', '.join(AGGREGATE_COLUMNS)} FROM profiles WHERE id {{match}}"  # noqa: S608
-    if dialect == "postgresql":
+    if conn.dialect.name == "postgresql":
         sql += " ORDER BY id FOR UPDATE"
-    return {row[0]: row[1:] for row in await driver_select_in(conn, dialect, sql, sorted(profile_ids))}
+    return {row[0]: row[1:] for row in await driver_select_in(conn, sql, sorted(profile_ids))}
 
 
-async def profiles_with_followers(conn: AsyncConnection, dialect: str, profile_ids: Sequence[int]) -> set[int]:
+async def profiles_with_followers(conn: AsyncConnection, profile_ids: Sequence[int]) -> set[int]:
     """Which of these profiles a follower is linked to (the others have nobody a journey could reach)."""
     sql = "SELECT DISTINCT profile_id FROM followers WHERE profile_id {match}"
-    return {row[0] for row in await driver_select_in(conn, dialect, sql, sorted(profile_ids))}
+    return {row[0] for row in await driver_select_in(conn, sql, sorted(profile_ids))}
 
 
 def same_aggregates(stored: tuple[Any, ...], computed: tuple[Any, ...]) -> bool:
@@ -215,7 +211,7 @@ def same_aggregates(stored: tuple[Any, ...], computed: tuple[Any, ...]) -> bool:
     return bool(decoded == json.loads(computed[at]))
 
 
-async def write_aggregates(conn: AsyncConnection, dialect: str, rows: list[tuple[Any, ...]]) -> None:
+async def write_aggregates(conn: AsyncConnection, rows: list[tuple[Any, ...]]) -> None:
     """Store recomputed aggregates: tuples of every `AGGREGATE_COLUMNS` value, `updated_at` and the profile
     id, in the driver's form (see `orders.aggregates`), sorted by id (one lock order for everyone).
 
@@ -225,7 +221,7 @@ async def write_aggregates(conn: AsyncConnection, dialect: str, rows: list[tuple
     if not rows:
         return
     columns = [*AGGREGATE_COLUMNS, "updated_at"]
-    if dialect == "postgresql":
+    if conn.dialect.name == "postgresql":
         await _copy_then_update(conn, columns, rows)
         return
     assignments = ", ".join(f"{name} = ?" for name in columns)

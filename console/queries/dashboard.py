@@ -63,14 +63,9 @@ async def funnel_by_journey(session: AsyncSession, *, limit: int = 12) -> list[F
 
 
 async def push_outcomes_by_day(
-    session: AsyncSession, *, now: datetime, days: int = 14, dialect: str | None = None
+    session: AsyncSession, *, now: datetime, days: int = 14
 ) -> tuple[list[str], dict[str, list[int]]]:
-    """For each of the last `days` China days: how many pushes ended in each final state.
-
-    `dialect` is not needed (storage asks the session's connection); it is still accepted because the
-    dashboard view passes it.
-    """
-    del dialect
+    """For each of the last `days` China days: how many pushes ended in each final state."""
     today = now.astimezone(CHINA).date()
     first = today - timedelta(days=days - 1)
     start = datetime(first.year, first.month, first.day, tzinfo=CHINA)

@@ -64,9 +64,7 @@ async def dashboard(request: web.Request) -> web.StreamResponse:
         by_channel = await funnel_by_channel(session)
         by_journey = await funnel_by_journey(session)
         coupons = await pool_statuses(session)
-        days, outcomes = await push_outcomes_by_day(
-            session, now=services.clock.now(), days=DAYS_SHOWN, dialect=services.db.dialect
-        )
+        days, outcomes = await push_outcomes_by_day(session, now=services.clock.now(), days=DAYS_SHOWN)
     return render_page(
         request,
         "dashboard.html",

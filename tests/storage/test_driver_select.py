@@ -19,7 +19,7 @@ async def test_every_value_is_matched_once_across_padded_chunks(db: Database, co
             text("INSERT INTO probe VALUES (:n, :label)"), [{"n": n, "label": f"#{n}"} for n in range(5000)]
         )
         values = list(range(0, 2 * count, 2))  # half of them exist (n < 5000), none twice
-        found = await driver_select_in(conn, db.dialect, "SELECT n, label FROM probe WHERE n {match}", values)
+        found = await driver_select_in(conn, "SELECT n, label FROM probe WHERE n {match}", values)
     assert sorted(found) == sorted((n, f"#{n}") for n in values if n < 5000)
     assert all(isinstance(row, tuple) for row in found)
     assert IN_LENGTHS[-1] == CHUNK
