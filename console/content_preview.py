@@ -11,6 +11,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from base.clock import Clock
 from base.i18n import _
+from console.engine_text import engine_text
 from content.fields import RenderContext, build_render_context, sample_context
 from content.issues import Issue
 from content.sandbox import RenderError
@@ -53,9 +54,11 @@ def parse_yaml_body(source: str) -> tuple[dict[str, Any] | None, list[str]]:
     return doc, []
 
 
-def _describe(issue: Issue) -> str:
+def describe_issue(issue: Issue) -> str:
+    """A content finding as the editor shows it: its line, the field it names and its message, translated."""
     line = _("line %(line)d: ") % {"line": issue.line} if issue.line is not None else ""
-    return f"{line}{issue.field}: {issue.message}" if issue.field else f"{line}{issue.message}"
+    message = engine_text(issue.message)
+    return f"{line}{issue.field}: {message}" if issue.field else f"{line}{message}"
 
 
 def preview_of(message: RenderedMessage) -> dict[str, Any]:
@@ -88,11 +91,11 @@ def check_and_preview(source: str, name: str, context: RenderContext) -> Checked
         return Checked(None, problems)
     body, issues = validate_template_body(doc, f"template {name or 'new'}")
     if body is None:
-        return Checked(doc, [_describe(issue) for issue in issues])
+        return Checked(doc, [describe_issue(issue) for issue in issues])
     try:
         return Checked(doc, [], preview_of(render_body(body, context)))
     except RenderError as error:
-        return Checked(doc, [str(error)])
+        return Checked(doc, [engine_text(str(error))])
 
 
 async def preview_context(session: AsyncSession, profile_id: int | None, clock: Clock) -> RenderContext:

@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from console.engine_text import engine_text
 from content.issues import Issue
 from content.model import JourneyDefinition
 
@@ -180,4 +181,4 @@ def place_issues(form: JourneyForm, issues: Sequence[Issue], rows: Sequence[int]
             rest = found["rest"].lstrip(".")
             row = rows[index] if index < len(rows) else index
             name = f"s{row}.{rest}" if rest else f"s{row}"
-        form.add_error(name or "journey", issue.message)
+        form.add_error(name or "journey", engine_text(issue.message))

@@ -94,6 +94,28 @@ LABELS: dict[str, dict[str, str]] = {
         "lapsed": N_("lapsed"),
     },
     "consent": {"granted": N_("granted"), "refused": N_("refused")},
+    # The scheduler's jobs (journeys.jobs.JOBS), on the dashboard's engine panel.
+    "job": {
+        "dispatch_tick": N_("send due pushes"),
+        "process_domain_events": N_("process domain events"),
+        "scan_no_purchase": N_("find followers who stopped buying"),
+        "scan_segments": N_("recompute segments"),
+        "refresh_tokens": N_("refresh access tokens"),
+        "run_mass_sends": N_("run mass sends"),
+        "nightly_aggregates": N_("nightly aggregates"),
+        "purge_callbacks": N_("purge old callbacks"),
+        "learn_unionids": N_("learn unionids"),
+    },
+    # Why an imported phone number is kept only as a hint (base.phones.HINT_KINDS).
+    "phone_hint": {
+        "masked": N_("masked number"),
+        "virtual": N_("virtual number with extension"),
+        "extension": N_("number with extension"),
+        "ciphertext": N_("encrypted number"),
+        "sci_notation": N_("number in scientific notation"),
+        "landline": N_("landline or service number"),
+        "invalid": N_("invalid number"),
+    },
     "profile_sort": {
         "last_order": N_("last order"),
         "spend": N_("spend"),

@@ -14,6 +14,7 @@ import jinja2
 from aiohttp import web
 
 from base.i18n import HTML_LANG, LOCALES, N_, NATIVE_NAMES, _, load_translations
+from console.engine_text import FILTERS as ENGINE_TEXT_FILTERS
 from console.formatting import filters
 from console.keys import BASE_PATH, JINJA, LOCALE, SERVICES, VIEWER
 from console.labels import label_filter
@@ -56,6 +57,8 @@ def build_environment(locale: str) -> jinja2.Environment:
     environment.install_gettext_translations(load_translations(LOCALE_DIR, locale), newstyle=True)  # type: ignore[attr-defined]
     environment.filters.update(filters(locale))
     environment.filters["label"] = label_filter
+    # Reasons and findings the engine stores in English: `{{ push.reason|engine_text }}`, `{{ code|reject_reason }}`.
+    environment.filters.update(ENGINE_TEXT_FILTERS)
     return environment
 
 

@@ -13,6 +13,7 @@ from base.i18n import N_, _
 from console.access import admin_only
 from console.audit import audit
 from console.charts import Series, grouped_bar_chart
+from console.engine_text import engine_text
 from console.keys import SERVICES, VIEWER
 from console.lookup import get_or_404
 from console.rendering import redirect, render_page
@@ -130,7 +131,7 @@ async def channel_create(request: web.Request) -> web.StreamResponse:
             message = str(error)
         return await _page(request, form=form, errors=[message], status=400)
     except (WeChatError, aiohttp.ClientError, TimeoutError) as error:
-        message = _("WeChat did not create the QR code: %(error)s") % {"error": error}
+        message = _("WeChat did not create the QR code: %(error)s") % {"error": engine_text(str(error))}
         return await _page(request, form=form, errors=[message], status=502)
     raise redirect(request, "/channels", "channel_created")
 

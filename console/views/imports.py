@@ -12,6 +12,7 @@ from base.i18n import N_, _
 from console.access import admin_only, streams_multipart
 from console.audit import audit
 from console.csv_export import csv_chunk
+from console.engine_text import engine_text
 from console.imports_runner import IMPORTS, ImportJob, unexpected_error
 from console.keys import BASE_PATH, SERVICES, VIEWER
 from console.lookup import get_or_404
@@ -117,7 +118,8 @@ def _job(request: web.Request) -> ImportJob:
 
 @admin_only
 async def job_progress(request: web.Request) -> web.StreamResponse:
-    return web.json_response(_job(request).as_json())
+    progress = _job(request).as_json()
+    return web.json_response({**progress, "error": engine_text(progress["error"])})
 
 
 @admin_only

@@ -17,6 +17,7 @@ from base.clock import CHINA
 from base.i18n import N_, _
 from console.audit import audit
 from console.content_preview import preview_context, preview_of
+from console.engine_text import engine_text
 from console.keys import SERVICES, VIEWER
 from console.lookup import path_id
 from console.rendering import redirect, render_page
@@ -174,7 +175,7 @@ async def mass_send_post(request: web.Request) -> web.StreamResponse:
             now=now, by=by,
         )  # fmt: skip
     except MassSendError as error:
-        return await mass_send_page(request, draft=draft, errors=[str(error)], status=409)
+        return await mass_send_page(request, draft=draft, errors=[engine_text(str(error))], status=409)
     async with services.db.transaction() as session:
         audit(request, session, "console.mass_send_scheduled", plan.name, id=plan.id, segment=plan.segment,
               at=at.isoformat(), reachable=counted.reachable)  # fmt: skip

@@ -15,6 +15,7 @@ from aiohttp import web
 from base.i18n import _
 from console.access import admin_only
 from console.audit import audit
+from console.engine_text import engine_text
 from console.keys import SERVICES, VIEWER
 from console.rendering import redirect, render_page
 from console.security import actor_name
@@ -95,7 +96,7 @@ async def menu_save(request: web.Request) -> web.StreamResponse:
     try:
         await publish_menu(services.db, services.wechat_api, appid, by=by, now=now)
     except WeChatError as error:
-        message = _("WeChat refused the menu: %(error)s") % {"error": error}
+        message = _("WeChat refused the menu: %(error)s") % {"error": engine_text(str(error))}
         return await menu_page(request, error=message, status=502)
     async with services.db.transaction() as session:
         audit(request, session, "console.menu_published", appid)

@@ -13,6 +13,7 @@ from console.content_preview import (
     body_diff,
     body_to_yaml,
     check_and_preview,
+    describe_issue,
     preview_context,
     preview_profiles,
 )
@@ -128,7 +129,7 @@ async def template_save(request: web.Request) -> web.StreamResponse:
                     publish=False, description=description,
                 )  # fmt: skip
             except ContentError as error:
-                errors += [str(issue) for issue in error.issues]
+                errors += [describe_issue(issue) for issue in error.issues]
         if saved is None:
             await session.rollback()
             return await _editor(
@@ -154,7 +155,8 @@ async def template_publish(request: web.Request) -> web.StreamResponse:
             )
         except ContentError as error:
             await session.rollback()
-            raise web.HTTPConflict(text=_("Nothing to publish: %(reason)s") % {"reason": error}) from None
+            reason = "; ".join(describe_issue(issue) for issue in error.issues)
+            raise web.HTTPConflict(text=_("Nothing to publish: %(reason)s") % {"reason": reason}) from None
         audit(request, session, "console.template_published", template.name, version=saved.version.version)
         await session.commit()
     # The reply book of this process caches published content: make it read the new version.
