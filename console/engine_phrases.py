@@ -49,6 +49,10 @@ ENGINE_EXACT: dict[str, str] = {
         "interrupted mid-send: it may or may not have reached the follower; never resent"
     ),
     "no result recorded": N_("no result recorded"),
+    "API paused by an earlier send": N_("API paused by an earlier send"),
+    "an earlier push of this follower was refused the window": N_(
+        "an earlier push of this follower was refused the window"
+    ),
     "journey goal reached": N_("journey goal reached"),
     # Why a run ended, or why a follower's open pushes were cancelled (the event that stopped them).
     "unfollowed": N_("unfollowed the account"),
