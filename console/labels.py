@@ -58,7 +58,13 @@ LABELS: dict[str, dict[str, str]] = {
         "blocked": N_("blocked"),
         "gone": N_("gone"),
     },
-    "run": {"active": N_("active"), "completed": N_("completed"), "exited": N_("exited"), "ended": N_("ended")},
+    "run": {
+        "active": N_("active"),
+        "completed": N_("completed"),
+        "exited": N_("exited"),
+        "ended": N_("ended"),
+        "goal_reached": N_("goal reached"),
+    },
     "step": {"send": N_("send"), "wait": N_("wait"), "branch": N_("branch"), "exit": N_("exit")},
     # The journey editor's choices: triggers, goals and re-entry rules.
     "journey": {

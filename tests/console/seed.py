@@ -89,7 +89,11 @@ async def push(
         return row.id
 
 
-async def run(db: Database, now: datetime, *, journey_id: int, follower_id: int, profile_id: int | None) -> None:
+async def run(
+    db: Database, now: datetime, *, journey_id: int, follower_id: int, profile_id: int | None, state: str = "active",
+    end_reason: str = "",
+) -> None:  # fmt: skip
+    """A run of the onboarding journey entered a day ago; an ended one (`state`) keeps its `end_reason`."""
     async with db.transaction() as session:
         session.add(
             JourneyRun(
@@ -98,6 +102,9 @@ async def run(db: Database, now: datetime, *, journey_id: int, follower_id: int,
                 follower_id=follower_id,
                 profile_id=profile_id,
                 entered_at=now - timedelta(days=1),
+                state=state,
+                end_reason=end_reason,
+                ended_at=None if state == "active" else now,
             )  # fmt: skip
         )
 
