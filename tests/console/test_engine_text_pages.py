@@ -3,6 +3,7 @@ runs, rejected rows and failed imports, failed mass sends, and the findings of t
 
 from __future__ import annotations
 
+import contextvars
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -12,7 +13,12 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 
 from base.clock import FakeClock
+from base.i18n import load_translations, use_translations
+from base.metrics import JobStatus, SchedulerStatus
+from console.journey_form import JourneyForm, place_issues
+from console.language import LOCALE_DIR
 from console.queries.imports import failed_import_entry
+from content.journey_checks import validate_journey
 from handlers.context import Services
 from orders.importer import ImportOptions, import_file
 from storage.console import create_user
@@ -179,3 +185,35 @@ async def test_editors_findings_in_chinese(
     assert "按钮 1（一个很长很长的按钮名称）：名称为 33 字节，最多 16 字节" in page and untranslated(page) == []
     answer = await english.post("/console/menu", data={"csrf_token": en_reader.token, "menu": menu, "action": "save"})
     assert "button 1 (一个很长很长的按钮名称): the name is 33 bytes, at most 16" in await answer.text()
+
+
+async def test_the_engine_panel_names_jobs_and_their_errors_in_chinese(
+    aiohttp_client: Any, console_root: web.Application, services: Services, db: Database, clock: FakeClock
+) -> None:
+    stalled = JobStatus("dispatch_tick", 5.0, 42.0, 7, 3, "cancelled (stalled)", stalled=True)
+    failing = JobStatus("scan_segments", 900.0, 1.0, 4, 1, "OperationalError: database is locked", stalled=False)
+    services.probes.scheduler = lambda: SchedulerStatus(True, "host:1:abc", False, (stalled, failing))
+    chinese, english = await _both(aiohttp_client, console_root, db, clock)
+    page = await (await chinese.get("/console/")).text()
+    assert "<td>发送到期推送</td>" in page and "<td>重新计算分层</td>" in page and "dispatch_tick" not in page
+    assert "已取消（停滞）" in page
+    assert "OperationalError: database is locked" in page  # the exception's own words
+    assert untranslated(page) == []
+    page = await (await english.get("/console/")).text()
+    assert "<td>send due pushes</td>" in page and "cancelled (stalled)" in page
+
+
+def test_journey_findings_are_placed_by_their_field_in_the_readers_language() -> None:
+    _definition, issues = validate_journey(
+        {"name": "j", "trigger": {"kind": "followed"},
+         "steps": [{"type": "send", "id": "a", "template": "gone", "next": "nowhere"}]},
+        "journey j", templates={},
+    )  # fmt: skip
+    form = JourneyForm()
+
+    def place() -> None:
+        use_translations(load_translations(LOCALE_DIR, "zh_CN"))
+        place_issues(form, issues, [3])
+
+    contextvars.Context().run(place)
+    assert form.errors == {"s3.next": ["跳转到步骤 'nowhere'，但该步骤不存在"], "s3.template": ["未知模板 'gone'"]}

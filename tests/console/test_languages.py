@@ -118,7 +118,17 @@ async def _seeded_pages(db: Database, clock: FakeClock) -> list[str]:
     follower_id, profile_id = await seed.person(db, now, openid="o1", phone="+8613800138000", name="王芳", orders=3)
     await seed.push(db, now, follower_id=follower_id, journey_id=journey_id, status="sent", profile_id=profile_id)
     await seed.push(db, now, follower_id=follower_id, journey_id=journey_id, status="held", reason="window closed")
+    # Reasons the engine stores in English: the pages show them in Chinese (console/engine_text.py).
+    for status, reason in (("skipped", "no marketing consent"), ("failed", "gave up after 5 attempts: quiet hours")):
+        await seed.push(
+            db, now, follower_id=follower_id, journey_id=journey_id, status=status, reason=reason,
+            profile_id=profile_id,
+        )  # fmt: skip
     await seed.run(db, now, journey_id=journey_id, follower_id=follower_id, profile_id=profile_id)
+    await seed.run(
+        db, now, journey_id=journey_id, follower_id=follower_id, profile_id=profile_id, state="exited",
+        end_reason="the journey loops without a wait",
+    )  # fmt: skip
     return [
         "/console/", "/console/templates", "/console/templates/new", f"/console/templates/{template_id}",
         f"/console/templates/{template_id}/versions", "/console/journeys", f"/console/journeys/{journey_id}",

@@ -44,7 +44,16 @@ async def _pages(db: Database, services: Services, clock: FakeClock, tmp_path: P
     template_id, journey_id = await seed.template_and_journey(db, now)
     follower_id, profile_id = await seed.person(db, now, openid="o1", phone="+8613800138001", name="王芳", orders=2)
     await seed.push(db, now, follower_id=follower_id, journey_id=journey_id, status="sent", profile_id=profile_id)
+    # Reasons the engine stores in English, which a Chinese page shows in Chinese.
+    await seed.push(
+        db, now, follower_id=follower_id, journey_id=journey_id, status="skipped", reason="no marketing consent",
+        profile_id=profile_id,
+    )  # fmt: skip
     await seed.run(db, now, journey_id=journey_id, follower_id=follower_id, profile_id=profile_id)
+    await seed.run(
+        db, now, journey_id=journey_id, follower_id=follower_id, profile_id=profile_id, state="goal_reached",
+        end_reason="goal: first_purchase",
+    )  # fmt: skip
     export = tmp_path / "ExportOrderList.csv"
     export.write_bytes(tmall_export(rows=20, bad=2))
     report = await import_file(
