@@ -15,6 +15,7 @@ from aiohttp.test_utils import TestClient
 from base.clock import FakeClock
 from base.i18n import load_translations, use_translations
 from base.metrics import JobStatus, SchedulerStatus
+from console.imports_runner import IMPORTS
 from console.journey_form import JourneyForm, place_issues
 from console.language import LOCALE_DIR
 from console.queries.imports import failed_import_entry
@@ -26,7 +27,7 @@ from storage.db import Database
 from storage.models.pushes import MassSend
 from tests.console import seed
 from tests.console.conftest import ADMIN_PASSWORD, _hash, sign_in
-from tests.console.test_imports import tmall_export
+from tests.console.test_imports import tmall_export, upload_form
 from tests.journeys.helpers import add_template
 from tests.journeys.test_mass_send_and_jobs import MASS_NEWS
 from tests.support.catalogs import untranslated
@@ -217,3 +218,22 @@ def test_journey_findings_are_placed_by_their_field_in_the_readers_language() ->
 
     contextvars.Context().run(place)
     assert form.errors == {"s3.next": ["跳转到步骤 'nowhere'，但该步骤不存在"], "s3.template": ["未知模板 'gone'"]}
+
+
+async def test_a_failed_upload_reads_in_chinese_on_its_page_in_its_progress_and_in_the_list(
+    aiohttp_client: Any, console_root: web.Application, console_app: web.Application, db: Database, clock: FakeClock
+) -> None:
+    zh_reader, _en_reader = await _pair(aiohttp_client, console_root, db, clock)
+    chinese = zh_reader.client
+    answer = await chinese.post(
+        "/console/imports",
+        data=upload_form(zh_reader.token, b"\x00\x01\x02 not an export", name="junk-export.csv"),
+        allow_redirects=False,
+    )
+    job_path = answer.headers["Location"]
+    await console_app[IMPORTS].wait(job_path.rsplit("/", 1)[-1])
+    expected = "junk-export.csv 含有二进制数据，不是 CSV 或 XLSX 导出文件"
+    assert (await (await chinese.get(job_path + ".json")).json())["error"] == expected
+    for path in (job_path, "/console/imports"):
+        page = await (await chinese.get(path)).text()
+        assert expected in page and untranslated(page) == [], path
