@@ -75,6 +75,8 @@ ENGINE_EXACT: dict[str, str] = {
         "choose an audience: all, a segment, tag:<name> or saved:<name> (at most 40 characters)"
     ),
     "the time of a mass send needs a time zone": N_("the time of a mass send needs a time zone"),
+    # engagement.channels.
+    "a channel needs a name of 1-100 characters": N_("a channel needs a name of 1-100 characters"),
 }
 
 # The reject codes an import counts rows under (orders.cells.CellError.reason).
@@ -183,6 +185,19 @@ ENGINE_SHAPES: tuple[Shape, ...] = (
     shape(
         r"mass send #(?P<id>\d+) is not waiting to be sent, so it cannot be cancelled",
         N_("mass send #%(id)s is not waiting to be sent, so it cannot be cancelled"),
+    ),
+    # engagement.channels: a channel the console's own checks let through but the domain refused.
+    shape(
+        r"scene (?P<scene>.+): use 1-64 letters, digits, '_' or '-'",
+        N_("scene %(scene)s: use 1-64 letters, digits, '_' or '-'"),
+    ),
+    shape(
+        r"a temporary QR code lasts 1-(?P<most>\d+) days, not (?P<days>-?\d+)",
+        N_("a temporary QR code lasts 1-%(most)s days, not %(days)s"),
+    ),
+    shape(
+        r"scene (?P<scene>.+) already has a channel on this account",
+        N_("scene %(scene)s already has a channel on this account"),
     ),
     # orders.cells and orders.records: the detail of a rejected row.
     shape(

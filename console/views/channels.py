@@ -128,7 +128,7 @@ async def channel_create(request: web.Request) -> web.StreamResponse:
         if "already has a channel" in str(error):
             message = _("Scene “%(scene)s” already has a channel on this account.") % {"scene": form.get("scene", "")}
         else:
-            message = str(error)
+            message = engine_text(str(error))
         return await _page(request, form=form, errors=[message], status=400)
     except (WeChatError, aiohttp.ClientError, TimeoutError) as error:
         message = _("WeChat did not create the QR code: %(error)s") % {"error": engine_text(str(error))}

@@ -379,6 +379,7 @@ SOURCES: dict[str, dict[str, tuple[int, ...]]] = {
     "content/templates.py": {"RenderError": (0,), "_https": (1,)},
     "content/links.py": {"append": (0,)},
     "content/menu.py": {"append": (0,), "MenuError": (0,)},
+    "engagement/channels.py": {"ChannelError": (0,)},
 }
 # Names a text is kept in before it is stored or reported (`message = f"…"; found.add(at, message)`).
 TEXT_NAMES = {"message", "alone"}
