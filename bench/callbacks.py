@@ -38,7 +38,7 @@ from bench.processes import ServerGroup, free_port, load_average  # noqa: E402
 from bench.report import Measured, cell_line, ratios, summary  # noqa: E402
 from bench.signed_requests import CLICK_MODE, MODES, RequestFactory, SafeModeSealer  # noqa: E402
 from bench.targets import TARGETS, BenchConfig, Target  # noqa: E402
-from bench.wrk_driver import find_wrk, run_cell  # noqa: E402
+from bench.wrk_driver import CellResult, find_wrk, run_cell  # noqa: E402
 
 OUT = ROOT / "bench" / "out"
 # scrm-pg only with --pg-url.
@@ -120,17 +120,34 @@ class Bench:
                 if mode == CLICK_MODE:
                     self.factory.clicks = click_material(group.database_url)
                 for connections in self.args.connections:
-                    count = self.request_count(target, self.args.duration, connections)
-                    cpu = group.cpu_seconds()
-                    cell = run_cell(self.factory, port=port, mode=mode, connections=connections,
-                                    duration=self.args.duration, count=count, workdir=workdir,
-                                    threads=self.args.wrk_threads)  # fmt: skip
-                    measured = Measured(target.name, mode, connections, round_number, cell, group.cpu_seconds() - cpu)
+                    cell, cpu_seconds = self.run_full_cell(group, port, mode, connections, target)
+                    measured = Measured(target.name, mode, connections, round_number, cell, cpu_seconds)
                     self.measured.append(measured)
                     self.best_rate[target.name] = max(self.best_rate.get(target.name, 0.0), cell.rps)
                     print(cell_line(measured), flush=True)
         for note in notes:
             print(f"        {target.name}: {note}", flush=True)
+
+    def run_full_cell(
+        self, group: ServerGroup, port: int, mode: str, connections: int, target: Target
+    ) -> tuple[CellResult, float]:
+        """One cell that ran its whole duration, and the servers' CPU seconds in it.
+
+        wrk divides by the whole duration even when a thread's file ran out early, so a cell that used up
+        its requests understates the rate: it is measured again with a file twice as big (up to the cap).
+        """
+        count = self.request_count(target, self.args.duration, connections)
+        while True:
+            cpu = group.cpu_seconds()
+            cell = run_cell(self.factory, port=port, mode=mode, connections=connections,
+                            duration=self.args.duration, count=count, workdir=self.config.workdir,
+                            threads=self.args.wrk_threads)  # fmt: skip
+            if not cell.handshakes or count >= self.args.max_requests:
+                return cell, group.cpu_seconds() - cpu
+            print(f"        {target.name} {mode} c={connections}: {count:,} requests used up within "
+                  f"{self.args.duration:g} s, measured again with {min(count * 2, self.args.max_requests):,}",
+                  flush=True)  # fmt: skip
+            count = min(count * 2, self.args.max_requests)
 
 
 def header(args: argparse.Namespace) -> str:

@@ -31,7 +31,8 @@ class Measured:
 def cell_line(m: Measured) -> str:
     c = m.cell
     late = f"late={c.late} other={c.other}" if TARGETS[m.target].replies else "late=n/a"
-    used_up = f"  (requests used up after {c.seconds:.1f} s)" if c.handshakes else ""
+    # Only at --max-requests (bench/callbacks.py measures a used-up cell again with more): a lower bound.
+    used_up = "  (requests used up: at least this rate; raise --max-requests)" if c.handshakes else ""
     return (
         f"round {m.round} {m.target:15} {m.mode:9} c={m.connections:<3} {c.rps:9,.0f} req/s  p50 {c.p50_ms:7.1f} ms"
         f"  p99 {c.p99_ms:7.1f} ms  non-2xx={c.non_2xx} socket={c.socket_errors} {late}"
