@@ -1,0 +1,98 @@
+"""Print the figures of the package graph that issue 15 asked for, read from the imports.
+
+    .venv/bin/python tools/package_graph.py
+
+Counts the runtime packages, the arrows between them (package A imports something of package B), the
+arrows that run back up or sideways against the layers contract in `pyproject.toml`, and the import
+cycles between packages. import-linter enforces the layers in the test suite; this script gives the
+numbers a person can compare across commits.
+"""
+
+from __future__ import annotations
+
+import sys
+import tomllib
+from pathlib import Path
+
+import grimp
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def layer_of_package() -> tuple[list[str], dict[str, int]]:
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["importlinter"]
+    layers_contract = next(c for c in config["contracts"] if c["type"] == "layers")
+    rank: dict[str, int] = {}
+    # The contract lists the top layer first; rank 0 is the bottom.
+    for depth, layer in enumerate(reversed(layers_contract["layers"])):
+        for package in layer.split("|"):
+            rank[package.strip()] = depth
+    return list(config["root_packages"]), rank
+
+
+def package_arrows(packages: list[str]) -> set[tuple[str, str]]:
+    graph = grimp.build_graph(*packages)
+    arrows: set[tuple[str, str]] = set()
+    for importer in graph.modules:
+        for imported in graph.find_modules_directly_imported_by(importer):
+            source, target = importer.split(".")[0], imported.split(".")[0]
+            if source != target and target in packages:
+                arrows.add((source, target))
+    return arrows
+
+
+def cycles(packages: list[str], arrows: set[tuple[str, str]]) -> list[list[str]]:
+    """Strongly connected components with more than one package (Tarjan)."""
+    successors: dict[str, list[str]] = {p: [] for p in packages}
+    for source, target in arrows:
+        successors[source].append(target)
+    index: dict[str, int] = {}
+    lowlink: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    found: list[list[str]] = []
+
+    def visit(node: str) -> None:
+        index[node] = lowlink[node] = len(index)
+        stack.append(node)
+        on_stack.add(node)
+        for nxt in successors[node]:
+            if nxt not in index:
+                visit(nxt)
+                lowlink[node] = min(lowlink[node], lowlink[nxt])
+            elif nxt in on_stack:
+                lowlink[node] = min(lowlink[node], index[nxt])
+        if lowlink[node] == index[node]:
+            component = []
+            while True:
+                member = stack.pop()
+                on_stack.discard(member)
+                component.append(member)
+                if member == node:
+                    break
+            if len(component) > 1:
+                found.append(sorted(component))
+
+    for package in packages:
+        if package not in index:
+            visit(package)
+    return found
+
+
+def main() -> int:
+    sys.path.insert(0, str(ROOT))
+    packages, rank = layer_of_package()
+    arrows = package_arrows(packages)
+    upward = sorted((s, t) for s, t in arrows if rank[t] > rank[s])
+    sideways = sorted((s, t) for s, t in arrows if rank[t] == rank[s])
+    found = cycles(packages, arrows)
+    print(f"packages: {len(packages)}")
+    print(f"arrows between packages: {len(arrows)}")
+    print(f"arrows running back up: {len(upward)} {upward if upward else ''}".rstrip())
+    print(f"arrows within one layer: {len(sideways)} {sideways if sideways else ''}".rstrip())
+    print(f"package cycles: {len(found)} {found if found else ''}".rstrip())
+    return 1 if upward or sideways or found else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
