@@ -14,7 +14,9 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 def alembic_config(url: str) -> Config:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
-    config.set_main_option("sqlalchemy.url", url)
+    # Alembic keeps options in a ConfigParser, which reads `%` as interpolation: a percent-escaped
+    # password or socket path (`?host=%2Frun%2Fpostgresql`) would fail the upgrade. `%%` is a literal `%`.
+    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
     return config
 
 

@@ -11,7 +11,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Connection
 from sqlmodel import SQLModel
 
-from storage.migrate import upgrade
+from storage.migrate import alembic_config, upgrade
 from tests.conftest import PG_URL
 
 pytestmark = pytest.mark.storage
@@ -64,3 +64,16 @@ def test_postgres_migrations_match_models() -> None:
             definition = connection.execute(text("SELECT indexdef FROM pg_indexes WHERE indexname = :n"), {"n": name})
             assert str(definition.scalar_one()).endswith(columns)
     engine.dispose()
+
+
+def test_upgrade_takes_a_url_with_percent_escapes(tmp_path: Path) -> None:
+    """A password or socket path is percent-escaped in a URL; Alembic's config must not read `%` as its own."""
+    folder = tmp_path / "100%"
+    folder.mkdir()
+    upgrade(f"sqlite+aiosqlite:///{folder}/escaped.db")
+    engine = create_engine(f"sqlite:///{folder}/escaped.db")
+    with engine.connect() as connection:
+        assert _differences(connection) == []
+    engine.dispose()
+    url = "postgresql+asyncpg://scrm:p%40ss%25w0rd@/scrm?host=%2Fvar%2Frun%2Fpostgresql"
+    assert alembic_config(url).get_main_option("sqlalchemy.url") == url
