@@ -92,14 +92,20 @@ class Dispatcher:
 
     def __init__(self, router: Router, middlewares: Sequence[Middleware] = ()) -> None:
         self.router = router
-        self.middlewares = list(middlewares)
+        self.middlewares = tuple(middlewares)
+        # Found once: an isinstance check against a runtime-checkable protocol is slow, and this runs for
+        # every callback. The chain is fixed for the same reason, so it is also bound once.
+        self._claim_writer = next((m for m in self.middlewares if isinstance(m, WritesWithClaim)), None)
+        chain: CallNext = self._call_handler
+        for middleware in reversed(self.middlewares):
+            chain = _bind(middleware, chain)
+        self._chain = chain
 
     def write_with_claim(self, event: Inbound, appid: str, at: datetime) -> Write[FollowerRecord] | None:
         """The write a middleware of this chain asks to be committed with the delivery's claim, if any."""
-        for middleware in self.middlewares:
-            if isinstance(middleware, WritesWithClaim):
-                return middleware.write_with_claim(event, appid, at)
-        return None
+        if self._claim_writer is None:
+            return None
+        return self._claim_writer.write_with_claim(event, appid, at)
 
     async def _call_handler(self, event: Inbound, ctx: HandlerContext) -> Reply | None:
         route = await self.router.resolve(event, ctx)
@@ -109,10 +115,7 @@ class Dispatcher:
         return await route.handler(event, ctx)
 
     async def feed(self, event: Inbound, ctx: HandlerContext) -> Reply | None:
-        call: CallNext = self._call_handler
-        for middleware in reversed(self.middlewares):
-            call = _bind(middleware, call)
-        return await call(event, ctx)
+        return await self._chain(event, ctx)
 
 
 def _bind(middleware: Middleware, call_next: CallNext) -> CallNext:
