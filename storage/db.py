@@ -21,9 +21,15 @@ def _sqlite_pragmas(dbapi_connection: DBAPIConnection, _record: ConnectionPoolEn
     # at once; synchronous=NORMAL is durable across process crashes in WAL mode (only an OS crash can
     # lose the last commits), which is the embedded default's trade-off.
     cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")
+    # First, so that everything after it waits for a busy file instead of failing: `scrm serve --workers
+    # N` opens N processes' first connections to one file at the same moment.
     cursor.execute("PRAGMA busy_timeout=30000")
+    # WAL is a property of the file: switching needs the file to itself, so only switch when it is not.
+    cursor.execute("PRAGMA journal_mode")
+    (mode,) = cursor.fetchone() or ("",)
+    if str(mode).lower() != "wal":
+        cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
 
