@@ -20,7 +20,7 @@ from sqlalchemy.orm import make_transient_to_detached
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from storage.group_commit import ChainedStatement, GroupCommit, Write, parse_sqlite_time, sqlite_time
+from storage.group_commit import ChainedBatch, ChainedStatement, GroupCommit, Write, parse_sqlite_time, sqlite_time
 from storage.models.core import Follower
 from storage.types import UTCDateTime
 
@@ -130,6 +130,31 @@ def _pg_upsert_sql(
 
 
 @functools.lru_cache(maxsize=64)
+def _pg_batch_sql(names: tuple[str, ...], updated: tuple[str, ...], before: str, guard: str) -> str:
+    """`_pg_upsert_sql` for many followers at once (see `ChainedBatch`): one row each in `input_`."""
+    assignments = ", ".join(f"{name} = excluded.{name}" for name in updated)
+    # In one order in every statement, so two processes' statements lock shared followers in one order.
+    return (
+        f"WITH {before}, f AS (INSERT INTO followers ({', '.join(names)})"  # noqa: S608 - see _pg_upsert_sql
+        f" SELECT {', '.join(f'i.w_{name}' for name in names)} FROM input_ i JOIN {guard} USING (key_)"
+        f" ORDER BY i.w_appid, i.w_openid ON CONFLICT (appid, openid) DO UPDATE SET {assignments} RETURNING *)"
+        f" SELECT i.key_, g.id AS guard_id_, f.*, EXISTS (SELECT 1 FROM pushes WHERE follower_id = f.id"
+        " AND (status = 'held' OR (status = 'pending' AND due_at <= i.w_updated_at))) AS waiting_pushes_,"
+        " EXISTS (SELECT 1 FROM conversation_states WHERE appid = f.appid AND openid = f.openid"
+        f" AND flow IS NOT NULL) AS in_conversation_ FROM input_ i JOIN {guard} g USING (key_)"
+        " JOIN f ON f.appid = i.w_appid AND f.openid = i.w_openid"
+    )
+
+
+def _record_from_pg_row(row: Any) -> FollowerRecord:
+    found = dict(row)
+    for carried in ("guard_id_", "key_"):
+        found.pop(carried, None)
+    waiting, talking = found.pop("waiting_pushes_"), found.pop("in_conversation_")
+    return FollowerRecord(found, has_waiting_pushes=bool(waiting), in_conversation=bool(talking))
+
+
+@functools.lru_cache(maxsize=64)
 def _upsert_sql(names: tuple[str, ...], updated: tuple[str, ...]) -> str:
     assignments = ", ".join(f"{name} = excluded.{name}" for name in updated)
     # Column names are this module's own keys (never input), so building the statement text is safe.
@@ -158,22 +183,25 @@ def _upsert(values: dict[str, Any], updates: dict[str, Any]) -> Write[FollowerRe
     pg_sql = _pg_upsert_sql(names, tuple(updates) or ("appid",), names.index("updated_at") + 1)
     pg_params = tuple(json.dumps(values[name]) if name in _JSON_COLUMNS else values[name] for name in names)
 
-    def from_pg_row(row: Any) -> FollowerRecord:
-        found = dict(row)
-        found.pop("guard_id_", None)
-        waiting, talking = found.pop("waiting_pushes_"), found.pop("in_conversation_")
-        return FollowerRecord(found, has_waiting_pushes=bool(waiting), in_conversation=bool(talking))
-
     async def driver_step(connection: Any) -> FollowerRecord:
-        return from_pg_row(await connection.fetchrow(pg_sql, *pg_params))
+        return _record_from_pg_row(await connection.fetchrow(pg_sql, *pg_params))
 
     updated = tuple(updates) or ("appid",)
+    types = _pg_types()
     chained = ChainedStatement(
         sql=lambda before, guard, first: _pg_upsert_sql(
             names, updated, names.index("updated_at") + 1, before, guard, first
         ),
         params=pg_params,
-        result=from_pg_row,
+        result=_record_from_pg_row,
+        batch=ChainedBatch(
+            shape=("follower upsert", names, updated),
+            columns=tuple((f"w_{name}", types[name]) for name in names),
+            values=pg_params,
+            keys=(("follower", values["appid"], values["openid"]),),
+            sql=lambda before, guard: _pg_batch_sql(names, updated, before, guard),
+            result=_record_from_pg_row,
+        ),
     )
 
     # One conversion per distinct moment: every time column of an interaction holds the same instant.

@@ -8,12 +8,17 @@ from the event loop. A caller gets its result only after that commit, so nothing
 it is durable. A batch that fails is re-run one step per transaction, so one bad step cannot fail its
 neighbours. Several serving processes on one file take turns through a lock file (`_writers_turn`).
 
-On PostgreSQL (row-level locking, many writers) each step runs on its own. A hot-path write that is a
-single statement also comes as `driver_step(connection)`: one statement on the asyncpg connection,
-outside any transaction (PostgreSQL commits it as it runs), so it costs one round trip instead of the
-checkout, BEGIN, statement and COMMIT of an engine transaction. Otherwise the step is `engine_step(conn)`
-(SQLAlchemy Core on an AsyncConnection) in a transaction. On SQLite it is `sqlite_step(cursor)` (plain
-SQL on the sqlite3 connection).
+On PostgreSQL (row-level locking, many writers) a hot-path write that is a single statement comes as
+`driver_step(connection)`: one statement on the asyncpg connection, outside any transaction (PostgreSQL
+commits it as it runs), so it costs one round trip instead of the checkout, BEGIN, statement and COMMIT
+of an engine transaction. Otherwise the step is `engine_step(conn)` (SQLAlchemy Core on an
+AsyncConnection) in a transaction. On SQLite it is `sqlite_step(cursor)` (plain SQL on the sqlite3
+connection).
+
+The claims and the finishes, one each per callback, also have a multi-row spelling (`BatchedStatement`):
+on PostgreSQL the rows of callbacks that arrive while a few such statements run wait and go together in
+the next one. Under load that is one round trip and one commit for many callbacks; a round trip costs
+both processes a wake-up on the same cores, more than the rows themselves.
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ import contextlib
 import sqlite3
 import threading
 import weakref
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Hashable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -41,6 +46,12 @@ EngineStep = Callable[[AsyncConnection], Awaitable[T]]
 DriverStep = Callable[[Any], Awaitable[T]]
 
 
+# PostgreSQL: statements of one BatchedStatement running at once in a process. A row goes out at once while
+# fewer run (a quiet gateway waits for nobody); under load rows wait and share the next statement, which
+# costs the database and the event loop far less than a statement each.
+BATCHES_IN_FLIGHT = 3
+
+
 @dataclass(frozen=True)
 class ChainedStatement(Generic[T]):
     """A write spelled as one PostgreSQL statement that can run behind another one's CTE, in its round trip.
@@ -54,18 +65,41 @@ class ChainedStatement(Generic[T]):
     sql: Callable[[str, str, int], str]
     params: tuple[Any, ...]
     result: Callable[[Any], T]
+    # The same write for many rows in one statement, when it has that spelling.
+    batch: ChainedBatch[T] | None = None
 
 
 @dataclass(frozen=True)
-class SharedStatement:
-    """A PostgreSQL statement that writes the rows of many callers at once (an UPDATE over `unnest`, say).
+class ChainedBatch(Generic[T]):
+    """A chained write that can run for many rows at once, behind a CTE that holds all of them.
 
-    `run(connection, rows)` writes them in one round trip. Steps that name the same `SharedStatement`
-    and wait at the same time share one execution, as steps share a transaction on SQLite.
+    `sql(before, guard)` is the whole statement. `before` defines the CTE `input_`, one row per caller with
+    a column `key_` and this write's values as columns `w_<name>` (named and typed by `columns`), and the
+    CTE `guard`, which returns `id` and `key_` for each row that may be written. The statement returns one
+    row per written row, with its `key_` and the guard's id as `guard_id_`; `result` reads one.
+
+    Writes with equal `shape` share a statement. Two rows with a key in common (`keys`) never do: two
+    upserts of one follower in one statement would fail it.
+    """
+
+    shape: Hashable
+    columns: tuple[tuple[str, str], ...]
+    values: tuple[Any, ...]
+    keys: tuple[Hashable, ...]
+    sql: Callable[[str, str], str]
+    result: Callable[[Any], T]
+
+
+@dataclass(frozen=True)
+class BatchedStatement:
+    """A PostgreSQL statement that runs many callers' writes at once and returns each one's result.
+
+    `run(connection, rows)` returns one result per row, in their order, from one round trip. Steps
+    waiting for the same `BatchedStatement` at the same time share one execution.
     """
 
     name: str
-    run: Callable[[Any, list[tuple[Any, ...]]], Awaitable[None]]
+    run: Callable[[Any, list[tuple[Any, ...]]], Awaitable[list[Any]]]
 
 
 @dataclass(frozen=True)
@@ -108,9 +142,9 @@ class GroupCommit:
         # would make the pool open overflow connections and close them again as they come back (each
         # opening costs a TLS attempt, a login and type introspection: more than the statements).
         self._pg_slots = asyncio.Semaphore(max(1, db.pool_size * 3 // 4))
-        # PostgreSQL: rows waiting for their shared statement, and the task running each statement.
-        self._shared: dict[SharedStatement, list[tuple[tuple[Any, ...], DriverStep[Any], asyncio.Future[Any]]]] = {}
-        self._sharing: dict[SharedStatement, asyncio.Task[None]] = {}
+        # PostgreSQL: rows waiting for their batched statement, and the task running each statement.
+        self._batched: dict[BatchedStatement, list[_Batched]] = {}
+        self._batching: dict[BatchedStatement, set[asyncio.Task[None]]] = {}
 
     async def run(self, write: Write[T]) -> T:
         """`submit` for a `Write`."""
@@ -133,44 +167,66 @@ class GroupCommit:
             self._flushing = asyncio.create_task(self._flush())
         return await future
 
-    async def submit_shared(
+    async def submit_batched(
         self,
-        shared: SharedStatement,
+        batched: BatchedStatement,
         row: tuple[Any, ...],
-        sqlite_step: SQLiteStep[None],
-        engine_step: EngineStep[None],
-        driver_step: DriverStep[None],
-    ) -> None:
-        """Write `row` through `shared` with other callers' rows on PostgreSQL; elsewhere, `submit` the steps.
+        keys: tuple[Hashable, ...],
+        sqlite_step: SQLiteStep[T],
+        engine_step: EngineStep[T],
+        driver_step: DriverStep[T],
+    ) -> T:
+        """Write `row` through `batched` with other callers' rows on PostgreSQL; elsewhere, `submit` the steps.
 
-        Committed when it returns. Rows arriving while the statement runs go together in its next run.
+        Rows arriving while the statement runs go together in its next run, but never two rows that share
+        one of their `keys`. If a statement fails (nothing of it was written), each of its rows runs alone
+        as `driver_step`, so one bad row fails only its own caller.
         """
         if self._path is not None or not self._db.is_postgres:
-            await self.submit(sqlite_step, engine_step, driver_step)
-            return
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._shared.setdefault(shared, []).append((row, driver_step, future))
-        running = self._sharing.get(shared)
-        if running is None or running.done():
-            self._sharing[shared] = asyncio.create_task(self._run_shared(shared), name=f"shared {shared.name}")
-        await future
+            return await self.submit(sqlite_step, engine_step, driver_step)
+        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        self._batched.setdefault(batched, []).append(_Batched(row, keys, driver_step, future))
+        running = self._batching.setdefault(batched, set())
+        if len(running) < BATCHES_IN_FLIGHT:
+            task = asyncio.create_task(self._run_batched(batched), name=f"batched {batched.name}")
+            running.add(task)
+            task.add_done_callback(running.discard)
+        return await future
 
-    async def _run_shared(self, shared: SharedStatement) -> None:
-        while waiting := self._shared.pop(shared, []):
-            async with self._pg_slots, self._db.engine.connect() as conn:
-                connection = (await conn.get_raw_connection()).driver_connection
+    async def _run_batched(self, batched: BatchedStatement) -> None:
+        waiting: list[_Batched] = []
+        try:
+            while waiting := self._batched.pop(batched, []):
+                for part in _apart(waiting):
+                    try:
+                        await self._run_part(batched, part)
+                    except Exception as error:  # noqa: BLE001 - no connection: each caller gets the cause
+                        _fail(part, error)
+        finally:
+            # Cancelled (at shutdown): no caller waits for ever, since a callback's deadline counts on its
+            # claim returning. Rows still waiting are failed too unless another statement will take them.
+            stopped = ConnectionError(f"{batched.name}: stopped before the statement ran")
+            others = len(self._batching.get(batched, ())) > 1
+            _fail([*waiting, *([] if others else self._batched.pop(batched, []))], stopped)
+
+    async def _run_part(self, batched: BatchedStatement, part: list[_Batched]) -> None:
+        async with self._pg_slots, self._db.engine.connect() as conn:
+            connection = (await conn.get_raw_connection()).driver_connection
+            if len(part) == 1:
+                # A row alone goes as its own statement, which costs the database less than a batch of one.
+                results = [await _alone(part[0].step, connection)]
+            else:
                 try:
-                    await shared.run(connection, [row for row, _step, _future in waiting])
-                    outcomes: list[BaseException | None] = [None] * len(waiting)
+                    results = [(True, result) for result in await batched.run(connection, [item.row for item in part])]
                 except Exception:  # noqa: BLE001 - each row again on its own, so one bad row fails alone
-                    outcomes = [await _outcome(step, connection) for _row, step, _future in waiting]
-            for (_row, _step, future), error in zip(waiting, outcomes, strict=True):
-                if future.done():
-                    continue
-                if error is None:
-                    future.set_result(None)
-                else:
-                    future.set_exception(error)
+                    results = [await _alone(item.step, connection) for item in part]
+        for item, (ok, value) in zip(part, results, strict=True):
+            if item.future.done():
+                continue
+            if ok:
+                item.future.set_result(value)
+            else:
+                item.future.set_exception(value)
 
     async def _flush(self) -> None:
         loop = asyncio.get_running_loop()
@@ -254,12 +310,41 @@ class GroupCommit:
                 self._connection = None
 
 
-async def _outcome(step: DriverStep[None], connection: Any) -> BaseException | None:
+@dataclass(frozen=True)
+class _Batched:
+    """A row waiting for its batched statement, with what runs it alone and who waits for it."""
+
+    row: tuple[Any, ...]
+    keys: tuple[Hashable, ...]
+    step: DriverStep[Any]
+    future: asyncio.Future[Any]
+
+
+def _apart(waiting: list[_Batched]) -> list[list[_Batched]]:
+    """`waiting` in arrival order, split into as few parts as possible whose rows share no key."""
+    parts: list[tuple[set[Hashable], list[_Batched]]] = []
+    for item in waiting:
+        for taken, members in parts:
+            if taken.isdisjoint(item.keys):
+                taken.update(item.keys)
+                members.append(item)
+                break
+        else:
+            parts.append((set(item.keys), [item]))
+    return [members for _taken, members in parts]
+
+
+def _fail(items: list[_Batched], error: BaseException) -> None:
+    for item in items:
+        if not item.future.done():
+            item.future.set_exception(error)
+
+
+async def _alone(step: DriverStep[Any], connection: Any) -> tuple[bool, Any]:
     try:
-        await step(connection)
+        return True, await step(connection)
     except Exception as error:  # noqa: BLE001 - handed to the step's caller
-        return error
-    return None
+        return False, error
 
 
 _writers: weakref.WeakKeyDictionary[AsyncEngine, GroupCommit] = weakref.WeakKeyDictionary()
@@ -282,10 +367,11 @@ async def close_group_commit(db: Database) -> None:
 
 
 __all__ = [
+    "BatchedStatement",
+    "ChainedBatch",
     "ChainedStatement",
     "DriverStep",
     "GroupCommit",
-    "SharedStatement",
     "Write",
     "close_group_commit",
     "group_commit",

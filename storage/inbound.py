@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Generic, TypeVar
@@ -30,7 +30,14 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage.db import Database
-from storage.group_commit import GroupCommit, SharedStatement, Write, group_commit, sqlite_time
+from storage.group_commit import (
+    BatchedStatement,
+    ChainedBatch,
+    GroupCommit,
+    Write,
+    group_commit,
+    sqlite_time,
+)
 from storage.models.core import InboundEvent
 
 STALE_AFTER = timedelta(seconds=60)
@@ -211,7 +218,58 @@ async def claim_and_write(
         return Claim(int(row[0]), written)
 
     driver = driver_step if then is None or then.driver_step is not None else None
+    batch = then.chained.batch if then is not None and then.chained is not None else None
+    if batch is not None and driver is not None:
+        # On PostgreSQL the claims of callbacks arriving together go as one statement (one round trip, one
+        # commit), as their finishes do.
+        row = (dedup_key, appid, openid, kind, msg_id, received_at, document, *batch.values)
+        keys = (("dedup", dedup_key), *batch.keys)
+        statement = _claims_statement(batch)
+        return await (writer or group_commit(db)).submit_batched(statement, row, keys, sqlite_step, engine_step, driver)
     return await (writer or group_commit(db)).submit(sqlite_step, engine_step, driver)
+
+
+# The claim's own columns of `input_` in a batched claim, in the order of a row's values.
+_CLAIM_COLUMNS = (
+    ("key_", "text"),
+    ("appid_", "text"),
+    ("openid_", "text"),
+    ("kind_", "text"),
+    ("msg_id_", "text"),
+    ("received_at_", "timestamptz"),
+    ("payload_", "jsonb"),
+)
+_claim_statements: dict[Hashable, BatchedStatement] = {}
+
+
+def _claims_statement(batch: ChainedBatch[_T]) -> BatchedStatement:
+    """The statement that claims many deliveries at once and runs `batch`'s write for each one claimed."""
+    statement = _claim_statements.get(batch.shape)
+    if statement is not None:
+        return statement
+    columns = (*_CLAIM_COLUMNS, *batch.columns)
+    arrays = ", ".join(f"${n}::{kind}[]" for n, (_name, kind) in enumerate(columns, start=1))
+    # Every row's claim in one INSERT; duplicates in one statement never meet (their keys keep them apart).
+    # Column names and types are storage's own text, never input.
+    before = (
+        f"input_ AS (SELECT * FROM unnest({arrays}) AS i({', '.join(name for name, _kind in columns)})),"  # noqa: S608
+        " claim_ AS (INSERT INTO inbound_events (dedup_key, appid, openid, kind, msg_id, received_at, state,"
+        " delivered_via, payload) SELECT key_, appid_, openid_, kind_, msg_id_, received_at_, 'processing',"
+        " 'none', payload_ FROM input_ ORDER BY key_ ON CONFLICT (dedup_key) DO NOTHING"
+        " RETURNING id, dedup_key AS key_)"
+    )
+    sql, result = batch.sql(before, "claim_"), batch.result
+
+    async def run(connection: Any, rows: list[tuple[Any, ...]]) -> list[Claim[Any]]:
+        written = {record["key_"]: record for record in await connection.fetch(sql, *zip(*rows, strict=True))}
+        claims: list[Claim[Any]] = []
+        for row in rows:
+            record = written.get(row[0])
+            claims.append(Claim(None) if record is None else Claim(int(record["guard_id_"]), result(record)))
+        return claims
+
+    statement = _claim_statements[batch.shape] = BatchedStatement(f"claims {batch.shape}", run)
+    return statement
 
 
 _PG_CLAIM_SQL = (
@@ -281,16 +339,18 @@ async def finish_delivery(
         await connection.execute(_PG_FINISH_SQL, DONE, document, delivered_via, finished_at, delivery_id)
 
     row = (delivery_id, document, delivered_via, finished_at)
-    await (writer or group_commit(db)).submit_shared(_FINISHES, row, sqlite_step, engine_step, driver_step)
+    # A delivery's id is its own: two finishes never keep each other out of a statement.
+    await (writer or group_commit(db)).submit_batched(_FINISHES, row, (), sqlite_step, engine_step, driver_step)
 
 
-async def _finish_all(connection: Any, rows: list[tuple[Any, ...]]) -> None:
+async def _finish_all(connection: Any, rows: list[tuple[Any, ...]]) -> list[None]:
     ids, replies, vias, times = zip(*rows, strict=True)
     await connection.execute(_PG_FINISH_ALL_SQL, DONE, list(ids), list(replies), list(vias), list(times))
+    return [None] * len(rows)
 
 
 # On PostgreSQL the callbacks finishing at the same moment share one UPDATE (one round trip, one commit).
-_FINISHES = SharedStatement("finish deliveries", _finish_all)
+_FINISHES = BatchedStatement("finish deliveries", _finish_all)
 
 
 async def purge_deliveries(db: Database, now: datetime, retention: timedelta = RETENTION) -> tuple[int, int]:

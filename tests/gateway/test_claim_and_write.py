@@ -15,7 +15,7 @@ from sqlmodel import select
 from base.clock import FakeClock
 from storage.db import Database
 from storage.followers import FollowerRecord, interaction_write
-from storage.group_commit import ChainedStatement, GroupCommit, Write
+from storage.group_commit import BatchedStatement, ChainedStatement, GroupCommit, Write
 from storage.inbound import Claim, claim_and_write, find_delivery
 from storage.models.core import Follower, InboundEvent
 from storage.models.identity import ConversationRow
@@ -205,7 +205,10 @@ async def test_on_postgresql_the_claim_and_the_interaction_are_one_statement(db:
             received_at=clock.now(), payload={}, writer=cast(GroupCommit, _OnConnection(raw)), then=write,
         )  # fmt: skip
     assert claim.delivery_id is not None and claim.written is not None and claim.error is None
-    assert len(statements) == 1 and statements[0].startswith("WITH claim_ AS (INSERT INTO inbound_events")
+    assert claim.written.values["last_interaction_kind"] == "text"
+    # (asyncpg looks up the array types once per connection, in statements of its own.)
+    claims = [sql for sql in statements if "inbound_events" in sql]
+    assert len(claims) == 1 and claims[0].startswith("WITH input_ AS (SELECT * FROM unnest(")
 
 
 class _OnConnection:
@@ -216,6 +219,111 @@ class _OnConnection:
 
     async def submit(self, sqlite_step: Any, engine_step: Any, driver_step: Any) -> Any:
         return await driver_step(self.connection)
+
+    async def submit_batched(self, batched: BatchedStatement, row: tuple[Any, ...], *_rest: Any) -> Any:
+        [result] = await batched.run(self.connection, [row])
+        return result
+
+
+def _watched(db_url: str, statements: list[str]) -> Database:
+    """A database whose every connection reports the statements it runs."""
+    watched = Database(db_url, pool_size=4)
+
+    def watch(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.driver_connection.add_query_logger(lambda record: statements.append(record.query))
+
+    event.listen(watched.engine.sync_engine, "connect", watch)
+    return watched
+
+
+async def _claims(
+    db: Database, clock: FakeClock, deliveries: list[tuple[str, str]]
+) -> list[Claim[FollowerRecord] | BaseException]:
+    """Claim (dedup key, openid) deliveries all at once, each with its follower's interaction."""
+    return list(
+        await asyncio.gather(
+            *(
+                claim_and_write(
+                    db,
+                    dedup_key=key,
+                    appid="wxa",
+                    openid=openid,
+                    kind="text",
+                    msg_id=key,
+                    received_at=clock.now(),
+                    payload={"Content": key},
+                    then=interaction_write(
+                        appid="wxa",
+                        openid=openid,
+                        kind="text",
+                        at=clock.now(),
+                        is_message=True,
+                        opens_event_window=False,
+                    ),
+                )  # fmt: skip
+                for key, openid in deliveries
+            ),
+            return_exceptions=True,
+        )
+    )
+
+
+def _all_claims(outcomes: list[Claim[FollowerRecord] | BaseException]) -> list[Claim[FollowerRecord]]:
+    claims = [outcome for outcome in outcomes if isinstance(outcome, Claim)]
+    assert len(claims) == len(outcomes), outcomes
+    return claims
+
+
+async def test_on_postgresql_callbacks_arriving_together_are_claimed_in_one_statement(
+    db: Database, db_url: str, clock: FakeClock
+) -> None:
+    if not db.is_postgres:
+        pytest.skip("SQLite shares a transaction instead")
+    statements: list[str] = []
+    watched = _watched(db_url, statements)
+    try:
+        claims = _all_claims(await _claims(watched, clock, [(f"burst:{n}", f"o{n}") for n in range(30)]))
+    finally:
+        await watched.dispose()
+    claiming = [sql for sql in statements if "inbound_events" in sql]
+    # Claims arriving together share a statement.
+    assert 1 <= len(claiming) <= 3 and claiming[-1].startswith("WITH input_")
+    ids = {claim.delivery_id for claim in claims}
+    assert None not in ids and len(ids) == 30
+    records = [claim.written for claim in claims]
+    assert [record.values["openid"] if record else None for record in records] == [f"o{n}" for n in range(30)]
+    async with db.session() as session:
+        rows = (await session.exec(select(InboundEvent))).all()
+    assert {(row.id, row.dedup_key, row.payload["Content"]) for row in rows} == {
+        (claim.delivery_id, f"burst:{n}", f"burst:{n}") for n, claim in enumerate(claims)
+    }
+
+
+async def test_a_retry_and_a_busy_follower_in_one_burst_are_each_written_once(db: Database, clock: FakeClock) -> None:
+    # msg:1 twice (a retry arriving with its first delivery) and o1 with three messages: on PostgreSQL one
+    # statement can hold neither two claims of one key nor two upserts of one follower.
+    deliveries = [("msg:1", "o1"), ("msg:1", "o1"), ("msg:2", "o1"), ("msg:3", "o1"), ("msg:4", "o2")]
+    claimed = _all_claims(await _claims(db, clock, deliveries))
+    assert sorted(claim.delivery_id is None for claim in claimed[:2]) == [False, True]
+    assert all(claim.delivery_id is not None and claim.written is not None for claim in claimed[2:])
+    assert sorted((row.openid, row.last_interaction_kind) for row in await _followers(db)) == [
+        ("o1", "text"), ("o2", "text")
+    ]  # fmt: skip
+    async with db.session() as session:
+        keys = sorted(row.dedup_key for row in (await session.exec(select(InboundEvent))).all())
+    assert keys == ["msg:1", "msg:2", "msg:3", "msg:4"]
+
+
+async def test_on_postgresql_a_bad_delivery_in_a_burst_fails_alone(db: Database, clock: FakeClock) -> None:
+    if not db.is_postgres:
+        pytest.skip("SQLite does not hold text to its column's length")
+    # An openid longer than its column fails the statement it is in; its neighbours are claimed anyway.
+    deliveries = [("msg:1", "o1"), ("msg:2", "o" * 300), ("msg:3", "o3")]
+    first, bad, last = await _claims(db, clock, deliveries)
+    assert isinstance(bad, Exception)
+    for claim in (first, last):
+        assert isinstance(claim, Claim) and claim.delivery_id is not None and claim.written is not None
+    assert sorted(row.openid for row in await _followers(db)) == ["o1", "o3"]
 
 
 async def test_a_burst_of_callbacks_does_not_churn_postgresql_connections(db: Database, db_url: str) -> None:
