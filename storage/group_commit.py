@@ -46,12 +46,6 @@ EngineStep = Callable[[AsyncConnection], Awaitable[T]]
 DriverStep = Callable[[Any], Awaitable[T]]
 
 
-# PostgreSQL: statements of one BatchedStatement running at once in a process. A row goes out at once while
-# fewer run (a quiet gateway waits for nobody); under load rows wait and share the next statement, which
-# costs the database and the event loop far less than a statement each.
-BATCHES_IN_FLIGHT = 3
-
-
 @dataclass(frozen=True)
 class ChainedStatement(Generic[T]):
     """A write spelled as one PostgreSQL statement that can run behind another one's CTE, in its round trip.
@@ -100,6 +94,10 @@ class BatchedStatement:
 
     name: str
     run: Callable[[Any, list[tuple[Any, ...]]], Awaitable[list[Any]]]
+    # Statements running at once in a process. A row goes out at once while fewer run (a quiet gateway
+    # waits for nobody); under load rows wait and share the next statement, which costs the database and
+    # the event loop far less than a statement each. Writes off the reply path want 1: fewer statements.
+    in_flight: int = 3
 
 
 @dataclass(frozen=True)
@@ -187,7 +185,7 @@ class GroupCommit:
         future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
         self._batched.setdefault(batched, []).append(_Batched(row, keys, driver_step, future))
         running = self._batching.setdefault(batched, set())
-        if len(running) < BATCHES_IN_FLIGHT:
+        if len(running) < batched.in_flight:
             task = asyncio.create_task(self._run_batched(batched), name=f"batched {batched.name}")
             running.add(task)
             task.add_done_callback(running.discard)
