@@ -17,18 +17,23 @@ from urllib.parse import urlencode
 
 import pytest
 
-from tests.app.serving import scrm_serve
+from tests.app.serving import Served, scrm_serve
 from tests.support.wechat import TestAccount, plaintext_callback, text_xml
 
 ACCOUNT = TestAccount(appid="wx00000000shutdown", token="shutdowntoken")
 PROMPTLY = 5.0  # seconds; what this fixes took 10
 
 
-def _connect(port: int) -> socket.socket:
+def _connect(served: Served) -> socket.socket:
     """A connection the server has surely accepted: it answered a first request on it (kept alive)."""
-    sock = socket.create_connection(("127.0.0.1", port), timeout=30)
-    sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: test\r\n\r\n")
-    status, _headers, _body = _read_response(sock)
+    sock = socket.create_connection(("127.0.0.1", served.port), timeout=30)
+    try:
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: test\r\n\r\n")
+        status, _headers, _body = _read_response(sock)
+    except OSError as error:
+        sock.close()
+        # A worker that died at startup resets the connections waiting on its socket: its log says why.
+        raise AssertionError(f"{error!r}; the server's log:\n{served.log_path.read_text()}") from error
     assert status == 200
     return sock
 
@@ -67,7 +72,7 @@ def _callback_head(number: int) -> tuple[bytes, bytes]:
 @pytest.mark.parametrize("workers", [1, 2])
 def test_sigterm_answers_half_received_callbacks_and_exits_promptly(tmp_path: Path, workers: int) -> None:
     with scrm_serve(tmp_path, ACCOUNT, workers=workers) as served, contextlib.ExitStack() as stack:
-        in_flight, stalled, headers_only = (stack.enter_context(_connect(served.port)) for _ in range(3))
+        in_flight, stalled, headers_only = (stack.enter_context(_connect(served)) for _ in range(3))
         # The test holds SQLite's write lock, so a complete callback waits in its handler (for its claim).
         writer = stack.enter_context(contextlib.closing(sqlite3.connect(tmp_path / "serve.db", isolation_level=None)))
         writer.execute("BEGIN IMMEDIATE")
