@@ -146,6 +146,13 @@ def _pg_batch_sql(names: tuple[str, ...], updated: tuple[str, ...], before: str,
     )
 
 
+@functools.lru_cache(maxsize=64)
+def _batch_columns(names: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+    """The `input_` columns of a batched upsert of these columns, with their PostgreSQL types."""
+    types = _pg_types()
+    return tuple((f"w_{name}", types[name]) for name in names)
+
+
 def _record_from_pg_row(row: Any) -> FollowerRecord:
     found = dict(row)
     for carried in ("guard_id_", "key_"):
@@ -187,7 +194,6 @@ def _upsert(values: dict[str, Any], updates: dict[str, Any]) -> Write[FollowerRe
         return _record_from_pg_row(await connection.fetchrow(pg_sql, *pg_params))
 
     updated = tuple(updates) or ("appid",)
-    types = _pg_types()
     chained = ChainedStatement(
         sql=lambda before, guard, first: _pg_upsert_sql(
             names, updated, names.index("updated_at") + 1, before, guard, first
@@ -196,7 +202,7 @@ def _upsert(values: dict[str, Any], updates: dict[str, Any]) -> Write[FollowerRe
         result=_record_from_pg_row,
         batch=ChainedBatch(
             shape=("follower upsert", names, updated),
-            columns=tuple((f"w_{name}", types[name]) for name in names),
+            columns=_batch_columns(names),
             values=pg_params,
             keys=(("follower", values["appid"], values["openid"]),),
             sql=lambda before, guard: _pg_batch_sql(names, updated, before, guard),
