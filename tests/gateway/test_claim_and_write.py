@@ -16,7 +16,7 @@ from base.clock import FakeClock
 from storage.db import Database
 from storage.followers import FollowerRecord, interaction_write
 from storage.group_commit import BatchedStatement, ChainedStatement, GroupCommit, Write
-from storage.inbound import Claim, claim_and_write, find_delivery
+from storage.inbound import Claim, claim_and_write, find_delivery, finish_delivery
 from storage.models.core import Follower, InboundEvent
 from storage.models.identity import ConversationRow
 from storage.models.pushes import Push
@@ -355,3 +355,30 @@ async def test_a_burst_of_callbacks_does_not_churn_postgresql_connections(db: Da
         await small.dispose()
     # The hot path keeps to part of the pool: connections are reused, not opened and closed per burst.
     assert len(opened) <= 4
+
+
+async def test_on_postgresql_finishing_a_delivery_reads_the_ledger_by_its_key(db: Database, clock: FakeClock) -> None:
+    # A young ledger (a fresh install, or the first minutes of a benchmark) must not be read whole by every
+    # finish: a join over unnest, planned once for a small table, scanned all of it each time.
+    if not db.is_postgres:
+        pytest.skip("PostgreSQL's plans")
+    claims = _all_claims(await _claims(db, clock, [(f"young:{n}", f"o{n}") for n in range(50)]))
+    delivery_id = claims[0].delivery_id
+    assert delivery_id is not None
+    async with db.engine.connect() as conn:
+        raw = (await conn.get_raw_connection()).driver_connection
+        assert raw is not None
+        # As a cached statement is planned after a few runs: once, for any values.
+        await raw.execute("SET plan_cache_mode = force_generic_plan")
+        try:
+            async with raw.transaction():
+                await finish_delivery(
+                    db, delivery_id, reply=None, delivered_via="none", finished_at=clock.now(),
+                    writer=cast(GroupCommit, _OnConnection(raw)),
+                )  # fmt: skip
+                scanned = await raw.fetchval("SELECT pg_stat_get_xact_tuples_returned('inbound_events'::regclass)")
+        finally:
+            await raw.execute("RESET plan_cache_mode")
+    assert scanned == 0
+    found = await find_delivery(db, "young:0")
+    assert found is not None and found.state == "done"
