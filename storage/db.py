@@ -16,11 +16,13 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from storage import writers_turn
 
 
-def _sqlite_pragmas(dbapi_connection: DBAPIConnection, _record: ConnectionPoolEntry) -> None:
-    # WAL lets readers run beside the one writer; busy_timeout makes writers queue instead of failing
-    # at once; synchronous=NORMAL is durable across process crashes in WAL mode (only an OS crash can
-    # lose the last commits), which is the embedded default's trade-off.
-    cursor = dbapi_connection.cursor()
+def configure_sqlite(cursor: Any) -> None:
+    """The settings every connection to a SQLite file gets (`cursor`: of sqlite3 or of the async driver).
+
+    WAL lets readers run beside the one writer; busy_timeout makes writers queue instead of failing at
+    once; synchronous=NORMAL is durable across process crashes in WAL mode (only an OS crash can lose the
+    last commits), which is the embedded default's trade-off.
+    """
     # First, so that everything after it waits for a busy file instead of failing: `scrm serve --workers
     # N` opens N processes' first connections to one file at the same moment.
     cursor.execute("PRAGMA busy_timeout=30000")
@@ -31,6 +33,11 @@ def _sqlite_pragmas(dbapi_connection: DBAPIConnection, _record: ConnectionPoolEn
         cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
+
+
+def _sqlite_pragmas(dbapi_connection: DBAPIConnection, _record: ConnectionPoolEntry) -> None:
+    cursor = dbapi_connection.cursor()
+    configure_sqlite(cursor)
     cursor.close()
 
 

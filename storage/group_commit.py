@@ -37,7 +37,7 @@ from typing import Any, Generic, TypeVar
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from storage import writers_turn
-from storage.db import Database
+from storage.db import Database, configure_sqlite
 
 T = TypeVar("T")
 SQLiteStep = Callable[[sqlite3.Cursor], T]
@@ -247,10 +247,7 @@ class GroupCommit:
             # isolation_level=None: transactions are spelled out below (BEGIN IMMEDIATE takes the write
             # lock up front, so a batch never fails half-way on a busy snapshot).
             connection = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
-            connection.execute("PRAGMA journal_mode=WAL")
-            connection.execute("PRAGMA synchronous=NORMAL")
-            connection.execute("PRAGMA busy_timeout=30000")
-            connection.execute("PRAGMA foreign_keys=ON")
+            configure_sqlite(connection.cursor())
             # The hot path never checkpoints the WAL: after a bulk import that could take seconds inside a
             # callback's commit. The application's other connections checkpoint as they commit.
             connection.execute("PRAGMA wal_autocheckpoint=0")

@@ -219,7 +219,7 @@ async def claim_and_write(
 
     driver = driver_step if then is None or then.driver_step is not None else None
     batch = then.chained.batch if then is not None and then.chained is not None else None
-    if batch is not None and driver is not None:
+    if batch is not None and driver is not None and db.is_postgres:
         # On PostgreSQL the claims of callbacks arriving together go as one statement (one round trip, one
         # commit), as their finishes do.
         row = (dedup_key, appid, openid, kind, msg_id, received_at, document, *batch.values)

@@ -260,7 +260,7 @@ async def _claims(
                         is_message=True,
                         opens_event_window=False,
                     ),
-                )  # fmt: skip
+                )
                 for key, openid in deliveries
             ),
             return_exceptions=True,
