@@ -127,7 +127,7 @@ class HandlerContext:
 
     async def _write_signals(self) -> None:
         signals, self.signals = self.signals, []
-        await group_commit(self.db).run(events_write(signals, once=True))
+        await group_commit(self.db).run(events_write(signals, once=True), lingering=True)
 
     @property
     def clock(self) -> Clock:

@@ -19,6 +19,10 @@ The claims and the finishes, one each per callback, also have a multi-row spelli
 on PostgreSQL the rows of callbacks that arrive while a few such statements run wait and go together in
 the next one. Under load that is one round trip and one commit for many callbacks; a round trip costs
 both processes a wake-up on the same cores, more than the rows themselves.
+
+Writes made after the reply has gone (finishing the delivery, the follower's timeline) are `lingering`:
+they wait up to `LINGER_SECONDS` for a batch that goes anyway, the next callback's claim. At a few
+callbacks in flight each of them would otherwise be a hop and a commit of its own; nobody waits for them.
 """
 
 from __future__ import annotations
@@ -44,6 +48,9 @@ SQLiteStep = Callable[[sqlite3.Cursor], T]
 EngineStep = Callable[[AsyncConnection], Awaitable[T]]
 # Takes the asyncpg connection itself (typed Any: asyncpg ships no type information).
 DriverStep = Callable[[Any], Awaitable[T]]
+# How long a write off the reply path waits to share a batch before it goes alone. Short enough that a
+# quiet gateway's bookkeeping is still done at once, long enough to meet the next callback under load.
+LINGER_SECONDS = 0.01
 
 
 @dataclass(frozen=True)
@@ -98,6 +105,8 @@ class BatchedStatement:
     # waits for nobody); under load rows wait and share the next statement, which costs the database and
     # the event loop far less than a statement each. Writes off the reply path want 1: fewer statements.
     in_flight: int = 3
+    # A write off the reply path: it waits `LINGER_SECONDS` for company, in a statement or a SQLite batch.
+    lingering: bool = False
 
 
 @dataclass(frozen=True)
@@ -133,6 +142,7 @@ class GroupCommit:
         self._path = path if db.dialect == "sqlite" and path and path != ":memory:" else None
         self._pending: list[tuple[SQLiteStep[Any], asyncio.Future[Any]]] = []
         self._flushing: asyncio.Task[None] | None = None
+        self._lingering: asyncio.TimerHandle | None = None
         self._executor: ThreadPoolExecutor | None = None
         self._connection: sqlite3.Connection | None = None
         self._lock = threading.Lock()
@@ -144,14 +154,23 @@ class GroupCommit:
         self._batched: dict[BatchedStatement, list[_Batched]] = {}
         self._batching: dict[BatchedStatement, set[asyncio.Task[None]]] = {}
 
-    async def run(self, write: Write[T]) -> T:
+    async def run(self, write: Write[T], *, lingering: bool = False) -> T:
         """`submit` for a `Write`."""
-        return await self.submit(write.sqlite_step, write.engine_step, write.driver_step)
+        return await self.submit(write.sqlite_step, write.engine_step, write.driver_step, lingering=lingering)
 
     async def submit(
-        self, sqlite_step: SQLiteStep[T], engine_step: EngineStep[T], driver_step: DriverStep[T] | None = None
+        self,
+        sqlite_step: SQLiteStep[T],
+        engine_step: EngineStep[T],
+        driver_step: DriverStep[T] | None = None,
+        *,
+        lingering: bool = False,
     ) -> T:
-        """Run the step, committed, and return its result."""
+        """Run the step, committed, and return its result.
+
+        `lingering` (a write nobody waits for, off the reply path): on SQLite it goes with the next batch,
+        or after `LINGER_SECONDS` if none goes sooner.
+        """
         if self._path is None:
             async with self._pg_slots:
                 if driver_step is not None and self._db.is_postgres:
@@ -161,9 +180,27 @@ class GroupCommit:
                     return await engine_step(conn)
         future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
         self._pending.append((sqlite_step, future))
+        if not lingering:
+            self._start_flush()
+        elif self._lingering is None:
+            self._lingering = asyncio.get_running_loop().call_later(LINGER_SECONDS, self._start_flush)
+        return await future
+
+    def _start_flush(self) -> None:
+        if self._lingering is not None:
+            self._lingering.cancel()
+            self._lingering = None
         if self._flushing is None or self._flushing.done():
             self._flushing = asyncio.create_task(self._flush())
-        return await future
+
+    async def settle(self) -> None:
+        """Commit every step submitted so far, lingering ones included (before closing)."""
+        while self._pending or (self._flushing is not None and not self._flushing.done()):
+            self._start_flush()
+            assert self._flushing is not None
+            await asyncio.shield(self._flushing)
+        running = [task for tasks in self._batching.values() for task in tasks]
+        await asyncio.gather(*running, return_exceptions=True)
 
     async def submit_batched(
         self,
@@ -181,7 +218,7 @@ class GroupCommit:
         as `driver_step`, so one bad row fails only its own caller.
         """
         if self._path is not None or not self._db.is_postgres:
-            return await self.submit(sqlite_step, engine_step, driver_step)
+            return await self.submit(sqlite_step, engine_step, driver_step, lingering=batched.lingering)
         future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
         self._batched.setdefault(batched, []).append(_Batched(row, keys, driver_step, future))
         running = self._batching.setdefault(batched, set())
@@ -194,6 +231,8 @@ class GroupCommit:
     async def _run_batched(self, batched: BatchedStatement) -> None:
         waiting: list[_Batched] = []
         try:
+            if batched.lingering:
+                await asyncio.sleep(LINGER_SECONDS)
             while waiting := self._batched.pop(batched, []):
                 for part in _apart(waiting):
                     try:
@@ -358,10 +397,12 @@ async def close_group_commit(db: Database) -> None:
     """Release the dedicated SQLite connection of `db` (application shutdown)."""
     writer = _writers.pop(db.engine, None)
     if writer is not None:
+        await writer.settle()
         await asyncio.to_thread(writer.close)
 
 
 __all__ = [
+    "LINGER_SECONDS",
     "BatchedStatement",
     "ChainedBatch",
     "ChainedStatement",

@@ -349,7 +349,7 @@ async def _finish_all(connection: Any, rows: list[tuple[Any, ...]]) -> list[None
 
 # On PostgreSQL the callbacks finishing at the same moment share one UPDATE (one round trip, one commit).
 # The answer has gone out already, so finishes wait for each other's statement and go out in fewer.
-_FINISHES = BatchedStatement("finish deliveries", _finish_all, in_flight=1)
+_FINISHES = BatchedStatement("finish deliveries", _finish_all, in_flight=1, lingering=True)
 
 
 async def purge_deliveries(db: Database, now: datetime, retention: timedelta = RETENTION) -> tuple[int, int]:

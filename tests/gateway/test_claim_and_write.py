@@ -15,7 +15,7 @@ from sqlmodel import select
 from base.clock import FakeClock
 from storage.db import Database
 from storage.followers import FollowerRecord, interaction_write
-from storage.group_commit import BatchedStatement, ChainedStatement, GroupCommit, Write
+from storage.group_commit import BatchedStatement, ChainedStatement, GroupCommit, Write, close_group_commit
 from storage.inbound import Claim, claim_and_write, find_delivery, finish_delivery
 from storage.models.core import Follower, InboundEvent
 from storage.models.identity import ConversationRow
@@ -382,3 +382,79 @@ async def test_on_postgresql_finishing_a_delivery_reads_the_ledger_by_its_key(db
     assert scanned == 0
     found = await find_delivery(db, "young:0")
     assert found is not None and found.state == "done"
+
+
+async def test_after_the_reply_a_finish_waits_for_the_next_claims_transaction(
+    db: Database, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # At a few callbacks in flight, each finish (and timeline write) used to be a hop to the writer and a
+    # commit of its own; now it goes with the next claim, or alone after a moment.
+    if db.is_postgres:
+        pytest.skip("PostgreSQL shares statements, not transactions (the next test)")
+    batches: list[int] = []
+    run_batch = GroupCommit._run_batch
+
+    def counted(self: GroupCommit, steps: list[Any]) -> list[tuple[bool, Any]]:
+        batches.append(len(steps))
+        return run_batch(self, steps)
+
+    monkeypatch.setattr(GroupCommit, "_run_batch", counted)
+    [first] = _all_claims(await _claims(db, clock, [("msg:1", "o1")]))
+    assert first.delivery_id is not None
+    finishing = asyncio.create_task(
+        finish_delivery(db, first.delivery_id, reply=None, delivered_via="none", finished_at=clock.now())
+    )
+    await asyncio.sleep(0.002)  # the next callback arrives
+    _all_claims(await _claims(db, clock, [("msg:2", "o2")]))
+    await finishing
+    assert batches == [1, 2]
+    # With no callback after it, a finish still goes, alone and soon.
+    [last] = _all_claims(await _claims(db, clock, [("msg:3", "o3")]))
+    assert last.delivery_id is not None
+    await asyncio.wait_for(
+        finish_delivery(db, last.delivery_id, reply=None, delivered_via="none", finished_at=clock.now()), timeout=5
+    )
+    assert batches == [1, 2, 1, 1]
+    found = await find_delivery(db, "msg:1")
+    assert found is not None and found.state == "done"
+
+
+async def test_on_postgresql_finishes_a_moment_apart_share_one_statement(
+    db: Database, db_url: str, clock: FakeClock
+) -> None:
+    if not db.is_postgres:
+        pytest.skip("SQLite shares a transaction instead (the test before)")
+    claims = _all_claims(await _claims(db, clock, [(f"apart:{n}", f"o{n}") for n in range(5)]))
+    statements: list[str] = []
+    watched = _watched(db_url, statements)
+    try:
+        finishing = []
+        for claim in claims:
+            assert claim.delivery_id is not None
+            finishing.append(
+                asyncio.create_task(
+                    finish_delivery(
+                        watched, claim.delivery_id, reply=None, delivered_via="none", finished_at=clock.now()
+                    )
+                )
+            )
+            await asyncio.sleep(0.001)
+        await asyncio.gather(*finishing)
+    finally:
+        await watched.dispose()
+    assert len([sql for sql in statements if sql.startswith("UPDATE inbound_events")]) == 1
+    async with db.session() as session:
+        assert {row.state for row in (await session.exec(select(InboundEvent))).all()} == {"done"}
+
+
+async def test_closing_the_writer_commits_what_still_lingers(db: Database, clock: FakeClock) -> None:
+    [claim] = _all_claims(await _claims(db, clock, [("msg:1", "o1")]))
+    assert claim.delivery_id is not None
+    finishing = asyncio.create_task(
+        finish_delivery(db, claim.delivery_id, reply=None, delivered_via="none", finished_at=clock.now())
+    )
+    await asyncio.sleep(0)
+    await close_group_commit(db)
+    found = await find_delivery(db, "msg:1")
+    assert found is not None and found.state == "done"
+    await finishing
