@@ -47,16 +47,12 @@ class Route:
     handler: Handler
     filters: tuple[Filter, ...]
 
-    async def accepts(self, event: Inbound, ctx: HandlerContext) -> bool:
-        if self.key != "*" and self.key != event.key:
-            return False
-        for check in self.filters:
-            verdict = check(event, ctx)
-            if inspect.isawaitable(verdict):
-                verdict = await verdict
-            if not verdict:
-                return False
-        return True
+    def serves(self, key: str) -> bool:
+        return self.key == "*" or self.key == key
+
+
+# Bumped by every change to any router, so a parent notices a child's new route in its candidates.
+_changes = 0
 
 
 class Router:
@@ -64,16 +60,23 @@ class Router:
         self.name = name
         self._routes: list[Route] = []
         self._children: list[Router] = []
+        # The routes that can serve each event key, in resolution order, as of change number `_seen`.
+        self._by_key: dict[str, tuple[Route, ...]] = {}
+        self._seen = -1
 
     def on(self, key: str, *filters: Filter) -> Callable[[Handler], Handler]:
         def register(handler: Handler) -> Handler:
+            global _changes
             self._routes.append(Route(key, handler, filters))
+            _changes += 1
             return handler
 
         return register
 
     def include(self, *routers: Router) -> None:
+        global _changes
         self._children.extend(routers)
+        _changes += 1
 
     def routes(self) -> Iterable[Route]:
         yield from self._routes
@@ -81,10 +84,26 @@ class Router:
             yield from child.routes()
 
     async def resolve(self, event: Inbound, ctx: HandlerContext) -> Route | None:
-        for route in self.routes():
-            if await route.accepts(event, ctx):
+        # Every callback resolves: only the routes for its key are tried, and a filter that answers at
+        # once is not wrapped in a coroutine (the routes' own order decides, as `routes()` gives it).
+        for route in self._candidates(event.key):
+            for check in route.filters:
+                verdict = check(event, ctx)
+                if inspect.isawaitable(verdict):
+                    verdict = await verdict
+                if not verdict:
+                    break
+            else:
                 return route
         return None
+
+    def _candidates(self, key: str) -> tuple[Route, ...]:
+        if self._seen != _changes:
+            self._by_key, self._seen = {}, _changes
+        found = self._by_key.get(key)
+        if found is None:
+            found = self._by_key[key] = tuple(route for route in self.routes() if route.serves(key))
+        return found
 
 
 class Dispatcher:

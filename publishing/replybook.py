@@ -40,6 +40,14 @@ class _Snapshot:
     # someone we know nothing about (keyword, menu, scan and help replies: the same text every time).
     by_kind: dict[tuple[str, str], list[ReplyRule]] = field(default_factory=dict)
     anonymous: dict[str, Reply | None] = field(default_factory=dict)
+    # The keyword rules of an account, read once out of their rows: every text message asks.
+    keywords: dict[str, _Keywords] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class _Keywords:
+    exact: dict[str, ReplyRule]
+    contains: tuple[tuple[str, ReplyRule], ...]
 
 
 class ContentReplyBook:
@@ -152,14 +160,25 @@ class ContentReplyBook:
         said = normalise_keyword(text)
         if not said:
             return None
-        rules = self._rules(snapshot, appid, "keyword")
-        rule = next((r for r in rules if r.match_mode == "exact" and r.match_key == said), None)
+        keywords = self._keywords(snapshot, appid)
+        rule = keywords.exact.get(said)
         if rule is None:
-            contains = [r for r in rules if r.match_mode == "contains" and r.match_key in said]
-            rule = contains[0] if contains else None
+            rule = next((rule for key, rule in keywords.contains if key in said), None)
         if rule is None:
             return None
         return rule.match_key, self._render(snapshot, rule, None, None)
+
+    def _keywords(self, snapshot: _Snapshot, appid: str) -> _Keywords:
+        found = snapshot.keywords.get(appid)
+        if found is None:
+            rules = self._rules(snapshot, appid, "keyword")
+            exact: dict[str, ReplyRule] = {}
+            for rule in rules:
+                if rule.match_mode == "exact":
+                    exact.setdefault(rule.match_key, rule)  # the first in order wins, as before
+            contains = tuple((rule.match_key, rule) for rule in rules if rule.match_mode == "contains")
+            found = snapshot.keywords[appid] = _Keywords(exact, contains)
+        return found
 
     async def menu(self, appid: str, key: str) -> Reply | None:
         snapshot = await self._current()

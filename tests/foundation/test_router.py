@@ -48,6 +48,38 @@ async def test_first_matching_route_wins_and_children_come_after(db: Database) -
     assert await dispatcher.feed(click_b, _ctx(db)) is None
 
 
+async def test_a_route_added_to_a_child_after_events_were_resolved_still_answers(db: Database) -> None:
+    # Routes are indexed by event key once resolved; a route registered later (a plugin loaded after
+    # the first callback) must still be found, in its place in the order.
+    parent, child = Router("parent"), Router("child")
+    parent.include(child)
+
+    @parent.on("*", lambda event, _ctx: event.key == "event.click")
+    async def clicks(event: Any, ctx: HandlerContext) -> Reply | None:
+        return TextReply("click")
+
+    dispatcher = Dispatcher(parent)
+    hello = build_event({**BASE, "MsgType": "text", "Content": "hello", "MsgId": "3"})
+    assert await dispatcher.feed(hello, _ctx(db)) is None
+
+    async def later_filter(event: Any, _ctx: HandlerContext) -> bool:
+        return bool(event.content == "hello")
+
+    @child.on("text", later_filter)
+    async def greet(event: Any, ctx: HandlerContext) -> Reply | None:
+        return TextReply("hi")
+
+    @parent.on("text", text_in("bye"))
+    async def parent_text(event: Any, ctx: HandlerContext) -> Reply | None:
+        return TextReply("parent")
+
+    bye = build_event({**BASE, "MsgType": "text", "Content": "bye", "MsgId": "4"})
+    assert await dispatcher.feed(hello, _ctx(db)) == TextReply("hi")
+    assert await dispatcher.feed(bye, _ctx(db)) == TextReply("parent")  # the parent's own routes come first
+    click = build_event({**BASE, "MsgType": "event", "Event": "CLICK", "EventKey": "MENU_A"})
+    assert await dispatcher.feed(click, _ctx(db)) == TextReply("click")
+
+
 async def test_middlewares_run_outermost_first(db: Database) -> None:
     seen: list[str] = []
     router = Router("r")
