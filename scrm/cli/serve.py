@@ -20,7 +20,7 @@ from publishing.publish import load_directory
 from scrm.app import Sandbox, build_services, build_web_app
 from scrm.cli.main import UsageError
 from scrm.logs import configure_logging
-from scrm.workers import bind_sockets, child_loop, freeze_startup_heap, serve_workers
+from scrm.workers import bind_sockets, child_loop, freeze_startup_heap, serve_workers, serving_loop
 from storage.db import Database
 from storage.migrate import upgrade
 
@@ -106,7 +106,14 @@ def _serve(args: argparse.Namespace) -> int:
     if args.workers == 1:
         app = build_app()
         freeze_startup_heap()
-        web.run_app(app, host=settings.host, port=settings.port, shutdown_timeout=SHUTDOWN_TIMEOUT, print=None)
+        web.run_app(
+            app,
+            host=settings.host,
+            port=settings.port,
+            loop=serving_loop(),
+            shutdown_timeout=SHUTDOWN_TIMEOUT,
+            print=None,
+        )
         return 0
 
     def run_child(sock: socket.socket) -> None:
@@ -190,7 +197,12 @@ def _demo(args: argparse.Namespace) -> int:
     try:
         if args.workers == 1:
             web.run_app(
-                build_app(), host=settings.host, port=settings.port, shutdown_timeout=SHUTDOWN_TIMEOUT, print=None
+                build_app(),
+                host=settings.host,
+                port=settings.port,
+                loop=serving_loop(),
+                shutdown_timeout=SHUTDOWN_TIMEOUT,
+                print=None,
             )
             return 0
 
