@@ -6,6 +6,7 @@ import asyncio
 import re
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -95,3 +96,23 @@ async def test_serve_with_two_workers(serving: tuple[int, subprocess.Popen[bytes
     assert text.count("is the scheduler leader") == 1, text
     assert not any(pid in children(process.pid) for pid in workers)
     assert await asyncio.to_thread(lambda: [pid for pid in workers if Path(f"/proc/{pid}").exists()]) == []
+
+
+def test_a_serving_process_runs_on_uvloop_and_on_asyncio_where_uvloop_is_missing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import uvloop
+
+    from scrm.workers import serving_loop
+
+    loop = serving_loop()
+    try:
+        assert isinstance(loop, uvloop.Loop)
+    finally:
+        loop.close()
+    monkeypatch.setitem(sys.modules, "uvloop", None)  # as on Windows: importing it fails
+    loop = serving_loop()
+    try:
+        assert not isinstance(loop, uvloop.Loop) and loop.run_until_complete(asyncio.sleep(0, "ran")) == "ran"
+    finally:
+        loop.close()
