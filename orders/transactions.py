@@ -73,7 +73,7 @@ class TransactionGroup:
             self._wrote(await self._writer.write(self._conn, batch, self._clock.now()))
         except DATABASE_ERRORS as error:
             return await self._write_again_after(error)
-        return await self._commit() if self._due() else []
+        return await self._commit() if await self._due() else []
 
     async def finish(self) -> list[Committed]:
         """Commit what is still open."""
@@ -94,12 +94,13 @@ class TransactionGroup:
         await self._rollback()
         return await retrying(self._write_again)
 
-    def _due(self) -> bool:
+    async def _due(self) -> bool:
         orders = sum(len(batch.orders) for batch in self._batches)
         if orders >= self._max_orders or time.monotonic() - self._opened >= self._seconds:
             return True
-        # Callbacks, jobs or another import are waiting for SQLite's one writer: let them in now.
-        return writers_waiting(self._conn)
+        # Callbacks, jobs or another import wait for SQLite's one writer, or on PostgreSQL for rows this
+        # transaction wrote (a binding of a phone just imported): let them in now.
+        return await writers_waiting(self._conn)
 
     def _wrote(self, outcome: BatchOutcome) -> None:
         self._outcomes.append(outcome)

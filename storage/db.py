@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
@@ -53,15 +53,26 @@ async def take_write_lock(conn: AsyncConnection) -> None:
         await conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-def writers_waiting(conn: AsyncConnection) -> bool:
-    """On a SQLite file, whether another writer waits for the turn `conn` holds (storage.writers_turn).
+async def writers_waiting(conn: AsyncConnection) -> bool:
+    """Whether another writer waits for what the open transaction of `conn` holds.
 
-    A long write transaction (an import's) commits early when one does, so nobody waits long behind it.
+    On a SQLite file: another writer waits for the turn `conn` holds (storage.writers_turn). On PostgreSQL:
+    another session waits for a row or key this transaction has written (a binding for a phone the import
+    has just added, say). A long write transaction (an import's) commits early when one does, so nobody
+    waits long behind it: a callback waiting past WeChat's deadline is a late reply.
     """
+    if conn.dialect.name == "postgresql":
+        # Only the sessions waiting for some lock are asked who blocks them: usually none, so it is cheap.
+        return bool(await conn.scalar(_BLOCKED_BY_THIS_SESSION))
     path = conn.engine.url.database
     if conn.dialect.name != "sqlite" or not path or path == ":memory:":
         return False
     return writers_turn.others_waiting(writers_turn.lock_path(path))
+
+
+_BLOCKED_BY_THIS_SESSION = text(
+    "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE NOT granted AND pg_backend_pid() = ANY(pg_blocking_pids(pid)))"
+)
 
 
 class Database:

@@ -35,7 +35,7 @@ async def test_a_writer_waits_for_the_holders_commit_and_the_holder_sees_it_wait
     order: list[str] = []
     async with first.engine.connect() as holder:
         await holder.execute(text("INSERT INTO scheduler_leases VALUES ('a', 'x', '2026-01-01', '2026-01-01')"))
-        assert not writers_waiting(holder)
+        assert not await writers_waiting(holder)
 
         async def other_writer() -> None:
             async with second.engine.begin() as conn:
@@ -44,10 +44,10 @@ async def test_a_writer_waits_for_the_holders_commit_and_the_holder_sees_it_wait
 
         waiting = asyncio.create_task(other_writer())
         for _ in range(500):  # the waiter announces itself within a few milliseconds
-            if writers_waiting(holder):
+            if await writers_waiting(holder):
                 break
             await asyncio.sleep(0.01)
-        assert writers_waiting(holder) and not waiting.done()
+        assert await writers_waiting(holder) and not waiting.done()
         order.append("first commits")
         await holder.commit()
         await waiting
@@ -63,10 +63,10 @@ async def test_the_group_commit_queues_behind_an_engine_writer(two: tuple[Databa
         await holder.execute(text("INSERT INTO scheduler_leases VALUES ('a', 'x', '2026-01-01', '2026-01-01')"))
         recorded = asyncio.create_task(group_commit(second).run(write))
         for _ in range(500):
-            if writers_waiting(holder):
+            if await writers_waiting(holder):
                 break
             await asyncio.sleep(0.01)
-        assert writers_waiting(holder) and not recorded.done()
+        assert await writers_waiting(holder) and not recorded.done()
         await holder.commit()
     assert (await recorded).values["openid"] == "o1"
 
@@ -84,3 +84,34 @@ def test_which_statements_write() -> None:
     assert is_write("BEGIN IMMEDIATE") and is_write("WITH x AS (SELECT 1) DELETE FROM t")
     assert not is_write("SELECT 1") and not is_write("WITH x AS (SELECT 1) SELECT * FROM x")
     assert not is_write("SAVEPOINT sa_1") and not is_write("PRAGMA foreign_keys")
+
+
+@pytest.mark.storage
+async def test_on_either_backend_the_holder_sees_a_writer_blocked_on_its_rows(db: Database, db_url: str) -> None:
+    # An import's transaction commits early when someone waits for it (orders.transactions). On
+    # PostgreSQL what waits is a session blocked on a row the import wrote: a binding of a phone it has
+    # just added. Unseen, such a callback waited out the import's transaction, past WeChat's deadline.
+    other = Database(db_url)
+    try:
+        async with db.engine.connect() as holder:
+            await holder.execute(text("INSERT INTO scheduler_leases VALUES ('a', 'x', '2026-01-01', '2026-01-01')"))
+            assert not await writers_waiting(holder)
+
+            async def same_key() -> None:
+                async with other.engine.begin() as conn:
+                    await conn.execute(
+                        text("INSERT INTO scheduler_leases VALUES ('a', 'y', '2026-01-01', '2026-01-01')"
+                             " ON CONFLICT DO NOTHING")
+                    )  # fmt: skip
+
+            blocked = asyncio.create_task(same_key())
+            for _ in range(500):
+                if await writers_waiting(holder):
+                    break
+                await asyncio.sleep(0.01)
+            assert await writers_waiting(holder) and not blocked.done()
+            await holder.commit()
+            await blocked
+            assert not await writers_waiting(holder)
+    finally:
+        await other.dispose()
