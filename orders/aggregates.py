@@ -31,7 +31,9 @@ from storage.profiles import (
 
 TOP_PRODUCTS = 3
 # Profiles re-scored per transaction: small enough to keep locks short, large enough to stay set-based.
-REFRESH_CHUNK = 10_000
+# On PostgreSQL a chunk locks its profiles until it commits, and a binding of one of their phones waits
+# for it: 10,000 a chunk held 13 bindings for 3 s in the soak, one of them past WeChat's reply deadline.
+REFRESH_CHUNK = 2_000
 # On SQLite a chunk holds the database's only write lock (from before its reads), and callbacks wait
 # behind it: about a tenth of a second of work, not most of a second.
 REFRESH_CHUNK_SQLITE = 2_000
