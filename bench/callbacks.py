@@ -23,10 +23,8 @@ from __future__ import annotations
 import argparse
 import datetime
 import os
-import shutil
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -35,12 +33,12 @@ if str(ROOT) not in sys.path:
 
 from bench.clicks import click_material  # noqa: E402
 from bench.processes import ServerGroup, free_port, load_average  # noqa: E402
+from bench.product import run_directory  # noqa: E402
 from bench.report import Measured, cell_line, ratios, summary  # noqa: E402
 from bench.signed_requests import CLICK_MODE, MODES, RequestFactory, SafeModeSealer  # noqa: E402
 from bench.targets import TARGETS, BenchConfig, Target  # noqa: E402
 from bench.wrk_driver import CellResult, find_wrk, run_cell  # noqa: E402
 
-OUT = ROOT / "bench" / "out"
 # scrm-pg only with --pg-url.
 DEFAULT = ("scrm", "scrm-pg", "bare", "echo", "werobot")
 
@@ -166,26 +164,14 @@ def header(args: argparse.Namespace) -> str:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     print(header(args), flush=True)
-    OUT.mkdir(parents=True, exist_ok=True)
-    workdir = Path(tempfile.mkdtemp(prefix="callbacks-", dir=OUT))
-    fake_port = free_port()
-    fake = ServerGroup("fake WeChat API", workdir / "fake-wechat.log")
-    try:
-        fake.spawn([sys.executable, "-m", "sandbox.fake_wechat", "--port", str(fake_port)], cwd=ROOT)
-        fake.wait_ready(fake_port)
-        bench = Bench(args, workdir, f"http://127.0.0.1:{fake_port}")
+    with run_directory("callbacks-", keep=args.keep) as (workdir, api_base):
+        bench = Bench(args, workdir, api_base)
         for round_number in range(1, args.rounds + 1):
             for name in args.targets:
                 try:
                     bench.run_target(TARGETS[name], round_number)
                 except RuntimeError as error:
                     print(f"round {round_number} {name}: FAILED: {error}", flush=True)
-    finally:
-        fake.stop()
-        if args.keep:
-            print(f"logs and databases kept in {workdir}")
-        else:
-            shutil.rmtree(workdir, ignore_errors=True)
     if not bench.measured:
         return 1
     print(f"\nload average at end: {load_average()}\n\n{summary(bench.measured)}\n\n{ratios(bench.measured)}")

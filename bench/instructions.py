@@ -25,7 +25,6 @@ import asyncio
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -34,10 +33,9 @@ if str(ROOT) not in sys.path:  # run as a script: the bench package lives beside
     sys.path.insert(0, str(ROOT))
 
 from bench.processes import ServerGroup, free_port, load_average  # noqa: E402
-from bench.product import prepare, product_env, scrm_command  # noqa: E402
+from bench.product import prepare, product_env, run_directory, scrm_command  # noqa: E402
 from bench.signed_requests import MODES, RequestFactory, SafeModeSealer  # noqa: E402
 
-OUT = ROOT / "bench" / "out"
 WARM_UP = 300
 
 
@@ -140,22 +138,10 @@ def main(argv: list[str] | None = None) -> int:
         f"after {WARM_UP} uncounted; load average {load_average()}",
         flush=True,
     )
-    OUT.mkdir(parents=True, exist_ok=True)
-    workdir = Path(tempfile.mkdtemp(prefix="instructions-", dir=OUT))
-    fake_port = free_port()
-    fake = ServerGroup("fake WeChat API", workdir / "fake-wechat.log")
-    try:
-        fake.spawn([sys.executable, "-m", "sandbox.fake_wechat", "--port", str(fake_port)], cwd=ROOT)
-        fake.wait_ready(fake_port)
+    with run_directory("instructions-", keep=args.keep) as (workdir, api_base):
         for mode in args.modes:
-            per_callback, answers = measure(mode, args, workdir, f"http://127.0.0.1:{fake_port}")
+            per_callback, answers = measure(mode, args, workdir, api_base)
             print(f"{mode:<10} {per_callback:>12,} instructions per callback   answers {answers}", flush=True)
-    finally:
-        fake.stop()
-        if args.keep:
-            print(f"logs and callgrind dumps kept in {workdir}")
-        else:
-            shutil.rmtree(workdir, ignore_errors=True)
     return 0
 
 

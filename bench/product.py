@@ -13,9 +13,13 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -24,10 +28,11 @@ from sqlalchemy import insert, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from bench.processes import ServerGroup
+from bench.processes import ServerGroup, free_port
 from bench.signed_requests import AES_KEY, APPID, APPSECRET, TOKEN
 
 ROOT = Path(__file__).resolve().parents[1]
+OUT = ROOT / "bench" / "out"
 SEED = ROOT / "content" / "seed"
 PUSH_BODY = {"kind": "text", "purpose": "service", "content": "{{ profile.name }}，您的积分已到账"}
 # Well above any id the product gives its own followers and templates during a run.
@@ -155,3 +160,25 @@ async def push_counts(db_url: str) -> dict[str, int]:
     finally:
         await engine.dispose()
     return {str(status): int(count) for status, count in rows}
+
+
+@contextmanager
+def run_directory(prefix: str, *, keep: bool) -> Iterator[tuple[Path, str]]:
+    """A fresh directory under bench/out for one run, and the fake WeChat API serving beside it (its base URL).
+
+    The API is stopped afterwards, and the directory removed unless `keep`.
+    """
+    OUT.mkdir(parents=True, exist_ok=True)
+    workdir = Path(tempfile.mkdtemp(prefix=prefix, dir=OUT))
+    port = free_port()
+    fake = ServerGroup("fake WeChat API", workdir / "fake-wechat.log")
+    try:
+        fake.spawn([sys.executable, "-m", "sandbox.fake_wechat", "--port", str(port)], cwd=ROOT)
+        fake.wait_ready(port)
+        yield workdir, f"http://127.0.0.1:{port}"
+    finally:
+        fake.stop()
+        if keep:
+            print(f"logs, databases and dumps kept in {workdir}")
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
