@@ -9,12 +9,22 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from base.clock import FakeClock
 from storage.db import Database, writers_waiting
 from storage.followers import interaction_write
 from storage.group_commit import group_commit
 from storage.writers_turn import is_write
+
+
+async def _someone_waits(holder: AsyncConnection) -> bool:
+    """Whether a writer waits for `holder`, asked until one does (a waiter shows within milliseconds) or 5 s."""
+    for _ in range(500):
+        if await writers_waiting(holder):
+            return True
+        await asyncio.sleep(0.01)
+    return False
 
 
 @pytest.fixture
@@ -43,11 +53,7 @@ async def test_a_writer_waits_for_the_holders_commit_and_the_holder_sees_it_wait
             order.append("second committed")
 
         waiting = asyncio.create_task(other_writer())
-        for _ in range(500):  # the waiter announces itself within a few milliseconds
-            if await writers_waiting(holder):
-                break
-            await asyncio.sleep(0.01)
-        assert await writers_waiting(holder) and not waiting.done()
+        assert await _someone_waits(holder) and not waiting.done()
         order.append("first commits")
         await holder.commit()
         await waiting
@@ -62,11 +68,7 @@ async def test_the_group_commit_queues_behind_an_engine_writer(two: tuple[Databa
     async with first.engine.connect() as holder:
         await holder.execute(text("INSERT INTO scheduler_leases VALUES ('a', 'x', '2026-01-01', '2026-01-01')"))
         recorded = asyncio.create_task(group_commit(second).run(write))
-        for _ in range(500):
-            if await writers_waiting(holder):
-                break
-            await asyncio.sleep(0.01)
-        assert await writers_waiting(holder) and not recorded.done()
+        assert await _someone_waits(holder) and not recorded.done()
         await holder.commit()
     assert (await recorded).values["openid"] == "o1"
 
@@ -105,11 +107,7 @@ async def test_on_either_backend_the_holder_sees_a_writer_blocked_on_its_rows(db
                     )  # fmt: skip
 
             blocked = asyncio.create_task(same_key())
-            for _ in range(500):
-                if await writers_waiting(holder):
-                    break
-                await asyncio.sleep(0.01)
-            assert await writers_waiting(holder) and not blocked.done()
+            assert await _someone_waits(holder) and not blocked.done()
             await holder.commit()
             await blocked
             assert not await writers_waiting(holder)
