@@ -3,6 +3,7 @@ written again whole, counted once."""
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
@@ -13,6 +14,9 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 import storage.orders
+from base.settings import Settings
+from base.vault import PhoneVault
+from identity.linking import get_or_create_profile
 from orders.aggregates import refresh_profiles
 from orders.wire import WireBatch
 from orders.writer import BatchOutcome, BatchWriter
@@ -130,3 +134,40 @@ async def test_a_dry_run_batch_tried_again_after_a_transient_failure_counts_the_
     real = await run_import(db, path, batch_size=2)
     assert looks > 1
     assert (dry.profiles_created, dry.orders_created) == (real.profiles_created, real.orders_created) == (2, 10)
+
+
+@pytest.mark.storage
+async def test_a_binding_of_a_phone_being_imported_waits_for_one_batch_not_for_the_whole_import(
+    db: Database, db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A follower binding a phone the open import transaction has just added waits for that transaction.
+    The import commits as soon as it sees someone waiting (on PostgreSQL: blocked on a row it wrote), so
+    the binding's callback is answered in time, not after the whole file (the soak's late replies)."""
+    rows = [builders.tmall_row(str(8000 + n), f"139{n:08d}") for n in range(12)]
+    path = builders.tmall_csv(tmp_path / "a.csv", rows)
+    write = BatchWriter.write
+    first_written = asyncio.Event()
+
+    async def slow(self: BatchWriter, conn: AsyncConnection, batch: WireBatch, now: datetime) -> BatchOutcome:
+        outcome = await write(self, conn, batch, now)
+        first_written.set()
+        await asyncio.sleep(0.3)  # six batches: the whole file holds its transaction for about 2 s
+        return outcome
+
+    monkeypatch.setattr(BatchWriter, "write", slow)
+    importing = asyncio.create_task(run_import(db, path, batch_size=2, commit_seconds=3600))
+    await first_written.wait()
+    other = Database(db_url)  # the gateway's own engine, as in another process
+    try:
+        async with other.session() as session:
+            profile, created = await get_or_create_profile(
+                session, PhoneVault(Settings().data_key), "+8613900000000", datetime.now(UTC)
+            )
+            await session.commit()
+        imported_by_then = await count(other, "orders")
+    finally:
+        await other.dispose()
+    report = await importing
+    assert not created and profile.id is not None  # the import's profile, found once it committed
+    assert 0 < imported_by_then < 12, imported_by_then
+    assert report.orders_created == 12 and await count(db, "orders") == 12
