@@ -156,7 +156,8 @@ async def test_a_binding_of_a_phone_being_imported_waits_for_one_batch_not_for_t
 
     monkeypatch.setattr(BatchWriter, "write", slow)
     importing = asyncio.create_task(run_import(db, path, batch_size=2, commit_seconds=3600))
-    await first_written.wait()
+    await asyncio.wait([importing, asyncio.ensure_future(first_written.wait())], return_when=asyncio.FIRST_COMPLETED)
+    assert first_written.is_set(), importing.result()  # an import that failed at once shows its error here
     other = Database(db_url)  # the gateway's own engine, as in another process
     try:
         async with other.session() as session:
