@@ -257,16 +257,34 @@ class FakeEndpoints:
         self.menus[call.appid or ""] = {"button": buttons}
         return OK
 
-    def menu_clicks(self, appid: str | None = None) -> list[dict[str, str]]:
-        """The CLICK buttons (name, key) of the menu of `appid` (any account when None), for the sandbox."""
+    def menu_buttons(self, appid: str | None = None) -> list[dict[str, str]]:
+        """Every tappable button (name, type, key, url, group) of the menu of `appid` (any account when
+        None), in menu order, for the sandbox; `group` names the top-level button a sub button sits in."""
         menus = [self.menus[appid]] if appid in self.menus else list(self.menus.values()) if appid is None else []
-        clicks: list[dict[str, str]] = []
+        found: list[dict[str, str]] = []
         for menu in menus:
             for button in menu["button"]:
-                for item in [button, *button.get("sub_button", [])]:
-                    if item.get("type") == "click" and item.get("key"):
-                        clicks.append({"name": str(item.get("name", "")), "key": str(item["key"])})
-        return clicks
+                subs = button.get("sub_button") or []
+                group = str(button.get("name", "")) if subs else ""
+                for item in subs or [button]:
+                    found.append(
+                        {
+                            "name": str(item.get("name", "")),
+                            "type": str(item.get("type", "")),
+                            "key": str(item.get("key") or ""),
+                            "url": str(item.get("url") or ""),
+                            "group": group,
+                        }
+                    )
+        return found
+
+    def menu_clicks(self, appid: str | None = None) -> list[dict[str, str]]:
+        """The CLICK buttons (name, key) of the menu of `appid` (any account when None)."""
+        return [
+            {"name": item["name"], "key": item["key"]}
+            for item in self.menu_buttons(appid)
+            if item["type"] == "click" and item["key"]
+        ]
 
 
 def _check_button(button: Any, *, top_level: bool) -> None:

@@ -14,13 +14,13 @@ MenuSource = Callable[[], Awaitable[Menu | None]]
 async def menu_row(source: MenuSource | None, fake: FakeWeChat, appid: str) -> list[dict[str, str]]:
     """Each tappable button with its type, key or URL, and the name of the group a sub button sits in.
 
-    Without a published menu, the CLICK buttons the fake API last received are shown, so a menu created
-    by other means than the console still appears.
+    Without a published menu, the buttons the fake API last received are shown, so a menu created by
+    other means than the console still appears, and so does one the console has sent but not yet recorded
+    as published.
     """
     menu = await source() if source is not None else None
     if menu is None:
-        clicks = fake.menu_clicks(appid) or fake.menu_clicks()
-        return [{"name": item["name"], "type": "click", "key": item["key"], "url": "", "group": ""} for item in clicks]
+        return fake.menu_buttons(appid) or fake.menu_buttons()
     return [
         {"name": button.name, "type": button.type, "key": button.key, "url": button.url, "group": group}
         for top in menu.buttons

@@ -86,6 +86,22 @@ async def test_menu_click_and_unfollow(sandbox: Sandbox) -> None:
     assert status == 409 and "follow" in result["error"]
 
 
+async def test_a_menu_the_fake_received_shows_every_button_before_it_is_recorded_as_published(sandbox: Sandbox) -> None:
+    # Between the fake API taking a menu and the console recording it as published, the sandbox shows
+    # what the fake holds: the link buttons too, and the group each sub button sits in.
+    sandbox.fake.menus[APPID] = {
+        "button": [
+            {"name": "会员", "sub_button": [{"type": "click", "name": "会员中心", "key": "MENU_MEMBER"}]},
+            {"type": "view", "name": "官方商城", "url": "https://shop.example.com/"},
+        ]
+    }
+    state = await (await sandbox.client.get("/sandbox/api/state")).json()
+    assert state["menu"] == [
+        {"name": "会员中心", "type": "click", "key": "MENU_MEMBER", "url": "", "group": "会员"},
+        {"name": "官方商城", "type": "view", "key": "", "url": "https://shop.example.com/", "group": ""},
+    ]
+
+
 async def test_interactions_open_the_fake_windows(sandbox: Sandbox, clock: FakeClock) -> None:
     await _new_follower(sandbox)
     await _act(sandbox, "o-alice", action="follow")
