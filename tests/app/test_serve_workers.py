@@ -49,7 +49,7 @@ def _wait_for_leader(log_path: Path) -> str:
     return log_path.read_text()
 
 
-async def _warm_up(port: int) -> None:
+async def _warm_up(port: int, process: subprocess.Popen[bytes], log_path: Path) -> None:
     """Wait until the workers answer inline: a cold worker on a loaded machine may take longer than the
     reply deadline for its first callbacks and answer `success` (the reply then goes through the API)."""
     give_up, in_a_row, number = time.monotonic() + 60, 0, 1000
@@ -57,11 +57,16 @@ async def _warm_up(port: int) -> None:
         assert time.monotonic() < give_up, "the workers never answered a callback inline"
         xml = text_xml(f"o-warm-{number}", "你好", msg_id=str(number))
         callback = plaintext_callback(ACCOUNT, xml, timestamp=int(time.time()))
-        async with (
-            aiohttp.ClientSession() as http,
-            http.post(f"http://127.0.0.1:{port}/wechat", params=callback.params, data=callback.body) as response,
-        ):
-            in_a_row = in_a_row + 1 if (await response.text()).startswith("<xml>") else 0
+        try:
+            async with (
+                aiohttp.ClientSession() as http,
+                http.post(f"http://127.0.0.1:{port}/wechat", params=callback.params, data=callback.body) as response,
+            ):
+                in_a_row = in_a_row + 1 if (await response.text()).startswith("<xml>") else 0
+        except aiohttp.ClientConnectionError as error:
+            # Nothing listens once the workers are gone: say why, from their log.
+            log = await asyncio.to_thread(log_path.read_text)
+            pytest.fail(f"{error}; scrm serve exit code {process.poll()}; its log:\n{log}")
         number += 1
 
 
@@ -80,7 +85,7 @@ async def test_serve_with_two_workers(serving: tuple[int, subprocess.Popen[bytes
     port, process, log_path = serving
     workers = children(process.pid)
     assert len(workers) == 2
-    await _warm_up(port)
+    await _warm_up(port, process, log_path)
     before = await _answered_inline(port)
     replies = await asyncio.gather(*(_ask(port, number) for number in range(12)))
     assert len(replies) == 12 and len(set(replies)) == 1 and replies[0], replies
