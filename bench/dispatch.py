@@ -116,7 +116,11 @@ async def prepare(db_url: str, due: int, total: int) -> None:
             )  # fmt: skip
             await conn.execute(
                 insert(PUSHES),
-                [{"follower_id": i, "appid": APPID, "openid": f"o-{i}", "template_version_id": 1,
+                # Each push is the first step of a journey run of its own, as every push the product makes
+                # belongs to a run. A claim looks up earlier open steps by run. With no run on any push (which
+                # the product never makes), the ANALYZE below led SQLite to scan every earlier push instead,
+                # once per candidate.
+                [{"follower_id": i, "appid": APPID, "openid": f"o-{i}", "template_version_id": 1, "run_id": i,
                   "template_kind": "text", "purpose": "service", "context": {}, "status": "pending", "attempts": 0,
                   "step_index": 0, "due_at": now if i <= due else now + timedelta(days=365), "created_at": now}
                  for i in ids],

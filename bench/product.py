@@ -142,9 +142,11 @@ async def add_dispatch_backlog(db_url: str, pushes: int) -> None:
                 )  # fmt: skip
                 await conn.execute(
                     insert(PUSHES),
+                    # Each the first step of a journey run of its own, as every push the product makes is
+                    # (bench/dispatch.py says why it matters).
                     [{"follower_id": i, "appid": APPID, "openid": f"oBacklog{i:020d}", "template_version_id": version,
                       "template_kind": "text", "purpose": "service", "context": {}, "status": "pending",
-                      "attempts": 0, "step_index": 0, "due_at": now, "created_at": now}
+                      "attempts": 0, "step_index": 0, "run_id": i, "due_at": now, "created_at": now}
                      for i in ids],
                 )  # fmt: skip
     finally:
