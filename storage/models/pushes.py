@@ -28,6 +28,8 @@ from storage.types import JSONDoc, UTCDateTime
 
 FINAL_STATES = ("sent", "expired", "skipped", "failed", "cancelled", "unknown")
 OPEN_STATES = ("pending", "held", "claimed", "sending")
+# The rows of the open-steps index (below): literal states of our own, never input.
+_OPEN = text(f"status IN ({', '.join(repr(state) for state in OPEN_STATES)})")
 
 
 def _ts(**kwargs: Any) -> Any:
@@ -81,6 +83,10 @@ class Push(SQLModel, table=True):
         Index("ix_pushes_follower_status", "follower_id", "status"),
         Index("ix_pushes_follower_sent", "follower_id", "sent_at"),
         Index("ix_pushes_run", "run_id"),
+        # The open steps of each run: a claim asks of every candidate whether an earlier step of its run
+        # is still open (storage.pushes), and this answers from a small index whatever the planner's
+        # statistics. Without it, PostgreSQL read every open push per candidate on a never-analyzed table.
+        Index("ix_pushes_open_run", "run_id", "id", sqlite_where=_OPEN, postgresql_where=_OPEN),
         Index("ix_pushes_claim", "claim_token"),
     )
     id: int | None = Field(default=None, primary_key=True)
