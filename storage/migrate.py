@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from sqlalchemy.engine import make_url
+
+from storage.db import configure_sqlite
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -21,8 +25,20 @@ def alembic_config(url: str) -> Config:
 
 
 def upgrade(url: str, revision: str = "head") -> None:
-    """Bring the database at `url` up to `revision` (blocking; call from a thread inside a loop)."""
+    """Bring the database at `url` up to `revision` (blocking; call from a thread inside a loop).
+
+    A SQLite file is left in WAL mode. `scrm serve --workers N` forks its workers after the upgrade, and
+    switching a file to WAL needs it to itself: two workers' first connections switching at once made
+    one fail with "database is locked", and its exit stopped the whole set.
+    """
     command.upgrade(alembic_config(url), revision)
+    target = make_url(url)
+    if target.get_backend_name() == "sqlite" and target.database and target.database != ":memory:":
+        connection = sqlite3.connect(target.database)
+        try:
+            configure_sqlite(connection.cursor())
+        finally:
+            connection.close()
 
 
 async def upgrade_async(url: str, revision: str = "head") -> None:

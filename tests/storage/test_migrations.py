@@ -43,7 +43,9 @@ def test_sqlite_migrations_match_models(tmp_path: Path) -> None:
     engine = create_engine(f"sqlite:///{path}")
     with engine.connect() as connection:
         assert _differences(connection) == []
-        assert connection.execute(text("PRAGMA journal_mode")).scalar() in {"wal", "delete"}
+        # WAL already: `scrm serve --workers N` forks after the upgrade, and two workers switching a fresh
+        # file to WAL at once made one fail with "database is locked" and stop the whole set.
+        assert connection.execute(text("PRAGMA journal_mode")).scalar() == "wal"
     engine.dispose()
 
 
