@@ -115,6 +115,17 @@ def sqlite_insert_events(cursor: sqlite3.Cursor, events: Sequence[NewEvent], *, 
         cursor.executemany(_SQLITE_INSERT + (_ONCE if once else ""), rows)
 
 
+async def driver_insert_events(connection: Any, events: Sequence[NewEvent], *, once: bool = False) -> None:
+    """Insert the events on an asyncpg connection (and its transaction), pipelined in one round trip."""
+    rows = []
+    for event in events:
+        values = event.values()
+        values["payload"] = json.dumps(event.payload)
+        rows.append(tuple(values[name] for name in _COLUMNS))
+    if rows:
+        await connection.executemany(_PG_INSERT + (_ONCE if once else ""), rows)
+
+
 def events_write(events: Sequence[NewEvent], *, once: bool = False) -> Write[None]:
     """The events as a group-commit write: one statement on whichever connection the commit uses."""
 
@@ -125,11 +136,6 @@ def events_write(events: Sequence[NewEvent], *, once: bool = False) -> Write[Non
         await insert_events(conn, events, once=once)
 
     async def driver_step(connection: Any) -> None:
-        rows = []
-        for event in events:
-            values = event.values()
-            values["payload"] = json.dumps(event.payload)
-            rows.append(tuple(values[name] for name in _COLUMNS))
-        await connection.executemany(_PG_INSERT + (_ONCE if once else ""), rows)
+        await driver_insert_events(connection, events, once=once)
 
     return Write(sqlite_step, engine_step, driver_step)

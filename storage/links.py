@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel import SQLModel
 
 from storage.db import Database
-from storage.events import NewEvent, events_write, insert_events, sqlite_insert_events
+from storage.events import NewEvent, driver_insert_events, insert_events, sqlite_insert_events
 from storage.group_commit import group_commit, sqlite_time
 from storage.models.consent import Consent
 from storage.models.content import TemplateVersion
@@ -213,11 +213,7 @@ async def write_click_group(
                 await _pg_consents(connection, openers),
             )
             inserted = await _pg_insert_clicks(connection, plan(facts))
-            events = events_for(inserted)
-            if events:
-                written = events_write(events).driver_step
-                assert written is not None
-                await written(connection)
+            await driver_insert_events(connection, events_for(inserted))
 
     await group_commit(db).submit(sqlite_step, engine_step, driver_step)
 
