@@ -137,25 +137,45 @@ def install(engine: AsyncEngine, database_path: str) -> None:
         waiting = asyncio.get_running_loop().run_in_executor(_WAITERS, take, path, WAIT_SECONDS)
         conn.info[_HELD] = await_only(waiting)
 
-    def release(conn: Connection) -> None:
-        fd = conn.info.pop(_HELD, None)
-        if fd is not None:
-            give_back(fd)
+    # The turn goes back once the transaction has ended in SQLite, not at SQLAlchemy's "commit" and
+    # "rollback" events, which fire before the driver commits: the next holder would meet SQLite's own lock
+    # and wait in its busy handler (sleeps of up to 100 ms) while everyone behind it waits for the turn.
+    # After a big commit (an import's) that was a tenth of a second per hand-over.
+    dialect = sync_engine.dialect
+    commit, rollback = dialect.do_commit, dialect.do_rollback
+
+    def commit_then_release(dbapi_connection: Any) -> None:
+        commit(dbapi_connection)  # a failed commit keeps the turn: the rollback that follows lets it go
+        _release(_info(dbapi_connection))
+
+    def rollback_then_release(dbapi_connection: Any) -> None:
+        try:
+            rollback(dbapi_connection)
+        finally:
+            _release(_info(dbapi_connection))
 
     def release_at_checkin(_dbapi_connection: Any, record: ConnectionPoolEntry) -> None:
-        fd = record.info.pop(_HELD, None)
-        if fd is not None:
-            give_back(fd)
+        _release(record.info)
 
-    def release_at_reset(_dbapi_connection: Any, record: ConnectionPoolEntry, _state: Any) -> None:
-        release_at_checkin(_dbapi_connection, record)
-
+    dialect.do_commit = commit_then_release  # type: ignore[method-assign]
+    dialect.do_rollback = rollback_then_release  # type: ignore[method-assign]
     event.listen(sync_engine, "before_cursor_execute", before_cursor_execute)
-    event.listen(sync_engine, "commit", release)
-    event.listen(sync_engine, "rollback", release)
     # A connection given back to the pool (or dropped) without either still lets the turn go.
     event.listen(sync_engine.pool, "checkin", release_at_checkin)
-    event.listen(sync_engine.pool, "reset", release_at_reset)
+
+
+def _info(dbapi_connection: Any) -> dict[Any, Any]:
+    try:
+        info: dict[Any, Any] = dbapi_connection.info
+    except NotImplementedError:  # the dialect's look at a first connection, outside the pool: no writer
+        return {}
+    return info
+
+
+def _release(info: dict[Any, Any]) -> None:
+    fd = info.pop(_HELD, None)
+    if fd is not None:
+        give_back(fd)
 
 
 __all__ = [

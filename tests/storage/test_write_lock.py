@@ -11,7 +11,10 @@ from sqlalchemy.exc import OperationalError
 from storage.db import Database, take_write_lock
 
 
-async def test_the_lock_is_held_from_the_first_read_until_commit(tmp_path: Path) -> None:
+async def test_the_lock_is_held_from_the_first_read_until_commit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("storage.writers_turn.WAIT_SECONDS", 0.3)  # the other writer gives up soon, not in 30 s
     db = Database(f"sqlite+aiosqlite:///{tmp_path / 'lock.db'}")
     try:
         async with db.engine.begin() as setup:

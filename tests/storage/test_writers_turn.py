@@ -6,10 +6,12 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.util import await_only
 
 from base.clock import FakeClock
 from storage.db import Database, writers_waiting
@@ -113,3 +115,34 @@ async def test_on_either_backend_the_holder_sees_a_writer_blocked_on_its_rows(db
             assert not await writers_waiting(holder)
     finally:
         await other.dispose()
+
+
+async def test_the_turn_is_held_until_sqlite_has_committed(two: tuple[Database, Database]) -> None:
+    # SQLAlchemy's "commit" event fires before the driver commits. A turn given back there let the next
+    # writer in while SQLite still held its own lock, and it waited in SQLite's busy handler (sleeps of up
+    # to 100 ms) with everyone else queued behind it. Here the next writer may not wait at all in SQLite.
+    first, second = two
+
+    @event.listens_for(second.engine.sync_engine, "connect")
+    def no_busy_wait(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.cursor().execute("PRAGMA busy_timeout=0")
+
+    dialect = first.engine.sync_engine.dialect
+    commit = dialect.do_commit
+
+    def slow_commit(dbapi_connection: Any) -> None:
+        await_only(asyncio.sleep(0.3))  # a big transaction's pages being written out
+        commit(dbapi_connection)
+
+    dialect.do_commit = slow_commit  # type: ignore[method-assign]
+    async with first.engine.connect() as holder:
+        await holder.execute(text("INSERT INTO scheduler_leases VALUES ('a', 'x', '2026-01-01', '2026-01-01')"))
+
+        async def other_writer() -> None:
+            async with second.engine.begin() as conn:
+                await conn.execute(text("INSERT INTO scheduler_leases VALUES ('b', 'y', '2026-01-01', '2026-01-01')"))
+
+        waiting = asyncio.create_task(other_writer())
+        assert await _someone_waits(holder)
+        await holder.commit()
+        await waiting  # "database is locked" when it was let in before the commit ended
