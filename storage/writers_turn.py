@@ -27,6 +27,7 @@ import contextlib
 import fcntl
 import os
 import sqlite3
+import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -46,6 +47,10 @@ _HELD = "scrm.writers_turn"
 _WRITE_HEADS = ("INSERT", "UPDATE", "DELETE", "REPLACE", "BEGIN IMMEDIATE", "CREATE", "DROP", "ALTER")
 # Waiting threads: up to the pool's size of connections may wait at once, apart from asyncio's default pool.
 _WAITERS = ThreadPoolExecutor(max_workers=16, thread_name_prefix="scrm-writers-turn")
+# This process's queue for each lock file (see `take`), and the queue each descriptor taken by `take` holds.
+_QUEUES: dict[str, threading.Lock] = {}
+_QUEUES_GUARD = threading.Lock()
+_QUEUED: dict[int, threading.Lock] = {}
 
 
 def lock_path(database_path: str) -> str:
@@ -67,18 +72,38 @@ def waiting_path(lock_file: str) -> str:
 
 
 def take(path: str, wait_seconds: float = WAIT_SECONDS) -> int:
-    """Open and lock the file; the descriptor holds the turn until `give_back`. Blocks: call in a thread."""
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-    if _try(fd):
-        return fd
-    with _announced(path):
-        give_up = time.monotonic() + wait_seconds
-        while not _try(fd):
-            if time.monotonic() >= give_up:
-                os.close(fd)
+    """Open and lock the file; the descriptor holds the turn until `give_back`. Blocks: call in a thread.
+
+    The writers of this process queue on a lock of their own first, where a waiting thread sleeps until it
+    is woken, and only the first of them polls the file. When each polled, 16 threads woke every 2 ms and
+    took the interpreter from the event loop, whose transactions then held the turn longer still.
+    """
+    queue = _queue_of(path)
+    give_up = time.monotonic() + wait_seconds
+    if not queue.acquire(blocking=False):
+        with _announced(path):
+            if not queue.acquire(timeout=wait_seconds):
                 raise sqlite3.OperationalError("database is locked (no writer's turn in time)")
-            time.sleep(_POLL_SECONDS)
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    except BaseException:
+        queue.release()
+        raise
+    if not _try(fd):
+        with _announced(path):
+            while not _try(fd):
+                if time.monotonic() >= give_up:
+                    os.close(fd)
+                    queue.release()
+                    raise sqlite3.OperationalError("database is locked (no writer's turn in time)")
+                time.sleep(_POLL_SECONDS)
+    _QUEUED[fd] = queue
     return fd
+
+
+def _queue_of(path: str) -> threading.Lock:
+    with _QUEUES_GUARD:
+        return _QUEUES.setdefault(path, threading.Lock())
 
 
 def take_blocking(path: str) -> int:
@@ -121,7 +146,10 @@ def _announced(path: str) -> Iterator[None]:
 
 
 def give_back(fd: int) -> None:
+    queue = _QUEUED.pop(fd, None)  # before closing: a new descriptor may get the same number at once
     os.close(fd)  # closing the last descriptor of the open file lets the lock go
+    if queue is not None:
+        queue.release()
 
 
 def install(engine: AsyncEngine, database_path: str) -> None:

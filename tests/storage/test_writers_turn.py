@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.util import await_only
 
 from base.clock import FakeClock
+from storage import writers_turn
 from storage.db import Database, writers_waiting
 from storage.followers import interaction_write
 from storage.group_commit import group_commit
@@ -146,3 +147,39 @@ async def test_the_turn_is_held_until_sqlite_has_committed(two: tuple[Database, 
         assert await _someone_waits(holder)
         await holder.commit()
         await waiting  # "database is locked" when it was let in before the commit ended
+
+
+async def test_writers_of_one_process_wait_for_the_turn_without_polling_each(
+    two: tuple[Database, Database], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Each waiting writer used to try the lock file every 2 ms: under a burst, 16 threads took the
+    # interpreter from the event loop 8,000 times a second, and the holder's transaction ran slower still.
+    first, second = two
+    tries = 0
+    try_lock = writers_turn._try
+
+    def counted(fd: int) -> bool:
+        nonlocal tries
+        tries += 1
+        return try_lock(fd)
+
+    monkeypatch.setattr(writers_turn, "_try", counted)
+    async with first.engine.connect() as holder:
+        await holder.execute(text("INSERT INTO scheduler_leases VALUES ('a', 'x', '2026-01-01', '2026-01-01')"))
+
+        async def other_writer(number: int) -> None:
+            async with second.engine.begin() as conn:
+                await conn.execute(
+                    text("INSERT INTO scheduler_leases VALUES (:name, 'y', '2026-01-01', '2026-01-01')"),
+                    {"name": f"w{number}"},
+                )
+
+        waiting = [asyncio.create_task(other_writer(number)) for number in range(10)]
+        assert await _someone_waits(holder)
+        tries = 0
+        await asyncio.sleep(0.5)
+        polled = tries
+        await holder.commit()
+        await asyncio.gather(*waiting)
+    # One writer polls (every 2 ms: at most 250 tries in 0.5 s); the other nine sleep until it is their turn.
+    assert polled <= 300, polled
