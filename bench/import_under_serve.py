@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import re
 import subprocess
 import sys
 import time
@@ -38,7 +37,7 @@ if str(ROOT) not in sys.path:
 
 from bench.import_orders import generate  # noqa: E402
 from bench.processes import ServerGroup, free_port, load_average  # noqa: E402
-from bench.product import ProductDatabase, prepare, product_env, scrm_command, start_serve  # noqa: E402
+from bench.product import ProductDatabase, csrf_token, prepare, product_env, scrm_command, start_serve  # noqa: E402
 from bench.signed_requests import TOKEN, follower_openid, sha1_signature, text_xml  # noqa: E402
 
 PAGES = ("/console/", "/console/imports", "/console/profiles", "/console/deliveries", "/console/journeys")
@@ -99,12 +98,12 @@ class Load:
     async def login(self, session: aiohttp.ClientSession) -> str:
         """Sign in as the benchmark's admin; returns the signed-in page's CSRF token."""
         async with session.get(f"{self.base}/console/login") as page:
-            token = _csrf(await page.text())
+            token = csrf_token(await page.text())
         form = {"csrf_token": token, "name": "admin", "password": PASSWORD, "next": "/console/"}
         async with session.post(f"{self.base}/console/login", data=form) as answer:
             if not str(answer.url).endswith("/console/"):
                 raise RuntimeError(f"console login failed: HTTP {answer.status}")
-            return _csrf(await answer.text())
+            return csrf_token(await answer.text())
 
     async def pages(self, session: aiohttp.ClientSession) -> None:
         await self.login(session)
@@ -143,13 +142,6 @@ class Load:
 
     def stop(self) -> None:
         self._stop.set()
-
-
-def _csrf(html: str) -> str:
-    found = re.search(r'name="csrf_token" value="([^"]+)"', html)
-    if found is None:
-        raise RuntimeError("the console's page has no CSRF field")
-    return found.group(1)
 
 
 async def upload_and_wait(base: str, load: Load, path: Path) -> str:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -37,6 +38,14 @@ SEED = ROOT / "content" / "seed"
 PUSH_BODY = {"kind": "text", "purpose": "service", "content": "{{ profile.name }}，您的积分已到账"}
 # Well above any id the product gives its own followers and templates during a run.
 FIRST_BACKLOG_ID = 10_000_000
+
+
+def csrf_token(html: str) -> str:
+    """The CSRF token of a console page (its forms' hidden field), as a script signing in reads it."""
+    found = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    if found is None:
+        raise RuntimeError("the console's page has no CSRF field")
+    return found.group(1)
 
 
 def scrm_command() -> str:

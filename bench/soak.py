@@ -42,7 +42,7 @@ if str(ROOT) not in sys.path:
 from base.clock import CHINA  # noqa: E402
 from bench.import_orders import HEADERS, PRODUCTS  # noqa: E402
 from bench.processes import ServerGroup, free_port, load_average  # noqa: E402
-from bench.product import ProductDatabase, scrm_command  # noqa: E402
+from bench.product import ProductDatabase, csrf_token, scrm_command  # noqa: E402
 from bench.signed_requests import sha1_signature  # noqa: E402
 from scrm.demo import DEMO_ACCOUNT  # noqa: E402
 from storage.db import Database  # noqa: E402
@@ -336,12 +336,12 @@ class Soak:
         assert self.console is not None
         self.password = password
         async with self.console.get(f"{self.base}/console/login") as page:
-            token = _csrf(await page.text())
+            token = csrf_token(await page.text())
         form = {"csrf_token": token, "name": "admin", "password": password, "next": "/console/"}
         async with self.console.post(f"{self.base}/console/login", data=form) as answer:
             if answer.status != 200 or not str(answer.url).endswith("/console/"):
                 raise RuntimeError(f"console login failed: HTTP {answer.status}")
-            self.csrf = _csrf(await answer.text())
+            self.csrf = csrf_token(await answer.text())
 
     async def upload(self, path: Path) -> None:
         """The console's upload path, as a script uses it (multipart, CSRF header, JSON answer)."""
@@ -652,13 +652,6 @@ class Soak:
         figures.notes.append(
             f"{sum(self.late_replies.values())} replies missed the reply deadline and went through the API"
         )
-
-
-def _csrf(html: str) -> str:
-    found = re.search(r'name="csrf_token" value="([^"]+)"', html)
-    if not found:
-        raise RuntimeError("the console page has no CSRF field")
-    return found.group(1)
 
 
 def _aware(value: Any) -> datetime:

@@ -83,7 +83,7 @@ def take(path: str, wait_seconds: float = WAIT_SECONDS) -> int:
     if not queue.acquire(blocking=False):
         with _announced(path):
             if not queue.acquire(timeout=wait_seconds):
-                raise sqlite3.OperationalError("database is locked (no writer's turn in time)")
+                raise _no_turn()
     try:
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
     except BaseException:
@@ -95,10 +95,15 @@ def take(path: str, wait_seconds: float = WAIT_SECONDS) -> int:
                 if time.monotonic() >= give_up:
                     os.close(fd)
                     queue.release()
-                    raise sqlite3.OperationalError("database is locked (no writer's turn in time)")
+                    raise _no_turn()
                 time.sleep(_POLL_SECONDS)
     _QUEUED[fd] = queue
     return fd
+
+
+def _no_turn() -> sqlite3.OperationalError:
+    """SQLite's own busy error, which callers already treat as transient."""
+    return sqlite3.OperationalError("database is locked (no writer's turn in time)")
 
 
 def _queue_of(path: str) -> threading.Lock:
