@@ -42,6 +42,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from storage import writers_turn
 from storage.db import Database, configure_sqlite
+from storage.formats import utc_text as sqlite_time
 
 T = TypeVar("T")
 SQLiteStep = Callable[[sqlite3.Cursor], T]
@@ -119,15 +120,8 @@ class Write(Generic[T]):
     chained: ChainedStatement[T] | None = None
 
 
-def sqlite_time(moment: datetime) -> str:
-    """A datetime as SQLAlchemy's SQLite dialect stores UTCDateTime values (naive UTC text)."""
-    if moment.tzinfo is None:
-        raise ValueError(f"naive datetime {moment!r} given to a UTC column")
-    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
-
-
 def parse_sqlite_time(text: str | None) -> datetime | None:
-    """The inverse of `sqlite_time`: aware UTC."""
+    """The inverse of `sqlite_time` (`storage.formats.utc_text`): aware UTC."""
     if text is None:
         return None
     return datetime.fromisoformat(text).replace(tzinfo=UTC)
