@@ -126,13 +126,18 @@ class ConversationStore:
             owner = f"{self._owner_prefix}-{secrets.token_hex(4)}"
             if session is None:
                 row = await self._acquire_lease(appid, openid, owner)
+                saved = False
                 try:
                     state = self._to_state(row)
                     yield state
                     async with self._db.transaction() as own:
                         await self._save(own, appid, openid, state, owner)
+                    saved = True
                 finally:
-                    await self._release_lease(appid, openid, owner)
+                    # The save lets go of the lease in its own write; only a block or save that failed
+                    # leaves it to be let go here (one write transaction fewer per conversation message).
+                    if not saved:
+                        await self._release_lease(appid, openid, owner)
             else:
                 row = await self._hold_in_session(session, appid, openid, owner)
                 state = self._to_state(row)

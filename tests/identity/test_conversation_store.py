@@ -6,6 +6,7 @@ import asyncio
 import uuid
 
 import pytest
+from sqlalchemy import event
 from sqlmodel import select
 
 from base.clock import FakeClock
@@ -42,6 +43,37 @@ async def test_an_error_inside_the_block_saves_nothing(db: Database, clock: Fake
     # And the lock was released: the next delivery gets in at once.
     async with store.lock("wx1", openid) as state:
         assert state.flow is None
+
+
+async def test_a_step_of_a_flow_writes_the_row_twice_the_lease_and_the_state(db: Database, clock: FakeClock) -> None:
+    """Each write is a transaction that waits for the database's writer (SQLite has one for everything).
+
+    Taking the lease and saving the state (which lets go of the lease) are two; a third, letting go of
+    the lease again after the save already did, only made every conversation message queue once more.
+    """
+    store = ConversationStore(db, clock)
+    openid = key()
+    async with store.lock("wx1", openid) as state:
+        state.start("bind", "phone")
+    writes: list[str] = []
+
+    def count(conn: object, cursor: object, statement: str, *args: object) -> None:
+        verb = statement.lstrip().split(None, 1)[0].upper()
+        if verb in {"INSERT", "UPDATE", "DELETE"} and "conversation_states" in statement:
+            writes.append(verb)
+
+    event.listen(db.engine.sync_engine, "before_cursor_execute", count)
+    try:
+        async with store.lock("wx1", openid) as state:
+            state.goto("code", phone="13800138000")
+    finally:
+        event.remove(db.engine.sync_engine, "before_cursor_execute", count)
+    assert writes == ["UPDATE", "UPDATE"]
+    stored = await store.peek("wx1", openid)
+    assert (stored.step, stored.data) == ("code", {"phone": "13800138000"})
+    async with db.session() as session:
+        row = (await session.exec(select(ConversationRow).where(ConversationRow.openid == openid))).one()
+    assert row.lock_owner is None and row.lock_until is None  # the next delivery gets in at once
 
 
 async def test_state_expires_after_ten_minutes_and_says_so_once(db: Database, clock: FakeClock) -> None:
