@@ -36,7 +36,7 @@ from orders.transactions import COMMIT_SECONDS, Committed, TransactionGroup
 from orders.wire import WireBatch
 from orders.writer import BatchOutcome, BatchWriter
 from storage.db import Database
-from storage.orders import checkpoint_passive, finish_run, sqlite_import_settings, start_run
+from storage.orders import checkpoint_passive, finish_run, sqlite_import_cache, start_run
 
 # rows done, bytes read, bytes in the file
 ProgressCallback = Callable[[int, int, int], None]
@@ -51,9 +51,8 @@ SQLITE_BATCH_SIZE = 1_000
 # Profile chunks re-scored at once on PostgreSQL after the orders are in (one per core of the machine it
 # was tuned on).
 REFRESH_WORKERS = 2
-# SQLite settings of the import's connection (see import_connection), and SQLite's defaults.
-SQLITE_IMPORT_CACHE_KIB, SQLITE_IMPORT_CHECKPOINT_PAGES = 65_536, 65_536
-SQLITE_DEFAULT_CACHE_KIB, SQLITE_DEFAULT_CHECKPOINT_PAGES = 2_000, 1_000
+# The page cache of the import's SQLite connection (see import_connection), and SQLite's default.
+SQLITE_IMPORT_CACHE_KIB, SQLITE_DEFAULT_CACHE_KIB = 65_536, 2_000
 
 
 @dataclass(frozen=True)
@@ -227,14 +226,14 @@ async def import_connection(db: Database) -> AsyncIterator[AsyncConnection]:
     """The one connection an import writes with, each batch in a transaction of its own.
 
     On SQLite it gets, for the import only, a page cache that holds most of the orders' and events'
-    indexes (their inserts land all over them) and checkpoints of the WAL every ~256 MiB instead of every
-    4 MiB, so an index page changed by many batches is copied into the database once, not once a batch.
-    The import then checkpoints what it wrote itself, so no gateway request pays for that.
+    indexes (their inserts land all over them). The log it writes is copied into the database beside the
+    writers (storage.checkpoints); at the end the import checkpoints what is left itself, so no gateway
+    request pays for that.
     """
     async with db.engine.connect() as conn:
         sqlite = db.dialect == "sqlite"
         if sqlite:
-            await sqlite_import_settings(conn, SQLITE_IMPORT_CACHE_KIB, SQLITE_IMPORT_CHECKPOINT_PAGES)
+            await sqlite_import_cache(conn, SQLITE_IMPORT_CACHE_KIB)
         try:
             yield conn
         finally:
@@ -243,8 +242,8 @@ async def import_connection(db: Database) -> AsyncIterator[AsyncConnection]:
                     await conn.rollback()
                 # PASSIVE: copies what it can without waiting for readers (the gateway's) to finish.
                 await checkpoint_passive(conn)
-                # The connection goes back to the pool: with the defaults, as the gateway expects it.
-                await sqlite_import_settings(conn, SQLITE_DEFAULT_CACHE_KIB, SQLITE_DEFAULT_CHECKPOINT_PAGES)
+                # The connection goes back to the pool: with the default cache, as the gateway expects it.
+                await sqlite_import_cache(conn, SQLITE_DEFAULT_CACHE_KIB)
 
 
 async def _try_out(conn: AsyncConnection, writer: BatchWriter, batch: WireBatch, clock: Clock) -> BatchOutcome:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -13,7 +14,7 @@ from sqlalchemy.pool import ConnectionPoolEntry
 from sqlmodel import SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from storage import writers_turn
+from storage import checkpoints, writers_turn
 
 
 def configure_sqlite(cursor: Any) -> None:
@@ -21,7 +22,8 @@ def configure_sqlite(cursor: Any) -> None:
 
     WAL lets readers run beside the one writer; busy_timeout makes writers queue instead of failing at
     once; synchronous=NORMAL is durable across process crashes in WAL mode (only an OS crash can lose the
-    last commits), which is the embedded default's trade-off.
+    last commits), which is the embedded default's trade-off. The log is copied into the file by
+    storage.checkpoints, not by the commits.
     """
     # First, so that everything after it waits for a busy file instead of failing: `scrm serve --workers
     # N` opens N processes' first connections to one file at the same moment.
@@ -33,6 +35,9 @@ def configure_sqlite(cursor: Any) -> None:
         cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
+    # No checkpoint inside a commit, where the writer still holds everyone's turn: each writer's process
+    # checkpoints beside the writers once the turn is given back (storage.checkpoints).
+    cursor.execute("PRAGMA wal_autocheckpoint=0")
 
 
 def _sqlite_pragmas(dbapi_connection: DBAPIConnection, _record: ConnectionPoolEntry) -> None:
@@ -137,3 +142,7 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+        path = self.engine.url.database
+        if self.dialect == "sqlite" and path and path != ":memory:":
+            # Its connection is the last of this process to the file: closed, it copies what is left.
+            await asyncio.to_thread(checkpoints.close, path)

@@ -280,10 +280,7 @@ class GroupCommit:
             # isolation_level=None: transactions are spelled out below (BEGIN IMMEDIATE takes the write
             # lock up front, so a batch never fails half-way on a busy snapshot).
             connection = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
-            configure_sqlite(connection.cursor())
-            # The hot path never checkpoints the WAL: after a bulk import that could take seconds inside a
-            # callback's commit. The application's other connections checkpoint as they commit.
-            connection.execute("PRAGMA wal_autocheckpoint=0")
+            configure_sqlite(connection.cursor())  # which turns off checkpoints inside commits
             self._connection = connection
         return self._connection
 

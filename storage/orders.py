@@ -244,11 +244,9 @@ async def erased_subject_hashes(conn: AsyncConnection) -> frozenset[str]:
     return frozenset((await conn.execute(select(ERASURES.c.subject_hash))).scalars())
 
 
-async def sqlite_import_settings(conn: AsyncConnection, cache_kib: int, checkpoint_pages: int) -> None:
-    """SQLite: this connection's page cache and how many WAL pages trigger a checkpoint (see
-    orders.importer.import_connection), committed at once."""
+async def sqlite_import_cache(conn: AsyncConnection, cache_kib: int) -> None:
+    """SQLite: this connection's page cache (see orders.importer.import_connection), committed at once."""
     await conn.exec_driver_sql(f"PRAGMA cache_size=-{int(cache_kib)}")
-    await conn.exec_driver_sql(f"PRAGMA wal_autocheckpoint={int(checkpoint_pages)}")
     await conn.commit()
 
 

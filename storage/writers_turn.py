@@ -39,6 +39,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.pool import ConnectionPoolEntry
 from sqlalchemy.util import await_only
 
+from storage import checkpoints
+
 # How long a writer waits for its turn before failing like SQLite's busy timeout would.
 WAIT_SECONDS = 30.0
 _POLL_SECONDS = 0.002
@@ -51,11 +53,16 @@ _WAITERS = ThreadPoolExecutor(max_workers=16, thread_name_prefix="scrm-writers-t
 _QUEUES: dict[str, threading.Lock] = {}
 _QUEUES_GUARD = threading.Lock()
 _QUEUED: dict[int, threading.Lock] = {}
+# The database file each descriptor taken by `take` or `take_blocking` is the turn of.
+_DATABASE_OF: dict[int, str] = {}
 
 
 def lock_path(database_path: str) -> str:
     """The lock file of a SQLite database file, shared by every process that writes to it."""
-    return f"{database_path}-writers.lock"
+    return f"{database_path}{_LOCK_SUFFIX}"
+
+
+_LOCK_SUFFIX = "-writers.lock"
 
 
 def is_write(statement: str) -> bool:
@@ -68,7 +75,7 @@ def is_write(statement: str) -> bool:
 
 def waiting_path(lock_file: str) -> str:
     """Writers waiting for their turn hold a shared lock on this file, so the holder can see them."""
-    return lock_file.removesuffix("-writers.lock") + "-writers.wait"
+    return lock_file.removesuffix(_LOCK_SUFFIX) + "-writers.wait"
 
 
 def take(path: str, wait_seconds: float = WAIT_SECONDS) -> int:
@@ -98,6 +105,7 @@ def take(path: str, wait_seconds: float = WAIT_SECONDS) -> int:
                     raise _no_turn()
                 time.sleep(_POLL_SECONDS)
     _QUEUED[fd] = queue
+    _DATABASE_OF[fd] = path.removesuffix(_LOCK_SUFFIX)
     return fd
 
 
@@ -117,6 +125,7 @@ def take_blocking(path: str) -> int:
     if not _try(fd):
         with _announced(path):
             fcntl.flock(fd, fcntl.LOCK_EX)
+    _DATABASE_OF[fd] = path.removesuffix(_LOCK_SUFFIX)
     return fd
 
 
@@ -151,10 +160,14 @@ def _announced(path: str) -> Iterator[None]:
 
 
 def give_back(fd: int) -> None:
-    queue = _QUEUED.pop(fd, None)  # before closing: a new descriptor may get the same number at once
+    """Let the turn go, then have the log the writer added copied into the database (storage.checkpoints)."""
+    # Both looked up before closing: a new descriptor may get the same number at once.
+    queue, database = _QUEUED.pop(fd, None), _DATABASE_OF.pop(fd, None)
     os.close(fd)  # closing the last descriptor of the open file lets the lock go
     if queue is not None:
         queue.release()
+    if database is not None:
+        checkpoints.nudge(database)
 
 
 def install(engine: AsyncEngine, database_path: str) -> None:
