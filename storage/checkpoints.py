@@ -110,7 +110,8 @@ class Checkpointer:
         # What was committed meanwhile, holding the turn, so that the next writer starts the log again.
         from storage import writers_turn  # which imports this module to nudge it
 
-        fd = writers_turn.take_blocking(writers_turn.lock_path(self.path))
+        # Unannounced: a long transaction (an import's batch) need not commit early for this; it waits.
+        fd = writers_turn.take_blocking(writers_turn.lock_path(self.path), announce=False)
         try:
             _busy, frames, copied = self.checkpoint(connection)
         finally:

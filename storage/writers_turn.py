@@ -119,11 +119,15 @@ def _queue_of(path: str) -> threading.Lock:
         return _QUEUES.setdefault(path, threading.Lock())
 
 
-def take_blocking(path: str) -> int:
-    """`take` for a writer with a thread of its own (the group commit): woken the moment the lock is free."""
+def take_blocking(path: str, *, announce: bool = True) -> int:
+    """`take` for a writer with a thread of its own (the group commit): woken the moment the lock is free.
+
+    `announce=False`: wait without being seen by `others_waiting`, so the holder keeps its pace (the
+    checkpointer's short copy, which can wait for the holder's commit).
+    """
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
     if not _try(fd):
-        with _announced(path):
+        with _announced(path) if announce else contextlib.nullcontext():
             fcntl.flock(fd, fcntl.LOCK_EX)
     _DATABASE_OF[fd] = path.removesuffix(_LOCK_SUFFIX)
     return fd

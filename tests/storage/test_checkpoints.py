@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import sqlite3
+import threading
 import time
 from collections.abc import AsyncIterator
 from contextlib import closing
@@ -14,7 +15,7 @@ import pytest
 from sqlalchemy import text
 
 from storage import checkpoints, writers_turn
-from storage.db import Database
+from storage.db import Database, writers_waiting
 from storage.group_commit import GroupCommit
 
 pytestmark = pytest.mark.storage
@@ -132,8 +133,8 @@ async def test_the_bulk_is_copied_beside_the_writers_and_only_the_rest_holding_t
     original_checkpoint = checkpoints.Checkpointer.checkpoint
     original_take = writers_turn.take_blocking
 
-    def take_blocking(lock: str) -> int:
-        fd = original_take(lock)
+    def take_blocking(lock: str, *, announce: bool = True) -> int:
+        fd = original_take(lock, announce=announce)
         holding.append(fd)
         return fd
 
@@ -155,3 +156,34 @@ async def test_the_bulk_is_copied_beside_the_writers_and_only_the_rest_holding_t
     await _write_pages(file_db, commits=40, pages_each=50)
     await _eventually(lambda: not checkpoints.checkpointer(path).working)
     assert writer_got_in, "no checkpoint ran"
+
+
+async def test_a_long_transaction_is_not_hurried_by_the_checkpointer(
+    file_db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An import's batch commits early when a writer waits; the checkpointer's copy can wait for it."""
+    monkeypatch.setattr(checkpoints, "nudge", lambda _path: None)  # only the checkpointer below copies
+    path = _path(file_db)
+    await _write_pages(file_db, commits=2, pages_each=10)
+    about_to_wait = threading.Event()
+    original_take = writers_turn.take_blocking
+
+    def take_blocking(lock: str, *, announce: bool = True) -> int:
+        about_to_wait.set()
+        return original_take(lock, announce=announce)
+
+    monkeypatch.setattr(writers_turn, "take_blocking", take_blocking)
+    async with file_db.engine.connect() as holder:
+        await holder.execute(text("INSERT INTO blobs (body) VALUES (x'00')"))  # holds the turn
+        with closing(sqlite3.connect(path, isolation_level=None, check_same_thread=False)) as connection:
+            copying = asyncio.create_task(
+                asyncio.to_thread(checkpoints.Checkpointer(path)._checkpoint_both_ways, connection)
+            )
+            await asyncio.to_thread(about_to_wait.wait, 5)
+            give_up = time.monotonic() + 0.3
+            while time.monotonic() < give_up:  # an announced waiter shows within microseconds
+                assert not await writers_waiting(holder)
+                await asyncio.sleep(0.01)
+            assert not copying.done()  # it waits for the turn, unannounced
+            await holder.commit()
+            await copying
