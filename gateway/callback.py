@@ -224,6 +224,10 @@ class CallbackEndpoint:
         try:
             await response.prepare(request)
             await response.write_eof()
+        except ConnectionError:
+            # The peer hung up (WeChat gave up, or a worker drains while its client goes): nothing of ours
+            # failed. The answer is kept for WeChat's retry; aiohttp drops the connection quietly.
+            log.info("connection closed before the answer was written msg_id=%s", event.message_id)
         finally:
             # Bookkeeping and hooks start only once the answer is on its way, so they never delay it.
             via = "inline" if reply is not None else "none"

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 from typing import Any
 
-from aiohttp import web
+import pytest
+from aiohttp import ClientConnectionResetError, ClientError, web
 from prometheus_client import REGISTRY
 from sqlmodel import select
 
@@ -66,6 +69,37 @@ async def test_fast_handler_is_recorded_as_inline(
     row = await _delivery(db)
     assert (row.state, row.delivered_via, row.kind, row.openid) == ("done", "inline", "text", "o-fast")
     assert api.sent == []
+
+
+async def test_a_connection_closed_before_the_answer_is_no_server_error(
+    client: Any,
+    account: TestAccount,
+    now_ts: int,
+    db: Database,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """WeChat (or a draining worker's peer) hung up as the answer was written: not a fault of ours.
+
+    It was logged as "Error handling request" with a traceback, once per such request (up to a hundred at
+    each shutdown under load). The delivery is still finished, and WeChat's retry gets the same answer.
+    """
+
+    async def hung_up(self: web.StreamResponse, data: bytes = b"") -> None:
+        raise ClientConnectionResetError("Cannot write to closing transport")
+
+    callback = plaintext_callback(account, text_xml("o-gone", "帮助", msg_id="3010"), timestamp=now_ts)
+    with monkeypatch.context() as patched:
+        patched.setattr(web.StreamResponse, "write_eof", hung_up)
+        with caplog.at_level(logging.INFO), contextlib.suppress(ClientError):
+            await client.post("/wechat", params=callback.params, data=callback.body)
+        await client.app[ENDPOINT_KEY].background.drain()
+    assert [r for r in caplog.records if r.levelno >= logging.ERROR] == []
+    assert any("closed before the answer" in r.getMessage() for r in caplog.records)
+    row = await _delivery(db)
+    assert (row.state, row.delivered_via) == ("done", "inline")
+    retry = await client.post("/wechat", params=callback.params, data=callback.body)
+    assert (retry.status, read_reply(account, await retry.text()).get("MsgType")) == (200, "text")
 
 
 async def test_failed_late_send_is_recorded_as_not_delivered(
