@@ -25,7 +25,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.db import Database
-from storage.group_commit import Write, sqlite_time
+from storage.formats import utc_text
+from storage.group_commit import Write
 from storage.models.core import DomainEvent, Follower
 
 EVENTS = cast(Table, DomainEvent.__table__)  # type: ignore[attr-defined]
@@ -109,7 +110,7 @@ def sqlite_insert_events(cursor: sqlite3.Cursor, events: Sequence[NewEvent], *, 
     rows = []
     for event in events:
         values = event.values()
-        values.update(occurred_at=sqlite_time(event.occurred_at), payload=json.dumps(event.payload))
+        values.update(occurred_at=utc_text(event.occurred_at), payload=json.dumps(event.payload))
         rows.append(tuple(values[name] for name in _COLUMNS))
     if rows:
         cursor.executemany(_SQLITE_INSERT + (_ONCE if once else ""), rows)

@@ -20,7 +20,8 @@ from sqlalchemy.orm import make_transient_to_detached
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from storage.group_commit import ChainedBatch, ChainedStatement, GroupCommit, Write, parse_sqlite_time, sqlite_time
+from storage.formats import utc_text
+from storage.group_commit import ChainedBatch, ChainedStatement, GroupCommit, Write, parse_sqlite_time
 from storage.models.core import Follower
 from storage.types import UTCDateTime
 
@@ -221,7 +222,7 @@ def _upsert(values: dict[str, Any], updates: dict[str, Any]) -> Write[FollowerRe
         found = dict(zip(columns, row, strict=True))
         situation = {
             "id": found["id"],
-            "now": stamps.get(at) or sqlite_time(at),
+            "now": stamps.get(at) or utc_text(at),
             "appid": found["appid"],
             "openid": found["openid"],
         }
@@ -235,7 +236,7 @@ def _to_sqlite(name: str, value: Any, stamps: dict[datetime, str]) -> Any:
     if isinstance(value, datetime):
         stamp = stamps.get(value)
         if stamp is None:
-            stamp = stamps[value] = sqlite_time(value)
+            stamp = stamps[value] = utc_text(value)
         return stamp
     if name in _JSON_COLUMNS:
         return json.dumps(value)

@@ -42,7 +42,6 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from storage import writers_turn
 from storage.db import Database, configure_sqlite
-from storage.formats import utc_text as sqlite_time
 
 T = TypeVar("T")
 SQLiteStep = Callable[[sqlite3.Cursor], T]
@@ -121,7 +120,7 @@ class Write(Generic[T]):
 
 
 def parse_sqlite_time(text: str | None) -> datetime | None:
-    """The inverse of `sqlite_time` (`storage.formats.utc_text`): aware UTC."""
+    """The inverse of `storage.formats.utc_text`: aware UTC."""
     if text is None:
         return None
     return datetime.fromisoformat(text).replace(tzinfo=UTC)
@@ -403,5 +402,4 @@ __all__ = [
     "close_group_commit",
     "group_commit",
     "parse_sqlite_time",
-    "sqlite_time",
 ]

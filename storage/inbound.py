@@ -30,13 +30,13 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage.db import Database
+from storage.formats import utc_text
 from storage.group_commit import (
     BatchedStatement,
     ChainedBatch,
     GroupCommit,
     Write,
     group_commit,
-    sqlite_time,
 )
 from storage.models.core import InboundEvent
 
@@ -201,7 +201,7 @@ async def claim_and_write(
             return Claim(int(claimed), error=error)
 
     def sqlite_step(cursor: sqlite3.Cursor) -> Claim[_T]:
-        cursor.execute(_CLAIM_SQL, (*pg_params[:5], sqlite_time(received_at), PROCESSING, document))
+        cursor.execute(_CLAIM_SQL, (*pg_params[:5], utc_text(received_at), PROCESSING, document))
         row = cursor.fetchone()
         if row is None:
             return Claim(None)
@@ -326,7 +326,7 @@ async def finish_delivery(
         await conn.execute(statement)
 
     document = None if reply is None else json.dumps(reply)
-    params = (DONE, document, delivered_via, sqlite_time(finished_at), delivery_id)
+    params = (DONE, document, delivered_via, utc_text(finished_at), delivery_id)
 
     def sqlite_step(cursor: sqlite3.Cursor) -> None:
         cursor.execute(_FINISH_SQL, params)

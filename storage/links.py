@@ -24,7 +24,8 @@ from sqlmodel import SQLModel
 
 from storage.db import Database
 from storage.events import NewEvent, driver_insert_events, insert_events, sqlite_insert_events
-from storage.group_commit import group_commit, sqlite_time
+from storage.formats import utc_text
+from storage.group_commit import group_commit
 from storage.models.consent import Consent
 from storage.models.content import TemplateVersion
 from storage.models.core import Follower
@@ -302,7 +303,7 @@ async def _pg_insert_clicks(connection: Any, rows: list[dict[str, Any]]) -> set[
 
 
 def _sqlite_click_params(row: dict[str, Any]) -> tuple[Any, ...]:
-    values = {**row, "clicked_at": sqlite_time(row["clicked_at"]), "forwarded": int(bool(row["forwarded"]))}
+    values = {**row, "clicked_at": utc_text(row["clicked_at"]), "forwarded": int(bool(row["forwarded"]))}
     return tuple(values[name] for name in _CLICK_COLUMNS)
 
 

@@ -53,6 +53,7 @@ _WAITERS = ThreadPoolExecutor(max_workers=16, thread_name_prefix="scrm-writers-t
 _QUEUES: dict[str, threading.Lock] = {}
 _QUEUES_GUARD = threading.Lock()
 _QUEUED: dict[int, threading.Lock] = {}
+_LOCK_SUFFIX = "-writers.lock"
 # The database file each descriptor taken by `take` or `take_blocking` is the turn of.
 _DATABASE_OF: dict[int, str] = {}
 
@@ -60,9 +61,6 @@ _DATABASE_OF: dict[int, str] = {}
 def lock_path(database_path: str) -> str:
     """The lock file of a SQLite database file, shared by every process that writes to it."""
     return f"{database_path}{_LOCK_SUFFIX}"
-
-
-_LOCK_SUFFIX = "-writers.lock"
 
 
 def is_write(statement: str) -> bool:
