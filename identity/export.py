@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -15,7 +14,7 @@ import storage.models  # noqa: F401  (every table must be registered before the 
 from base.vault import PhoneVault
 from identity.erase import subject_keys
 from identity.subjects import Subject
-from storage.formats import cells_by_header
+from storage.formats import cells_by_header, unpack_cells
 from storage.personal_data import import_run_headers, rows_of_subject
 
 # Sections named in the document; any other table holding the person's rows appears under "other".
@@ -62,7 +61,7 @@ async def _name_order_cells(connection: AsyncConnection, orders: list[dict[str, 
     vault = PhoneVault(data_key)
     for order in orders:
         sealed = order.pop("cells", None)
-        raw = json.loads(vault.unseal_bytes(bytes.fromhex(sealed))) if sealed else order["raw"]
+        raw = unpack_cells(vault.unseal_bytes(bytes.fromhex(sealed))) if sealed else order["raw"]
         order["raw"] = cells_by_header(raw, headers.get(order["import_run_id"], []))
 
 

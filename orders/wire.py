@@ -19,7 +19,7 @@ from base.phones import EMPTY, MOBILE
 from base.vault import PhoneVault
 from orders.privacy import mask_digits, mask_reject
 from orders.records import Batch, OrderRecord, RejectedRow
-from storage.formats import ORDER_WRITE_COLUMNS, json_text, sqlite_time
+from storage.formats import ORDER_WRITE_COLUMNS, json_text, pack_cells, sqlite_time
 
 # The order columns a reader fills, in the order of a wire tuple: what the importer writes, less the
 # platform, the profile link and the bookkeeping, which the writer adds.
@@ -107,11 +107,13 @@ class WireEncoder:
         ordered = time(record.ordered_at)
         paid = ordered if record.paid_at == record.ordered_at else time(record.paid_at)
         completed = paid if record.completed_at == record.paid_at else time(record.completed_at)
-        raw, cells, hint_text = _encode_cells(record.raw), None, phone.hint[:40] if hint else None
+        hint_text = phone.hint[:40] if hint else None
         if self._sealing:
-            raw, cells = SEALED_RAW, self._vault.seal_bytes(raw.encode())
+            raw, cells = SEALED_RAW, self._vault.seal_bytes(pack_cells(record.raw))
             if hint_text:
                 hint_text = mask_digits(hint_text)
+        else:
+            raw, cells = _encode_cells(record.raw), None
         return (
             record.order_no,
             record.status,

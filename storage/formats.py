@@ -61,6 +61,38 @@ def json_text(value: Any) -> str:
     return _COMPACT.encode(value)
 
 
+# Exported cells sealed under the data key (`orders.cells`) are packed rather than JSON: a version byte,
+# then the lines joined by the record separator and each line's cells by the unit separator, as UTF-8.
+# Encoding an order's cells as JSON cost about a sixth of the import's reading (5 us of 33 a row); this
+# costs a fifth of that, and the blob is opened only to export a person's data. A cell that holds a
+# separator itself (exports hardly ever carry control characters) keeps the exact JSON form, which
+# starts with "[" and is how cells were sealed before.
+_PACKED = b"\x01"
+_LINES, _CELLS = "\x1e", "\x1f"
+
+
+def pack_cells(lines: list[list[str]]) -> bytes:
+    """An order's exported cells (one list per line) as the bytes that are sealed; see `unpack_cells`."""
+    if len(lines) == 1:  # order-level files: nearly every order
+        text = _CELLS.join(lines[0])
+        separators = len(lines[0]) - 1
+    else:
+        text = _LINES.join(_CELLS.join(cells) for cells in lines)
+        separators = len(lines) - 1 + sum(len(cells) - 1 for cells in lines)
+    # An empty line, or no line at all, would read back as one empty cell: JSON keeps those exact too.
+    if separators >= 0 and all(lines) and text.count(_CELLS) + text.count(_LINES) == separators:
+        return _PACKED + text.encode()
+    return json_text(lines).encode()
+
+
+def unpack_cells(data: bytes) -> list[list[str]]:
+    """What `pack_cells` packed, or the JSON text of cells sealed before packing existed."""
+    if data[:1] == _PACKED:
+        return [line.split(_CELLS) for line in data[1:].decode().split(_LINES)]
+    cells: list[list[str]] = json.loads(data)
+    return cells
+
+
 def cells_by_header(raw: Any, headers: list[str]) -> list[dict[str, str]]:
     """An order's stored `raw` cells as one {header: cell} per exported line, blank cells left out.
 

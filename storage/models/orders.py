@@ -46,8 +46,9 @@ class Order(SQLModel, table=True):
     # The exported cells of the latest file that touched the order, one list per line, by position (the
     # headers are on the import run: see storage.formats.cells_by_header). Erased with the person's data.
     raw: list[list[str]] | dict[str, Any] = Field(default_factory=list, sa_column=Column(JSONDoc, nullable=False))
-    # With SCRM_DATA_KEY set, the same cells instead (`raw` is then []): their JSON text sealed as one blob
-    # (base.vault.PhoneVault.seal_bytes), one per order rather than per cell, bytes rather than base64.
+    # With SCRM_DATA_KEY set, the same cells instead (`raw` is then []), packed (storage.formats.pack_cells;
+    # JSON text before) and sealed as one blob (base.vault.PhoneVault.seal_bytes), one per order rather than
+    # per cell, bytes rather than base64.
     cells: bytes | None = Field(default=None, sa_type=LargeBinary, nullable=True)
     # Not indexed: nothing looks orders up by run, and every import pays for each index on this table.
     import_run_id: int | None = None

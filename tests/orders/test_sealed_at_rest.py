@@ -32,6 +32,7 @@ from orders.importer import ImportOptions, import_file
 from orders.records import RejectedRow
 from orders.report import FileReport, RejectsWriter
 from storage.db import Database
+from storage.formats import json_text, unpack_cells
 from storage.personal_data import searchable_columns
 from storage.scratch import scratch_database
 from tests.orders import builders
@@ -185,3 +186,24 @@ def test_a_weak_hint_keeps_its_shape_but_not_the_number() -> None:
     assert mask_digits("+86 138 0013 8000") == "+86 1** **** 8000"
     assert mask_digits("0571-88886666") == "057*-****6666"
     assert re.fullmatch(r"[\d*-]+", mask_digits("13800138000")) is not None
+
+
+async def test_orders_sealed_before_cells_were_packed_still_export(db: Database, tmp_path: Path) -> None:
+    (tmp_path / "in").mkdir()
+    path = builders.tmall_csv(tmp_path / "in" / "tmall.csv", [builders.tmall_row("1001", "13800138000")])
+    await import_file(db, Settings(data_key=KEY), path, clock=FakeClock())
+    vault = PhoneVault(KEY)
+    async with db.engine.begin() as conn:
+        (sealed,) = (await conn.execute(text("SELECT cells FROM orders WHERE order_no = '1001'"))).one()
+        opened = vault.unseal_bytes(sealed)
+        assert opened[:1] == b"\x01"  # packed, not JSON
+        # As an import sealed them before: the JSON text of the same cells.
+        as_json = json_text(unpack_cells(opened)).encode()
+        await conn.execute(
+            text("UPDATE orders SET cells = :cells WHERE order_no = '1001'"), {"cells": vault.seal_bytes(as_json)}
+        )
+    async with db.session() as session:
+        subject = await find_subject(session, vault, "13800138000")
+        document = await export_subject(session, subject, now=FakeClock().now(), data_key=KEY)
+    ((line,),) = [order["raw"] for order in document["orders"]]
+    assert line["联系手机"] == "13800138000" and line["订单编号"] == '="1001"'
