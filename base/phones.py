@@ -68,6 +68,10 @@ _SEPARATORS = re.compile(r"[\s\-()（）.]")
 _SPELLED_MOBILE = re.compile(r"(?:\+86|0086|86)?[ -]?(1[3-9][0-9])[ -]?([0-9]{4})[ -]?([0-9]{4})")
 _CACHE_LIMIT = 50_000  # bounded: peak memory must not grow with the file
 _cache: dict[str, PhoneVerdict] = {}
+# The mobile verdict of each 11-digit number the fast path took: one buyer's number comes in several
+# spellings (`'138...`, `138....0`), which share it. A file with more distinct cells than `_CACHE_LIMIT`
+# empties `_cache` again and again, and this keeps its misses from parsing each number afresh.
+_mobiles: dict[str, PhoneVerdict] = {}
 _NO_PHONE: Final = PhoneVerdict(EMPTY)
 
 
@@ -158,14 +162,27 @@ def classify_phone(raw: str | None) -> PhoneVerdict:
             # which the full rules read differently) takes the full rules.
             spelled = _SPELLED_MOBILE.fullmatch(core)
             core = "".join(spelled.groups()) if spelled else ""
-        if len(core) == 11 and _CLEAN_MOBILE.fullmatch(core) and _CN_MOBILE.fullmatch(core):
-            cached = PhoneVerdict(MOBILE, "+86" + core, "", core[-4:])
-        else:
+        if len(core) == 11:
+            cached = _mobiles.get(core)
+            if cached is None and _CLEAN_MOBILE.fullmatch(core) and _CN_MOBILE.fullmatch(core):
+                cached = _remember(_mobiles, core, PhoneVerdict(MOBILE, "+86" + core, "", core[-4:]))
+        if cached is None:
             cached = _classify_slow(stripped)
-        if len(_cache) >= _CACHE_LIMIT:
-            _cache.clear()
-        _cache[stripped] = cached
+        _remember(_cache, stripped, cached)
     return cached
+
+
+def _remember(cache: dict[str, PhoneVerdict], key: str, verdict: PhoneVerdict) -> PhoneVerdict:
+    if len(cache) >= _CACHE_LIMIT:
+        cache.clear()
+    cache[key] = verdict
+    return verdict
+
+
+def clear_caches() -> None:
+    """Forget every cached verdict (tests: so that a cached answer cannot hide a wrong one)."""
+    _cache.clear()
+    _mobiles.clear()
 
 
 def best_phone(cells: list[str]) -> PhoneVerdict:

@@ -18,12 +18,14 @@ from storage.formats import cells_by_header
 @pytest.fixture(autouse=True)
 def _cold_caches() -> Iterator[None]:
     """Every case starts and ends with empty caches, so a cached answer cannot mask a wrong one."""
-    caches = (cells._time_cache, cells._money_cache, cells._status_cache, cells._city_cache, phones._cache)
+    caches = (cells._time_cache, cells._money_cache, cells._status_cache, cells._city_cache)
     for cache in caches:
         cache.clear()
+    phones.clear_caches()
     yield
     for cache in caches:
         cache.clear()
+    phones.clear_caches()
 
 
 def _outcome(parse: object, cell: str) -> object:
