@@ -288,68 +288,6 @@ async def add_recent_sends(conn: AsyncConnection, facts: Mapping[int, FollowerFa
             fact.count_exceeded_at = max(held_at, fact.count_exceeded_at or held_at)
 
 
-async def expire_overdue(conn: AsyncConnection, *, now: datetime) -> list[int]:
-    """Pending or held pushes whose expiry passed become "expired" (final); returns their ids."""
-    statement = (
-        update(PUSHES)
-        .where(PUSHES.c.status.in_(("pending", "held")), PUSHES.c.expires_at <= now)
-        .values(status="expired", finished_at=now, reason="expired before it could be delivered")
-        .returning(PUSHES.c.id)
-    )
-    return list((await conn.execute(statement)).scalars().all())
-
-
-async def release_held_after_interaction(conn: AsyncConnection, *, now: datetime) -> list[int]:
-    """Held pushes whose follower interacted since they were held go back to "pending", due now.
-
-    The interaction hook normally does this at once; this sweep covers a hook that never ran (the
-    follower wrote to another process, or the hook failed).
-    """
-    interacted = (
-        select(FOLLOWERS.c.id)
-        .where(
-            FOLLOWERS.c.id == PUSHES.c.follower_id,
-            or_(FOLLOWERS.c.last_message_at > PUSHES.c.held_at, FOLLOWERS.c.last_event_at > PUSHES.c.held_at),
-        )
-        .exists()
-    )
-    statement = (
-        update(PUSHES)
-        .where(PUSHES.c.status == "held", interacted)
-        .values(status="pending", due_at=now)
-        .returning(PUSHES.c.id)
-    )
-    return list((await conn.execute(statement)).scalars().all())
-
-
-async def recover_stale_claims(conn: AsyncConnection, *, now: datetime, older_than: datetime) -> dict[str, list[int]]:
-    """After a crash: release claims that never reached the API, and close interrupted sends.
-
-    "claimed" rows never reached the API, so they go back to "pending". "sending" rows may or may not
-    have reached WeChat, and the customer-service API has no idempotency key, so they are never resent:
-    they end as "unknown" (final) and the report counts them.
-    """
-    released = await conn.execute(
-        update(PUSHES)
-        .where(PUSHES.c.status == "claimed", PUSHES.c.claimed_at < older_than)
-        .values(status="pending", claim_token=None)
-        .returning(PUSHES.c.id)
-    )
-    released_ids = list(released.scalars().all())
-    interrupted = await conn.execute(
-        update(PUSHES)
-        .where(PUSHES.c.status == "sending", PUSHES.c.claimed_at < older_than)
-        .values(
-            status="unknown",
-            claim_token=None,
-            finished_at=now,
-            reason="interrupted mid-send: it may or may not have reached the follower; never resent",
-        )
-        .returning(PUSHES.c.id)
-    )
-    return {"released": released_ids, "unknown": list(interrupted.scalars().all())}
-
-
 async def cancel_open_pushes(
     conn: AsyncConnection,
     *,

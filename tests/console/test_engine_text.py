@@ -364,7 +364,7 @@ SOURCES: dict[str, dict[str, tuple[int, ...]]] = {
     "journeys/reactions.py": {"SendResult": (1,)},
     "journeys/dispatcher.py": {"SendResult": (1,)},
     "journeys/adapters.py": {"RenderFailed": (0,)},
-    "storage/pushes.py": {},
+    "storage/push_sweeps.py": {"Sweep": (3,)},
     "journeys/mass_send.py": {"_fail": (2,)},
     "journeys/mass_plans.py": {"MassSendError": (0,)},
     "orders/cells.py": {"CellError": (1,)},

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
+from sqlalchemy import event
 from sqlmodel import select
 
 from base.clock import CHINA, FakeClock
@@ -192,3 +194,34 @@ async def test_the_tick_requeues_held_pushes_of_a_follower_who_wrote_elsewhere(
         assert (await wired.dispatcher.housekeeping())["released"] == 1
         await wired.dispatcher.drain()
     assert (await push_states(db))[push_id].status == "sent"
+
+
+async def test_a_claim_commits_before_the_followers_facts_are_read(
+    db: Database, clock: FakeClock, settings: Settings
+) -> None:
+    """A claim's transaction holds SQLite's one writer, which every callback's durable write waits for:
+    it does the claim and nothing else."""
+    fid = await add_follower(db, clock, "o-carol")
+    await add_push(db, clock, fid, await add_template(db, clock, "welcome"))
+    seen: list[tuple[int, str]] = []
+
+    def statement(conn: Any, _cursor: Any, sql: str, *_args: Any) -> None:
+        seen.append((id(conn), " ".join(sql.split())[:60]))
+
+    def commit(conn: Any) -> None:
+        seen.append((id(conn), "COMMIT"))
+
+    event.listen(db.engine.sync_engine, "before_cursor_execute", statement)
+    event.listen(db.engine.sync_engine, "commit", commit)
+    try:
+        async with wired_dispatcher(db, clock, settings) as wired:
+            report = await wired.dispatcher.drain()
+    finally:
+        event.remove(db.engine.sync_engine, "before_cursor_execute", statement)
+        event.remove(db.engine.sync_engine, "commit", commit)
+    assert report.sent == 1
+    claim_at = next(
+        n for n, (_c, sql) in enumerate(seen) if sql.startswith("UPDATE pushes SET status=") and "claim" in sql
+    )
+    claimer = seen[claim_at][0]
+    assert next(sql for conn, sql in seen[claim_at + 1 :] if conn == claimer) == "COMMIT"
