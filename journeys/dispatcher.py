@@ -23,6 +23,7 @@ is sending at a time.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import uuid
 from collections import defaultdict
@@ -183,15 +184,7 @@ class PushDispatcher:
         """
         total = BatchReport()
         for _ in range(DELIVERY_ROUNDS):
-            token = uuid.uuid4().hex
-
-            async def claim(token: str = token) -> Sequence[RowMapping]:
-                async with self.db.engine.begin() as conn:
-                    return await claim_pushes_of_follower(
-                        conn, follower_id=follower_id, now=self.clock.now(), token=token, limit=self.config.batch_size
-                    )
-
-            batch = await self._claimed(claim, token)
+            batch = await self._claimed(functools.partial(claim_pushes_of_follower, follower_id=follower_id))
             if batch is None:
                 break
             report = await self._finish(batch)
@@ -211,23 +204,20 @@ class PushDispatcher:
         return {name: len(ids) for name, ids in changed.items()}
 
     async def _claim_due(self) -> _Batch | None:
-        token = uuid.uuid4().hex
+        return await self._claimed(claim_due_pushes)
 
-        async def claim() -> Sequence[RowMapping]:
-            async with self.db.engine.begin() as conn:
-                return await claim_due_pushes(conn, now=self.clock.now(), limit=self.config.batch_size, token=token)
-
-        return await self._claimed(claim, token)
-
-    async def _claimed(self, claim: Callable[[], Awaitable[Sequence[RowMapping]]], token: str) -> _Batch | None:
-        """Claim (`claim` commits), then read what deciding needs once the claim has committed.
+    async def _claimed(self, claim: Callable[..., Awaitable[list[RowMapping]]]) -> _Batch | None:
+        """Claim with `claim` (a storage.pushes claim, given `now`, `token` and `limit`) in a transaction of
+        its own, then read what deciding needs once the claim has committed.
 
         On SQLite a claim holds the writers' turn (storage.writers_turn), which every callback's durable
         write waits for: read inside it, the facts of a batch's followers kept callbacks waiting 7-14 ms
         more per batch while the dispatcher drained. Read after it they are no less current (the claimed
         pushes are this dispatcher's alone), and a fresher read only counts other sends sooner.
         """
-        rows = await claim()
+        token = uuid.uuid4().hex
+        async with self.db.engine.begin() as conn:
+            rows = await claim(conn, now=self.clock.now(), token=token, limit=self.config.batch_size)
         if not rows:
             return None
         async with self.db.engine.connect() as conn:

@@ -73,14 +73,16 @@ _LINES, _CELLS = "\x1e", "\x1f"
 
 def pack_cells(lines: list[list[str]]) -> bytes:
     """An order's exported cells (one list per line) as the bytes that are sealed; see `unpack_cells`."""
+    # An empty line, or no line at all, would read back as one empty cell: JSON keeps those exact.
+    if not lines or not all(lines):
+        return json_text(lines).encode()
     if len(lines) == 1:  # order-level files: nearly every order
         text = _CELLS.join(lines[0])
         separators = len(lines[0]) - 1
     else:
         text = _LINES.join(_CELLS.join(cells) for cells in lines)
         separators = len(lines) - 1 + sum(len(cells) - 1 for cells in lines)
-    # An empty line, or no line at all, would read back as one empty cell: JSON keeps those exact too.
-    if separators >= 0 and all(lines) and text.count(_CELLS) + text.count(_LINES) == separators:
+    if text.count(_CELLS) + text.count(_LINES) == separators:
         return _PACKED + text.encode()
     return json_text(lines).encode()
 
