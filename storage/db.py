@@ -8,13 +8,14 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from sqlalchemy import event, text
+from sqlalchemy.engine import make_url
 from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
 from sqlmodel import SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from storage import checkpoints, writers_turn
+from storage import checkpoints, sqlite_driver, writers_turn
 
 
 def configure_sqlite(cursor: Any) -> None:
@@ -100,13 +101,15 @@ class Database:
             # burst of handlers that write can outnumber SQLAlchemy's default of 5 + 10: a connection
             # here is a file handle and a thread, so allow as many as PostgreSQL's pool.
             kwargs.update(pool_size=pool_size, max_overflow=pool_size)
+        parsed = make_url(url)
+        if parsed.drivername == "sqlite+aiosqlite":
+            # One hop to the driver's thread per statement, and every write transaction on a file holds the
+            # writers' turn from its first write until SQLite has ended it (storage.sqlite_driver).
+            kwargs["module"] = sqlite_driver.driver(parsed.database)
         self.engine: AsyncEngine = create_async_engine(url, **kwargs)
         self.dialect: str = self.engine.dialect.name
         if self.dialect == "sqlite":
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
-            path = self.engine.url.database
-            if path and path != ":memory:":
-                writers_turn.install(self.engine, path)
         self._sessions = async_sessionmaker(self.engine, class_=AsyncSession, expire_on_commit=False)
 
     @property

@@ -9,9 +9,9 @@ on the file, first takes `<database>-writers.lock` with flock:
 - the callbacks' group commit (storage.group_commit) around each batch, blocking in its own thread, so
   the kernel wakes it the moment the lock is let go;
 - every transaction of the application's engine, from its first write statement (or `BEGIN
-  IMMEDIATE`) until it commits or rolls back, installed here as engine events (`install`). The wait
-  runs in a thread (the event loop never blocks), checks every 2 ms, and gives up after the busy
-  timeout with SQLite's own "database is locked" error, which callers already treat as transient.
+  IMMEDIATE`) until SQLite has committed or rolled it back, in the driver's thread (storage.sqlite_driver):
+  that thread waits for the turn, checking every 2 ms, and gives up after the busy timeout with SQLite's
+  own "database is locked" error, which callers already treat as transient. The event loop never waits.
 
 A writer that has to wait says so: it holds a shared lock on `<database>-writers.wait` while it waits
 (`others_waiting` sees it). A bulk import, whose transactions would otherwise stay open for a second,
@@ -22,7 +22,6 @@ Reads take nothing: in WAL mode they never wait for the writer.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import fcntl
 import os
@@ -30,25 +29,14 @@ import sqlite3
 import threading
 import time
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
-from typing import Any
-
-from sqlalchemy import event
-from sqlalchemy.engine import Connection
-from sqlalchemy.ext.asyncio import AsyncEngine
-from sqlalchemy.pool import ConnectionPoolEntry
-from sqlalchemy.util import await_only
 
 from storage import checkpoints
 
 # How long a writer waits for its turn before failing like SQLite's busy timeout would.
 WAIT_SECONDS = 30.0
 _POLL_SECONDS = 0.002
-_HELD = "scrm.writers_turn"
 # Statements that make a transaction a writer. Others (SELECT, PRAGMA reads, SAVEPOINT...) take nothing.
 _WRITE_HEADS = ("INSERT", "UPDATE", "DELETE", "REPLACE", "BEGIN IMMEDIATE", "CREATE", "DROP", "ALTER")
-# Waiting threads: up to the pool's size of connections may wait at once, apart from asyncio's default pool.
-_WAITERS = ThreadPoolExecutor(max_workers=16, thread_name_prefix="scrm-writers-turn")
 # This process's queue for each lock file (see `take`), and the queue each descriptor taken by `take` holds.
 _QUEUES: dict[str, threading.Lock] = {}
 _QUEUES_GUARD = threading.Lock()
@@ -172,64 +160,9 @@ def give_back(fd: int) -> None:
         checkpoints.nudge(database)
 
 
-def install(engine: AsyncEngine, database_path: str) -> None:
-    """Make every write transaction of `engine` hold the lock file of `database_path`."""
-    path = lock_path(database_path)
-    sync_engine = engine.sync_engine
-
-    def before_cursor_execute(conn: Connection, _cursor: Any, statement: str, *_args: Any) -> None:
-        if _HELD in conn.info or not is_write(statement):
-            return
-        # Inside SQLAlchemy's async adaptation this code runs in a greenlet of the event loop: await_only
-        # suspends it there while a thread waits for the lock.
-        waiting = asyncio.get_running_loop().run_in_executor(_WAITERS, take, path, WAIT_SECONDS)
-        conn.info[_HELD] = await_only(waiting)
-
-    # The turn goes back once the transaction has ended in SQLite, not at SQLAlchemy's "commit" and
-    # "rollback" events, which fire before the driver commits: the next holder would meet SQLite's own lock
-    # and wait in its busy handler (sleeps of up to 100 ms) while everyone behind it waits for the turn.
-    # After a big commit (an import's) that was a tenth of a second per hand-over.
-    dialect = sync_engine.dialect
-    commit, rollback = dialect.do_commit, dialect.do_rollback
-
-    def commit_then_release(dbapi_connection: Any) -> None:
-        commit(dbapi_connection)  # a failed commit keeps the turn: the rollback that follows lets it go
-        _release(_info(dbapi_connection))
-
-    def rollback_then_release(dbapi_connection: Any) -> None:
-        try:
-            rollback(dbapi_connection)
-        finally:
-            _release(_info(dbapi_connection))
-
-    def release_at_checkin(_dbapi_connection: Any, record: ConnectionPoolEntry) -> None:
-        _release(record.info)
-
-    dialect.do_commit = commit_then_release  # type: ignore[method-assign]
-    dialect.do_rollback = rollback_then_release  # type: ignore[method-assign]
-    event.listen(sync_engine, "before_cursor_execute", before_cursor_execute)
-    # A connection given back to the pool (or dropped) without either still lets the turn go.
-    event.listen(sync_engine.pool, "checkin", release_at_checkin)
-
-
-def _info(dbapi_connection: Any) -> dict[Any, Any]:
-    try:
-        info: dict[Any, Any] = dbapi_connection.info
-    except NotImplementedError:  # the dialect's look at a first connection, outside the pool: no writer
-        return {}
-    return info
-
-
-def _release(info: dict[Any, Any]) -> None:
-    fd = info.pop(_HELD, None)
-    if fd is not None:
-        give_back(fd)
-
-
 __all__ = [
     "WAIT_SECONDS",
     "give_back",
-    "install",
     "is_write",
     "lock_path",
     "others_waiting",
