@@ -15,7 +15,8 @@ row and closes the cursor. The commit and the rollback give the turn back in the
 SQLite has ended the transaction. The event loop is waited for only between the statements of the
 caller's own transaction, never before its first write runs or after its commit.
 
-Server-side cursors (stream_results) keep SQLAlchemy's adapter: they fetch in parts by design.
+Server-side cursors (`stream_results`) keep SQLAlchemy's adapter, which fetches in parts by design; a
+write through one still takes the turn first (`StreamingCursor`).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from sqlalchemy.dialects.sqlite.aiosqlite import (
     AsyncAdapt_aiosqlite_connection,
     AsyncAdapt_aiosqlite_cursor,
     AsyncAdapt_aiosqlite_dbapi,
+    AsyncAdapt_aiosqlite_ss_cursor,
 )
 from sqlalchemy.util import EMPTY_DICT, await_only
 
@@ -122,11 +124,28 @@ class OneHopCursor(AsyncAdapt_aiosqlite_cursor):
         return None
 
 
+class StreamingCursor(AsyncAdapt_aiosqlite_ss_cursor):
+    """SQLAlchemy's server-side cursor, which fetches rows in parts, taking the turn before a write."""
+
+    __slots__ = ()
+
+    def execute(self, operation: Any, parameters: Any = None) -> Any:
+        connection = self._adapt_connection
+        assert isinstance(connection, OneHopConnection)
+        if connection._turn is not None and writers_turn.is_write(operation):
+            try:
+                await_only(connection._connection._execute(connection._turn.take_for, operation))
+            except Exception as error:
+                connection._handle_exception(error)
+        return super().execute(operation, parameters)
+
+
 class OneHopConnection(AsyncAdapt_aiosqlite_connection):
     """aiosqlite's adapted connection with `OneHopCursor` and, on a file, the writers' turn."""
 
     __slots__ = ("_turn",)
     _cursor_cls = OneHopCursor
+    _ss_cursor_cls = StreamingCursor
 
     def __init__(self, dbapi: Any, connection: Any, turn: _Turn | None) -> None:
         super().__init__(dbapi, connection)
@@ -215,4 +234,4 @@ def driver(database_path: str | None) -> OneHopDBAPI:
     return OneHopDBAPI(writers_turn.lock_path(database_path))
 
 
-__all__ = ["OneHopConnection", "OneHopCursor", "OneHopDBAPI", "driver"]
+__all__ = ["OneHopConnection", "OneHopCursor", "OneHopDBAPI", "StreamingCursor", "driver"]

@@ -142,3 +142,25 @@ async def test_a_database_in_memory_takes_no_turn(monkeypatch: pytest.MonkeyPatc
             assert (await conn.execute(text("SELECT count(*) FROM scheduler_leases"))).scalar_one() == 1
     finally:
         await db.dispose()
+
+
+async def test_a_write_through_a_streaming_cursor_takes_the_turn_too(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(writers_turn, "WAIT_SECONDS", 0.3)
+    url = f"sqlite+aiosqlite:///{tmp_path / 'streamed.db'}"
+    first, second = Database(url), Database(url)
+    await first.create_all()
+    try:
+        async with first.engine.connect() as holder:
+            streamed = await holder.stream(text(LEASE + " RETURNING name"), {"name": "streamed"})
+            assert [row.name async for row in streamed] == ["streamed"]
+            with pytest.raises(OperationalError, match="no writer's turn in time"):
+                async with second.engine.begin() as other:
+                    await other.execute(text(LEASE), {"name": "other"})
+            await holder.commit()
+        async with second.engine.begin() as other:
+            await other.execute(text(LEASE), {"name": "other"})
+    finally:
+        await first.dispose()
+        await second.dispose()
