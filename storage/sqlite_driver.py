@@ -2,12 +2,11 @@
 
 SQLAlchemy's aiosqlite adapter sends every step of a statement to aiosqlite's thread on its own: it opens
 a cursor, executes, fetches the rows and closes the cursor, four round trips between the event loop and
-the thread for a SELECT, three for a write. Each comes back through the event loop, and under load the
-loop may be busy for milliseconds before it resumes the statement. That time counted twice for a writer:
-it held SQLite's one writer (the writers' turn, storage.writers_turn) meanwhile, from the moment a thread
-took the turn for it until the event loop got round to the commit's result and gave the turn back, while
-every callback's group commit waited. A dispatcher's claim of due pushes held the turn 20-33 ms, of
-which its UPDATE took 13.
+the thread for a SELECT, three for a write. Each comes back through the event loop: a wake-up of the
+loop, a future and a task step apiece, and under load the loop may be busy for milliseconds before it
+resumes the statement. A writer also took the turn (storage.writers_turn) in a thread of its own and
+gave it back only once the event loop had resumed it with the commit's result, while every callback's
+group commit waited.
 
 Here each statement is one function run in aiosqlite's thread (`Connection._execute`, as aiosqlite's own
 methods do): it takes the turn if the statement is the transaction's first write, executes, fetches every
@@ -17,6 +16,10 @@ caller's own transaction, never before its first write runs or after its commit.
 
 Server-side cursors (`stream_results`) keep SQLAlchemy's adapter, which fetches in parts by design; a
 write through one still takes the turn first (`StreamingCursor`).
+
+This builds on parts of SQLAlchemy's adapter and of aiosqlite that are not their public API, so
+pyproject.toml pins both to the minor versions it was written against; tests/storage/test_sqlite_driver.py
+fails if a statement stops being one hop or the turn leaves the driver's thread.
 """
 
 from __future__ import annotations
@@ -63,7 +66,7 @@ class _Turn:
 class OneHopCursor(AsyncAdapt_aiosqlite_cursor):
     """A client-side cursor whose statement, rows and close are one function in the driver's thread."""
 
-    __slots__ = ("_description", "_lastrowid", "_rowcount")
+    __slots__ = ("_arraysize", "_description", "_lastrowid", "_rowcount")
     _awaitable_cursor_close = False
 
     def __init__(self, adapt_connection: AsyncAdapt_dbapi_connection) -> None:  # no cursor opened before the statement
@@ -74,6 +77,7 @@ class OneHopCursor(AsyncAdapt_aiosqlite_cursor):
         self._description: Any = None
         self._rowcount = -1
         self._lastrowid: int | None = None
+        self._arraysize = 1
 
     @property
     def description(self) -> Any:
@@ -89,11 +93,11 @@ class OneHopCursor(AsyncAdapt_aiosqlite_cursor):
 
     @property
     def arraysize(self) -> int:
-        return 1
+        return self._arraysize  # rows `fetchmany()` returns; all of them were fetched with the statement
 
     @arraysize.setter
     def arraysize(self, value: int) -> None:
-        pass  # every row is fetched with the statement
+        self._arraysize = value
 
     def execute(self, operation: Any, parameters: Any = None) -> None:
         self._run(operation, parameters, many=False)
