@@ -56,6 +56,17 @@ def picked_once(conn: AsyncConnection, ids: Select[Any]) -> Select[Any]:
     return select(picked.c.id)
 
 
+def _rechecked(conn: AsyncConnection, status: ColumnElement[bool]) -> list[ColumnElement[bool]]:
+    """A claim's test, in its UPDATE, of the status its ids were picked by: on PostgreSQL only.
+
+    There a picked row is locked only after the pick, and another transaction may have changed it in
+    between. On SQLite the pick and the update are one statement under the database's one writer, so the
+    status cannot change; and with the test SQLite walked every pending push in the status index to
+    find the picked ids (7.8 ms at 100,000 pending, against 2.1 ms by their ids alone).
+    """
+    return [status] if conn.dialect.name == "postgresql" else []
+
+
 def _returning() -> list[Any]:
     return [PUSHES.c[name] for name in CLAIM_COLUMNS]
 
@@ -93,7 +104,7 @@ async def claim_due_pushes(conn: AsyncConnection, *, now: datetime, limit: int, 
     )
     statement = (
         update(PUSHES)
-        .where(PUSHES.c.id.in_(due), PUSHES.c.status == "pending")
+        .where(PUSHES.c.id.in_(due), *_rechecked(conn, PUSHES.c.status == "pending"))
         .values(status="claimed", claim_token=token, claimed_at=now)
         .returning(*_returning())
     )
@@ -123,7 +134,7 @@ async def claim_pushes_of_follower(
     )
     statement = (
         update(PUSHES)
-        .where(PUSHES.c.id.in_(wanted), PUSHES.c.status.in_(("held", "pending")))
+        .where(PUSHES.c.id.in_(wanted), *_rechecked(conn, PUSHES.c.status.in_(("held", "pending"))))
         .values(status="claimed", claim_token=token, claimed_at=now)
         .returning(*_returning())
     )

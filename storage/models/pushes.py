@@ -79,7 +79,9 @@ class Push(SQLModel, table=True):
 
     __tablename__ = "pushes"
     __table_args__ = (
-        Index("ix_pushes_status_due", "status", "due_at"),
+        # A claim's order (storage.pushes.claim_due_pushes): with the id, PostgreSQL walks it and stops at the
+        # claim's limit, where (status, due_at) made it read and sort every due push.
+        Index("ix_pushes_claim_order", "status", "due_at", "id"),
         Index("ix_pushes_follower_status", "follower_id", "status"),
         Index("ix_pushes_follower_sent", "follower_id", "sent_at"),
         Index("ix_pushes_run", "run_id"),

@@ -4,7 +4,8 @@ A candidate waits while an earlier step of its journey run is still open. On a p
 had never analyzed (a new install whose first journey enrolled a segment at once), the planner answered
 that question for each candidate by reading every open push through the status index: 100,000 due
 pushes made one claim run for minutes, and the dispatcher sent nothing while callbacks slowed. The check
-now has an index of the open steps by run; counted here in index entries read, not in time.
+now has an index of the open steps by run; counted here in entries read from the index of the claim's
+order (migration 0016; the status index before it), not in time.
 """
 
 from __future__ import annotations
@@ -59,7 +60,7 @@ async def test_a_claim_on_a_never_analyzed_outbox_reads_each_candidates_run(fres
     ]  # fmt: skip
     async with fresh.engine.begin() as conn:
         await conn.execute(insert(PUSHES), pushes)
-    read = text("SELECT pg_stat_get_xact_tuples_returned('ix_pushes_status_due'::regclass)")
+    read = text("SELECT pg_stat_get_xact_tuples_returned('ix_pushes_claim_order'::regclass)")
     async with fresh.engine.begin() as conn:
         before = int((await conn.execute(read)).scalar_one())
         claimed = await claim_due_pushes(conn, now=now, limit=CLAIMED, token="claims")
